@@ -1,0 +1,58 @@
+"""API keys of the caller: create (the secret is shown once), list, revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from chorus import auth
+from chorus.app import Services
+from chorus.auth import Principal, principal
+from chorus.store.ids import iso
+from chorus.store.users import KeyRow
+from chorus.types import JSON
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"])
+Caller = Annotated[Principal, Depends(principal)]
+
+
+class KeyCreate(BaseModel):
+    name: str = Field("default", min_length=1, max_length=200)
+    test: bool = False
+
+
+def key_json(row: KeyRow) -> JSON:
+    return {"id": row.id, "object": "api_key", "name": row.name, "prefix": row.prefix,
+            "test": row.test, "created_at": iso(row.created_at),
+            "revoked_at": iso(row.revoked_at) if row.revoked_at else None}
+
+
+async def create_key(services: Services, user_id: str, name: str, test: bool
+                     ) -> tuple[KeyRow, str]:
+    secret = auth.new_secret(test)
+    row = await services.store.users.add_key(user_id, name, auth.display_prefix(secret),
+                                              auth.digest(secret), test)
+    return row, secret
+
+
+@router.post("", status_code=201)
+async def create(request: Request, body: KeyCreate, caller: Caller) -> JSON:
+    row, secret = await create_key(request.app.state.services, caller.user.id, body.name,
+                                   body.test)
+    return {**key_json(row), "secret": secret}
+
+
+@router.get("")
+async def list_keys(request: Request, caller: Caller) -> JSON:
+    rows = await request.app.state.services.store.users.keys(caller.user.id)
+    return {"object": "list", "data": [key_json(r) for r in rows]}
+
+
+@router.delete("/{key_id}")
+async def revoke(request: Request, key_id: str, caller: Caller) -> JSON:
+    services: Services = request.app.state.services
+    row = await services.store.users.revoke_key(key_id, caller.user.id)
+    services.auth.forget(key_id=row.id)
+    return {**key_json(row), "revoked": True}

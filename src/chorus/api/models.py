@@ -1,0 +1,49 @@
+"""`GET /v1/models`: the catalog in OpenAI's list shape, with a `konnect` object per model."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from chorus.app import Services
+from chorus.auth import Principal, principal
+from chorus.providers.catalog import ModelEntry
+from chorus.types import JSON, MODES
+
+router = APIRouter(prefix="/v1", tags=["models"])
+
+PATTERN_MODELS: dict[str, str] = {
+    "konnect-smart": "smart_chat",
+    "konnect-ensemble": "ensemble",
+    "konnect-debate": "debate",
+    "konnect-council": "council",
+}
+CREATED = 1_735_689_600  # 2025-01-01, a fixed date: the catalog has no creation times
+
+
+def model_json(entry: ModelEntry, test: bool) -> JSON:
+    return {
+        "id": entry.id, "object": "model", "created": CREATED,
+        "owned_by": "simulated" if test else entry.provider.name,
+        "konnect": {
+            "provider": "simulated" if test else entry.provider.name,
+            "dialect": entry.dialect,
+            "context_window": entry.context_window,
+            "price_per_million": {"input": entry.price_in, "output": entry.price_out},
+            "strengths": sorted(entry.strengths),
+            "modes": list(MODES),
+            "simulated": test,
+        },
+    }
+
+
+@router.get("/models")
+async def list_models(request: Request,
+                      caller: Annotated[Principal, Depends(principal)]) -> JSON:
+    services: Services = request.app.state.services
+    data = [model_json(e, caller.test) for e in services.catalog.models(caller.test)]
+    data += [{"id": name, "object": "model", "created": CREATED, "owned_by": "chorus",
+              "konnect": {"pattern": mode, "modes": [mode]}}
+             for name, mode in PATTERN_MODELS.items()]
+    return {"object": "list", "data": data}

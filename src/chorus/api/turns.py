@@ -1,0 +1,181 @@
+"""A chat turn: check the request, store the question, run the mode, store the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+from chorus.app import Services
+from chorus.auth import Principal
+from chorus.config import ModeDefaults
+from chorus.errors import ChorusError, InternalError, SessionModeMismatch, TierRequired
+from chorus.modes import ModeContext, ModeOptions, mode_runner
+from chorus.store.ids import iso, new_id
+from chorus.store.sessions import MessageRow, SessionRow
+from chorus.store.usage import RequestContext
+from chorus.types import JSON, Message, ModeEvent, ModeName, Outcome
+
+log = logging.getLogger(__name__)
+
+TITLE_CHARS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class TurnInput:
+    message: str
+    mode: ModeName | None
+    session_id: str | None
+    options: ModeOptions
+
+
+def title_from(message: str) -> str:
+    """A readable title from the first message: its first line, cut at a word."""
+    line = " ".join(message.strip().splitlines()[0].split()) if message.strip() else ""
+    if len(line) <= TITLE_CHARS:
+        return line or "New chat"
+    cut = line[:TITLE_CHARS].rsplit(" ", 1)[0] or line[:TITLE_CHARS]
+    return cut.rstrip(",;:.-") + "…"
+
+
+def history_of(messages: list[MessageRow]) -> tuple[Message, ...]:
+    """Earlier turns as context; a question whose answer failed is left out with it."""
+    out: list[Message] = []
+    for index, row in enumerate(messages):
+        if row.error is not None:
+            continue
+        if row.role == "user":
+            answer = messages[index + 1] if index + 1 < len(messages) else None
+            if answer is not None and answer.error is not None:
+                continue
+            out.append(Message("user", row.content))
+        elif row.role == "assistant":
+            out.append(Message("assistant", row.content))
+    return tuple(out)
+
+
+def defaults_for(services: Services, principal: Principal) -> ModeDefaults:
+    """Server defaults with the user's own settings laid over them."""
+    base = services.settings.file.defaults
+    own = {k: v for k, v in principal.user.settings.items() if v is not None}
+    return base.model_copy(update={k: v for k, v in own.items() if k in ModeDefaults.model_fields})
+
+
+class Turn:
+    """One question and its answer; `run` yields the mode's events, then `response` is set."""
+
+    def __init__(self, services: Services, principal: Principal, turn: TurnInput) -> None:
+        self.services = services
+        self.principal = principal
+        self.input = turn
+        self.caller = services.registry.caller(principal.test)
+        self.session: SessionRow | None = None
+        self.response: JSON = {}
+        self._ctx: ModeContext | None = None
+        self._mode: ModeName = turn.mode or "smart_chat"
+
+    @property
+    def mode(self) -> ModeName:
+        return self._mode
+
+    async def prepare(self) -> SessionRow:
+        """Validate everything, then store the user's message; errors here are plain 4xx."""
+        sessions = self.services.store.sessions
+        user = self.principal.user
+        history: tuple[Message, ...] = ()
+        session: SessionRow | None = None
+        aggregation = self.input.options.aggregation
+        if self.input.session_id is not None:
+            session, rows = await sessions.with_messages(user.id, self.input.session_id)
+            requested = self.input.mode
+            if requested is not None and requested != session.mode:
+                raise SessionModeMismatch(
+                    f"session {session.id} is a {session.mode} session; its mode cannot change",
+                    param="mode")
+            if (aggregation is not None and session.aggregation is not None
+                    and aggregation != session.aggregation):
+                raise SessionModeMismatch(
+                    f"session {session.id} uses aggregation {session.aggregation}",
+                    param="aggregation")
+            self._mode = session.mode  # type: ignore[assignment]
+            if session.aggregation is not None:
+                aggregation = session.aggregation  # type: ignore[assignment]
+            history = history_of(rows)
+        self._check_tier()
+        options = self.input.options
+        if aggregation != options.aggregation:
+            options = replace(options, aggregation=aggregation)
+        self._ctx = ModeContext(self.caller, self.input.message, history, options,
+                                defaults_for(self.services, self.principal))
+        if session is None:
+            session = await sessions.create(user.id, title_from(self.input.message),
+                                            self._mode, self._session_aggregation(options))
+        self.session = session
+        await sessions.add_message(self.session.id, "user", self.input.message)
+        return self.session
+
+    def _session_aggregation(self, options: ModeOptions) -> str | None:
+        if self._mode != "ensemble":
+            return None
+        return options.aggregation or self._ctx.defaults.ensemble_aggregation  # type: ignore[union-attr]
+
+    def _check_tier(self) -> None:
+        tier_name = self.principal.user.tier
+        tier = self.services.settings.tiers.get(tier_name)
+        if tier is None or self._mode not in tier.modes:
+            raise TierRequired(f"the {self._mode} mode is not part of the {tier_name} tier",
+                               param="mode")
+
+    async def run(self) -> AsyncIterator[ModeEvent]:
+        """The mode's events; the answer, or the failure, is stored before this ends."""
+        assert self._ctx is not None and self.session is not None, "prepare() first"
+        started = time.monotonic()
+        outcome: Outcome | None = None
+        try:
+            async for item in mode_runner(self._mode)(self._ctx):
+                if isinstance(item, Outcome):
+                    outcome = item
+                yield item
+            if outcome is None:
+                raise InternalError(f"the {self._mode} mode ended without an answer")
+        except ChorusError as exc:
+            await self._record_failure(exc.as_json())
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            await asyncio.shield(self._record_failure(
+                {"code": "cancelled", "message": "the client went away before the answer",
+                 "status": 499}))
+            raise
+        except Exception as exc:
+            log.exception("the %s mode failed", self._mode)
+            await self._record_failure(InternalError("the mode failed").as_json())
+            raise InternalError("the mode failed; the server log has details") from exc
+        row = await self.services.store.sessions.add_message(
+            self.session.id, "assistant", outcome.content, models_used=outcome.models_used,
+            details=outcome.details)
+        await self._record_usage()
+        self.response = {
+            "id": row.id, "object": "chat.message", "session_id": self.session.id,
+            "mode": self._mode, "role": "assistant", "content": outcome.content,
+            "models_used": outcome.models_used, "created_at": iso(row.created_at),
+            "details": outcome.details, "usage": outcome.usage.as_json(),
+            "latency_ms": int((time.monotonic() - started) * 1000),
+        }
+
+    async def _record_failure(self, error: JSON) -> None:
+        assert self.session is not None
+        try:
+            await self.services.store.sessions.add_message(
+                self.session.id, "assistant", "", models_used=[], error=error)
+        finally:
+            await self._record_usage()
+
+    async def _record_usage(self) -> None:
+        if not self.caller.calls:
+            return
+        context = RequestContext(new_id("req"), self.principal.user.id, self.principal.key.id,
+                                 self.session.id if self.session else None, self._mode)
+        calls, self.caller.calls = self.caller.calls, []
+        await self.services.store.usage.record(context, calls)

@@ -1,0 +1,51 @@
+"""`GET`/`PATCH /v1/settings`: the caller's model preferences; null means the server default."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from chorus.app import Services
+from chorus.auth import Principal, principal
+from chorus.config import DebateModels
+from chorus.types import JSON, Aggregation
+
+router = APIRouter(prefix="/v1", tags=["settings"])
+
+
+class UserSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    default_model: str | None = None
+    cost_preference: float | None = Field(None, ge=0, le=1)
+    ensemble_models: list[str] | None = Field(None, min_length=2, max_length=5)
+    ensemble_aggregation: Aggregation | None = None
+    debate_models: DebateModels | None = None
+    council_models: list[str] | None = Field(None, min_length=1, max_length=8)
+
+
+def _current(caller: Principal) -> UserSettings:
+    return UserSettings.model_validate(
+        {k: v for k, v in caller.user.settings.items() if k in UserSettings.model_fields})
+
+
+@router.get("/settings")
+async def get_settings(caller: Annotated[Principal, Depends(principal)]) -> JSON:
+    return {"object": "settings", **_current(caller).model_dump()}
+
+
+@router.patch("/settings")
+async def patch_settings(request: Request, body: UserSettings,
+                         caller: Annotated[Principal, Depends(principal)]) -> JSON:
+    services: Services = request.app.state.services
+    for model in [body.default_model, *(body.ensemble_models or ()),
+                  *(body.council_models or ()),
+                  *(body.debate_models.model_dump().values() if body.debate_models else ())]:
+        if model:
+            services.catalog.get(model, caller.test)
+    merged = {**_current(caller).model_dump(), **body.model_dump(exclude_unset=True)}
+    await services.store.users.update_settings(caller.user.id, merged)
+    services.auth.forget(user_id=caller.user.id)
+    return {"object": "settings", **merged}

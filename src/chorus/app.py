@@ -1,0 +1,66 @@
+"""create_app(settings): the lifespan owns the database, the HTTP client and the registry."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx2 as httpx
+from fastapi import FastAPI
+
+from chorus import api
+from chorus.auth import Authenticator
+from chorus.config import Settings
+from chorus.providers.catalog import Catalog, add_ollama_models, build_catalog
+from chorus.providers.http import new_client
+from chorus.providers.registry import Registry
+from chorus.store import Store
+from chorus.store.db import create_engine, migrate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a request handler may use, built once at start."""
+
+    settings: Settings
+    store: Store
+    auth: Authenticator
+    catalog: Catalog
+    registry: Registry
+    client: httpx.AsyncClient
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        await migrate(engine)
+        store = Store.over(engine)
+        client = new_client()
+        catalog = build_catalog(settings)
+        if settings.ollama_base_url:
+            await add_ollama_models(catalog, client, settings.ollama_base_url)
+        registry = Registry(catalog, client, settings.simulated_speed, settings.retry_backoff)
+        app.state.services = Services(settings, store, Authenticator(store.users), catalog,
+                                      registry, client)
+        store.usage.start()
+        try:
+            yield
+        finally:
+            await store.usage.close()
+            await client.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Chorus",
+        version="0.1.0",
+        summary="Self-hosted multi-model chat server speaking the Konnect API",
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    api.install(app, settings)
+    return app

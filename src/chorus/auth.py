@@ -1,0 +1,94 @@
+"""API keys: generation, hashing, and resolving a bearer token to its user."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from chorus.errors import InvalidApiKey
+from chorus.store.ids import base62
+from chorus.store.users import KeyRow, UserRow, UserStore
+
+KEY_PATTERN = re.compile(r"sk_(live|test)_[0-9A-Za-z]{40,64}")
+SECRET_BYTES = 32  # 256 random bits
+CACHE_SECONDS = 5.0
+
+
+def new_secret(test: bool) -> str:
+    return ("sk_test_" if test else "sk_live_") + base62(SECRET_BYTES)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def display_prefix(secret: str) -> str:
+    """What a key list shows of a secret: its kind and four characters."""
+    return secret[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user: UserRow
+    key: KeyRow
+
+    @property
+    def test(self) -> bool:
+        return self.key.test
+
+
+class Authenticator:
+    """Resolves secrets by hash; a short cache keeps the database off the hot path."""
+
+    def __init__(self, users: UserStore, cache_seconds: float = CACHE_SECONDS) -> None:
+        self.users = users
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal]] = {}
+
+    async def resolve(self, authorization: str | None) -> Principal:
+        secret = _bearer(authorization)
+        key_hash = digest(secret)
+        now = time.monotonic()
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = await self.users.key_by_hash(key_hash)
+        if found is None or not hmac.compare_digest(found[0].hash, key_hash):
+            raise InvalidApiKey("invalid API key")
+        key, user = found
+        if key.revoked_at is not None:
+            raise InvalidApiKey("this API key has been revoked")
+        principal = Principal(user, key)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key_hash] = (now + self.cache_seconds, principal)
+        return principal
+
+    def forget(self, key_id: str | None = None, user_id: str | None = None) -> None:
+        """Drop cached entries of a revoked key or of a changed user."""
+        for key_hash, (_, principal) in list(self._cache.items()):
+            if principal.key.id == key_id or principal.user.id == user_id:
+                del self._cache[key_hash]
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise InvalidApiKey("missing API key: send 'Authorization: Bearer sk_...'")
+    scheme, _, secret = authorization.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not KEY_PATTERN.fullmatch(secret):
+        raise InvalidApiKey("malformed API key: expected 'Bearer sk_live_...' or 'sk_test_...'")
+    return secret
+
+
+async def principal(request: Request) -> Principal:
+    """FastAPI dependency: the caller, or 401 in the envelope."""
+    authenticator: Authenticator = request.app.state.services.auth
+    found = await authenticator.resolve(request.headers.get("authorization"))
+    request.state.principal = found
+    return found

@@ -1,0 +1,217 @@
+"""The `chorus` command: serve, keys, db upgrade, fake-llm."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chorus.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Chorus: a self-hosted multi-model chat server.")
+keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML file of providers, "
+                                                   "models and tiers (or CHORUS_CONFIG)")]
+LOCAL_USER = "local"
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(host: Annotated[str | None, typer.Option()] = None,
+          port: Annotated[int | None, typer.Option()] = None,
+          config: ConfigOption = None,
+          workers: Annotated[int, typer.Option(help="server processes")] = 1) -> None:
+    """Run the server (SQLite in ./data/chorus.db unless CHORUS_DATABASE_URL says otherwise)."""
+    import uvicorn
+
+    from chorus.app import create_app
+
+    settings = _settings(config)
+    _logging(settings.log_level)
+    secret = asyncio.run(_first_start(settings))
+    if secret:
+        typer.echo("\nFirst start: created user 'local' (tier power) and a test key.\n"
+                   "It answers with simulated models; it is shown only this once:\n\n"
+                   f"    {secret}\n")
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+                log_level=settings.log_level, access_log=False)
+
+
+async def _first_start(settings: Settings) -> str | None:
+    """Migrate; on an empty database create the local user and one test key."""
+    from chorus import auth
+    from chorus.store import Store
+    from chorus.store.db import create_engine, migrate
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        store = Store.over(engine)
+        if await store.users.count():
+            return None
+        user = await store.users.ensure(LOCAL_USER, "power")
+        secret = auth.new_secret(test=True)
+        await store.users.add_key(user.id, "first start", auth.display_prefix(secret),
+                                  auth.digest(secret), True)
+        return secret
+    finally:
+        await engine.dispose()
+
+
+@keys_app.command("create")
+def keys_create(user: Annotated[str, typer.Option(help="user name; created if new")],
+                tier: Annotated[str, typer.Option()] = "power",
+                test: Annotated[bool, typer.Option("--test", help="a sk_test_ key")] = False,
+                name: Annotated[str, typer.Option(help="a label for the key")] = "cli",
+                config: ConfigOption = None) -> None:
+    """Create a key; its secret is printed alone on the last line."""
+    settings = _settings(config)
+    if tier not in settings.tiers:
+        typer.echo(f"error: unknown tier {tier!r}; one of {', '.join(settings.tiers)}", err=True)
+        raise typer.Exit(2)
+
+    async def create() -> tuple[str, str, str]:
+        from chorus import auth
+        from chorus.store import Store
+        from chorus.store.db import create_engine, migrate
+
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate(engine)
+            store = Store.over(engine)
+            row = await store.users.ensure(user, tier)
+            secret = auth.new_secret(test)
+            key = await store.users.add_key(row.id, name, auth.display_prefix(secret),
+                                            auth.digest(secret), test)
+            return row.id, key.id, secret
+        finally:
+            await engine.dispose()
+
+    user_id, key_id, secret = asyncio.run(create())
+    typer.echo(f"user {user} ({user_id}), key {key_id}; the secret is shown once:")
+    typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list(user: Annotated[str, typer.Option()], config: ConfigOption = None) -> None:
+    """List a user's keys (never their secrets)."""
+    settings = _settings(config)
+
+    async def rows() -> list[str]:
+        from chorus.errors import NotFound
+        from chorus.store import Store
+        from chorus.store.db import create_engine, migrate
+        from chorus.store.ids import iso
+
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate(engine)
+            store = Store.over(engine)
+            try:
+                owner = await store.users.by_name(user)
+            except NotFound as exc:
+                raise typer.BadParameter(f"no user {user!r}") from exc
+            return [f"{k.id}  {k.prefix}…  {'test' if k.test else 'live'}  {k.name!r}  "
+                    f"created {iso(k.created_at)}"
+                    f"{'  revoked ' + iso(k.revoked_at) if k.revoked_at else ''}"
+                    for k in await store.users.keys(owner.id)]
+        finally:
+            await engine.dispose()
+
+    for line in asyncio.run(rows()):
+        typer.echo(line)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, config: ConfigOption = None) -> None:
+    """Revoke a key by its id (key_…)."""
+    settings = _settings(config)
+
+    async def revoke() -> None:
+        from chorus.errors import NotFound
+        from chorus.store import Store
+        from chorus.store.db import create_engine, migrate
+
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate(engine)
+            try:
+                await Store.over(engine).users.revoke_key(key_id)
+            except NotFound as exc:
+                typer.echo(f"error: no key {key_id!r}", err=True)
+                raise typer.Exit(1) from exc
+        finally:
+            await engine.dispose()
+
+    asyncio.run(revoke())
+    typer.echo(f"revoked {key_id}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply the database migrations (the server also does at start)."""
+    from chorus.store.db import create_engine, migrate
+
+    settings = _settings(config)
+
+    async def upgrade() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(upgrade())
+    typer.echo("database is up to date")
+
+
+@app.command("fake-llm")
+def fake_llm(host: Annotated[str, typer.Option()] = "127.0.0.1",
+             port: Annotated[int, typer.Option()] = 9100,
+             ttft_ms: Annotated[float, typer.Option(help="latency to first token")] = 0.0,
+             tps: Annotated[float, typer.Option(help="tokens per second (0: no delay)")] = 0.0,
+             tokens: Annotated[int, typer.Option(help="answer length in tokens")] = 24,
+             fault: Annotated[str, typer.Option(
+                 help="none, 500, 429, 401, hang, cut or malformed")] = "none",
+             cut_after: Annotated[int, typer.Option(help="chunks before cut/malformed")] = 3,
+             record: Annotated[bool, typer.Option(help="keep what it receives")] = True) -> None:
+    """A fake upstream speaking the OpenAI, Anthropic and Gemini wire formats."""
+    import uvicorn
+
+    from chorus.fakellm.knobs import FAULTS, Knobs
+    from chorus.fakellm.server import FakeLLM
+
+    if fault not in FAULTS:
+        typer.echo(f"error: --fault is one of {', '.join(FAULTS)}", err=True)
+        raise typer.Exit(2)
+    knobs = Knobs(ttft_ms=ttft_ms, tps=tps, tokens=tokens, fault=fault, cut_after=cut_after)
+    uvicorn.run(FakeLLM(knobs, record=record).app(), host=host, port=port, log_level="warning",
+                access_log=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

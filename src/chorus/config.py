@@ -1,0 +1,182 @@
+"""Settings from the environment (CHORUS_*) and the operator's TOML: providers, models, tiers."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chorus.types import AGGREGATIONS, MODES, Aggregation, ModeName
+
+Dialect = Literal["openai", "anthropic", "gemini"]
+
+
+class ConfigError(Exception):
+    """The operator's configuration cannot be used; the message says why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProviderConfig(_Strict):
+    name: str
+    dialect: Dialect = "openai"
+    base_url: str
+    api_key_env: str | None = None
+    api_key: str | None = None
+    connect_timeout: float = 5.0
+    first_byte_timeout: float = 60.0
+    total_timeout: float = 600.0
+    max_retries: int = 2
+
+
+class ModelConfig(_Strict):
+    id: str
+    provider: str
+    upstream: str | None = None
+    context_window: int = 8192
+    price_in: float = 0.0
+    price_out: float = 0.0
+    strengths: list[str] = Field(default_factory=list)
+    quality: float | None = None
+    speed: float | None = None
+
+
+class TierConfig(_Strict):
+    modes: list[ModeName]
+    requests_per_minute: int | None
+    queries_per_period: int | None
+    custom_personas: bool = False
+
+
+def default_tiers() -> dict[str, TierConfig]:
+    everything = list(MODES)
+    return {
+        "free": TierConfig(modes=["smart_chat"], requests_per_minute=10, queries_per_period=200),
+        "pro": TierConfig(modes=["smart_chat", "ensemble", "debate"], requests_per_minute=30,
+                          queries_per_period=5000, custom_personas=True),
+        "power": TierConfig(modes=everything, requests_per_minute=60, queries_per_period=None,
+                            custom_personas=True),
+        "enterprise": TierConfig(modes=everything, requests_per_minute=600,
+                                 queries_per_period=None, custom_personas=True),
+    }
+
+
+class DebateModels(_Strict):
+    pro: str | None = None
+    con: str | None = None
+    judge: str | None = None
+
+
+class ModeDefaults(_Strict):
+    """Server-wide defaults for requests and users that name no models."""
+
+    default_model: str | None = None
+    ensemble_models: list[str] = Field(default_factory=list)
+    ensemble_aggregation: Aggregation = "synthesis"
+    aggregator_model: str | None = None
+    debate_models: DebateModels = Field(default_factory=DebateModels)
+    council_models: list[str] = Field(default_factory=list)
+
+
+class FileConfig(_Strict):
+    """The TOML file named by CHORUS_CONFIG or `--config`."""
+
+    providers: list[ProviderConfig] = Field(default_factory=list)
+    models: list[ModelConfig] = Field(default_factory=list)
+    tiers: dict[str, TierConfig] = Field(default_factory=default_tiers)
+    defaults: ModeDefaults = Field(default_factory=ModeDefaults)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHORUS_", extra="ignore")
+
+    database_url: str = "sqlite:///./data/chorus.db"
+    redis_url: str | None = None
+    config: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 1_000_000
+    max_message_chars: int = 100_000
+    retention_days: int = 90
+    simulated_speed: float = Field(
+        1.0, description="pace of simulated models: 1 realistic, 0 instant")
+    log_level: str = "info"
+    retry_backoff: float = Field(0.25, description="base of the upstream retry backoff, seconds")
+
+    openai_api_key: str | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY"))
+    anthropic_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("ANTHROPIC_API_KEY"))
+    gemini_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("GEMINI_API_KEY", "GOOGLE_API_KEY"))
+    ollama_base_url: str | None = Field(None, validation_alias=AliasChoices("OLLAMA_BASE_URL"))
+
+    file: FileConfig = Field(default_factory=FileConfig)
+
+    @property
+    def async_database_url(self) -> str:
+        return async_url(self.database_url)
+
+    @property
+    def tiers(self) -> dict[str, TierConfig]:
+        return self.file.tiers
+
+
+def async_url(url: str) -> str:
+    """Map the plain URLs operators write to the async drivers we use."""
+    for plain, driver in (("sqlite://", "sqlite+aiosqlite://"),
+                          ("postgresql://", "postgresql+asyncpg://"),
+                          ("postgres://", "postgresql+asyncpg://")):
+        if url.startswith(plain):
+            return driver + url[len(plain):]
+    return url
+
+
+def load_settings(config_path: Path | None = None, **overrides: object) -> Settings:
+    """Build the settings once: environment, then the TOML file, then explicit overrides."""
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    path = config_path or settings.config
+    if path is not None:
+        settings.file = read_config_file(path)
+        settings.config = path
+    resolve_provider_keys(settings.file)
+    return settings
+
+
+def read_config_file(path: Path) -> FileConfig:
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    tiers = default_tiers()
+    for name, values in raw.pop("tiers", {}).items():
+        merged = tiers[name].model_dump() if name in tiers else {}
+        tiers[name] = TierConfig.model_validate({**merged, **values})
+    try:
+        file = FileConfig.model_validate({**raw, "tiers": tiers})
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    check_references(file)
+    return file
+
+
+def check_references(file: FileConfig) -> None:
+    names = {p.name for p in file.providers}
+    for model in file.models:
+        if model.provider not in names:
+            raise ConfigError(f"model {model.id!r} names unknown provider {model.provider!r}")
+    if file.defaults.ensemble_aggregation not in AGGREGATIONS:
+        raise ConfigError("defaults.ensemble_aggregation is not a known aggregation")
+
+
+def resolve_provider_keys(file: FileConfig) -> None:
+    for provider in file.providers:
+        if provider.api_key is None and provider.api_key_env:
+            provider.api_key = os.environ.get(provider.api_key_env)

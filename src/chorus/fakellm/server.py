@@ -1,0 +1,180 @@
+"""The fake upstream's HTTP core: knobs, injected faults and a record of what it received."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from chorus.fakellm.knobs import Knobs, from_headers, from_model
+from chorus.fakellm.openai import OpenAIWire
+from chorus.fakellm.wire import FakeWire, Parsed, ToolCall
+from chorus.types import JSON
+
+FILLER = ("the", "answer", "is", "clear", "and", "simple", "here", "because", "each", "part",
+          "fits", "together", "well", "so", "we", "can", "move", "on", "with", "confidence")
+RECORDED_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "anthropic-version",
+                    "content-type", "user-agent")
+
+
+class StreamCut(Exception):
+    """Raised inside a stream to drop the connection mid-answer, as a failing upstream does."""
+
+
+def json_response(payload: JSON, status: int = 200,
+                  headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), status, headers, media_type="application/json")
+
+
+def answer_pieces(parsed: Parsed, tokens: int) -> list[str]:
+    """`Fake answer to: <question>` then filler, `tokens` pieces in all, deterministic."""
+    question = next((text for role, text in reversed(parsed.messages) if role == "user"), "")
+    head = ["Fake"] + [f" {w}" for w in f"answer to: {' '.join(question.split()[:12])}".split()]
+    filler = (f" {w}" for w in itertools.cycle(FILLER))
+    pieces = (head + [next(filler) for _ in range(max(0, tokens - len(head)))])[:tokens]
+    if pieces:
+        pieces[-1] += "."
+    return pieces
+
+
+class FakeLLM:
+    """The fake server's state; `app()` serves it."""
+
+    def __init__(self, knobs: Knobs | None = None, record: bool = True,
+                 keep: int = 10_000) -> None:
+        self.knobs = knobs or Knobs()
+        self.record = record
+        self.requests: deque[JSON] = deque(maxlen=keep)
+        self.counts: Counter[str] = Counter()
+        self.wires: dict[str, FakeWire] = {"openai": OpenAIWire()}
+
+    def app(self) -> Starlette:
+        routes = [
+            Route("/v1/chat/completions", self._route("openai"), methods=["POST"]),
+            Route("/chat/completions", self._route("openai"), methods=["POST"]),
+            Route("/v1/models", self._models, methods=["GET"]),
+            Route("/api/tags", self._tags, methods=["GET"]),
+            Route("/_fake/requests", self._recorded, methods=["GET", "DELETE"]),
+        ]
+        routes += self.extra_routes()
+        return Starlette(routes=routes)
+
+    def extra_routes(self) -> list[Route]:
+        """Routes of the other wire formats, registered by their modules."""
+        from chorus.fakellm import extra
+
+        return extra.routes(self)
+
+    def _route(self, wire: str, stream_path: bool = False
+               ) -> Callable[[Request], object]:
+        async def endpoint(request: Request) -> Response:
+            model = request.path_params.get("model")
+            return await self.handle(request, self.wires[wire], model, stream_path)
+        return endpoint
+
+    async def handle(self, request: Request, wire: FakeWire, path_model: str | None,
+                     stream_path: bool) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+            parsed = wire.parse(body, path_model, stream_path)
+            model, knobs = from_model(from_headers(self.knobs, dict(request.headers)),
+                                      parsed.model)
+        except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            return json_response(wire.error(400, f"bad request: {exc}"), 400)
+        record: JSON = {"path": request.url.path, "model": parsed.model, "body": body,
+                        "headers": {h: request.headers[h] for h in RECORDED_HEADERS
+                                    if h in request.headers},
+                        "query": dict(request.query_params),
+                        "completed": False, "cancelled": False}
+        if self.record:
+            self.requests.append(record)
+        self.counts[parsed.model] += 1
+        fault = knobs.fault
+        if knobs.times and self.counts[parsed.model] > knobs.times:
+            fault = "none"
+        if fault == "hang":
+            record["hung"] = True
+            await asyncio.sleep(3600)
+        if fault in ("500", "429", "401"):
+            status = int(fault)
+            headers = {"retry-after": f"{knobs.retry_after:g}"} if status == 429 else None
+            return json_response(wire.error(status, f"injected fault {status}"), status, headers)
+        if knobs.ttft_ms:
+            await asyncio.sleep(knobs.ttft_ms / 1000)
+        prompt = sum(len(text.split()) for _, text in parsed.messages)
+        call = self._tool_call(parsed, knobs)
+        if call is not None:
+            record["tool_call"] = call.name
+            if not parsed.stream:
+                record["completed"] = True
+                return json_response(wire.tool_answer(model, call, (prompt, 8)))
+            return self._stream(wire.tool_frames(model, call, (prompt, 8)), record)
+        pieces = answer_pieces(parsed, knobs.tokens)
+        usage = (prompt, len(pieces))
+        if not parsed.stream:
+            record["completed"] = True
+            return json_response(wire.answer(model, "".join(pieces), usage))
+        return StreamingResponse(self._frames(wire, model, pieces, usage, parsed, knobs, fault,
+                                              record), media_type="text/event-stream")
+
+    def _tool_call(self, parsed: Parsed, knobs: Knobs) -> ToolCall | None:
+        if not knobs.tool or not parsed.tools or knobs.tool not in parsed.tools:
+            return None
+        done = sum(1 for role, _ in parsed.messages if role == "tool")
+        if done >= knobs.tool_calls:
+            return None
+        question = next((t for r, t in reversed(parsed.messages) if r == "user"), "")
+        return ToolCall(f"call_{done + 1}", knobs.tool, {"query": question[:100] or "news"})
+
+    def _stream(self, frames: list[bytes], record: JSON) -> StreamingResponse:
+        async def send() -> AsyncIterator[bytes]:
+            for frame in frames:
+                yield frame
+            record["completed"] = True
+        return StreamingResponse(send(), media_type="text/event-stream")
+
+    async def _frames(self, wire: FakeWire, model: str, pieces: list[str],
+                      usage: tuple[int, int], parsed: Parsed, knobs: Knobs, fault: str,
+                      record: JSON) -> AsyncIterator[bytes]:
+        delay = 1 / knobs.tps if knobs.tps > 0 else 0.0
+        try:
+            for frame in wire.start(model):
+                yield frame
+            for index, piece in enumerate(pieces):
+                if index == knobs.cut_after and fault == "cut":
+                    raise StreamCut(f"injected cut after {index} chunks")
+                if index == knobs.cut_after and fault == "malformed":
+                    yield wire.malformed()
+                yield wire.delta(model, piece)
+                if delay:
+                    await asyncio.sleep(delay)
+            for frame in wire.end(model, usage, parsed.include_usage):
+                yield frame
+            record["completed"] = True
+        except asyncio.CancelledError:
+            record["cancelled"] = True
+            raise
+
+    async def _models(self, request: Request) -> Response:
+        return json_response({"object": "list", "data": [
+            {"id": name, "object": "model", "created": 0, "owned_by": "fake"}
+            for name in ("small", "large")]})
+
+    async def _tags(self, request: Request) -> Response:
+        return json_response({"models": [{"name": "llama3.2:latest", "model": "llama3.2:latest",
+                                          "size": 2019393189},
+                                         {"name": "qwen2.5:7b", "model": "qwen2.5:7b",
+                                          "size": 4683087332}]})
+
+    async def _recorded(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.requests.clear()
+            self.counts.clear()
+        return json_response({"requests": list(self.requests)})

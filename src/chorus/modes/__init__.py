@@ -1,0 +1,59 @@
+"""The modes: compositions of model calls that emit one event vocabulary."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from chorus.config import ModeDefaults
+from chorus.providers.registry import Caller
+from chorus.types import Aggregation, Message, ModeEvent, ModeName
+
+
+@dataclass(frozen=True, slots=True)
+class ExpertRole:
+    name: str
+    perspective: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModeOptions:
+    """What the client asked for; None means the user's setting, then the server default."""
+
+    model: str | None = None
+    models: tuple[str, ...] | None = None
+    aggregation: Aggregation | None = None
+    personas: dict[str, str] = field(default_factory=dict)
+    """Persona id per model id."""
+    roles: tuple[ExpertRole, ...] | None = None
+    cost_preference: float | None = None
+    enable_tools: bool = True
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] | None = None
+
+
+@dataclass(slots=True)
+class ModeContext:
+    caller: Caller
+    question: str
+    history: tuple[Message, ...]
+    options: ModeOptions
+    defaults: ModeDefaults
+    """Server defaults with the user's settings laid over them."""
+    persona_prompts: dict[str, str] = field(default_factory=dict)
+    """System prompt per persona id the request may use."""
+
+    def system_for(self, persona: str | None) -> tuple[Message, ...]:
+        prompt = self.persona_prompts.get(persona or "")
+        return (Message("system", prompt),) if prompt else ()
+
+
+Mode = Callable[[ModeContext], AsyncIterator[ModeEvent]]
+
+
+def mode_runner(name: ModeName) -> Mode:
+    from chorus.modes import smart_chat
+
+    runners: dict[ModeName, Mode] = {"smart_chat": smart_chat.run}
+    return runners[name]

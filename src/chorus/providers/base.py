@@ -1,0 +1,34 @@
+"""The provider protocol: one async stream of chunks per model call."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from chorus.types import ModelRequest, StreamEnd, TextDelta, Usage
+
+
+class Provider(Protocol):
+    def stream(self, model: str, request: ModelRequest) -> AsyncIterator[TextDelta | StreamEnd]:
+        """Yield text as the model writes it, then exactly one StreamEnd; raise UpstreamError."""
+        ...
+
+
+@dataclass(slots=True)
+class Completion:
+    text: str
+    usage: Usage
+    finish_reason: str
+
+
+async def collect(chunks: AsyncIterator[TextDelta | StreamEnd]) -> Completion:
+    """A non-streaming answer is the stream collected."""
+    parts: list[str] = []
+    end = StreamEnd(Usage())
+    async for chunk in chunks:
+        if isinstance(chunk, TextDelta):
+            parts.append(chunk.text)
+        else:
+            end = chunk
+    return Completion("".join(parts), end.usage, end.finish_reason)

@@ -1,0 +1,91 @@
+"""From a model id to the provider that serves it, and the per-request caller modes use."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+
+import httpx2 as httpx
+
+from chorus.config import Dialect, ProviderConfig
+from chorus.errors import UpstreamError
+from chorus.providers.base import Provider
+from chorus.providers.catalog import SIMULATED, Catalog, ModelEntry
+from chorus.providers.http import HttpProvider
+from chorus.providers.openai import OpenAIDialect
+from chorus.providers.simulated import SimulatedProvider
+from chorus.providers.wire import WireDialect
+from chorus.types import CallRecord, ModelRequest, StreamEnd, TextDelta, Usage
+
+DIALECTS: dict[Dialect, Callable[[], WireDialect]] = {
+    "openai": OpenAIDialect,
+}
+
+
+class Registry:
+    """Builds each upstream's provider once; simulated twins answer test keys."""
+
+    def __init__(self, catalog: Catalog, client: httpx.AsyncClient, simulated_pace: float,
+                 backoff_base: float = 0.25) -> None:
+        self.catalog = catalog
+        self.client = client
+        self.simulated_pace = simulated_pace
+        self.backoff_base = backoff_base
+        self._http: dict[str, HttpProvider] = {}
+        self._simulated: dict[float, SimulatedProvider] = {}
+
+    def provider(self, entry: ModelEntry, test: bool) -> Provider:
+        if test or entry.provider is SIMULATED:
+            speed = entry.speed
+            if speed not in self._simulated:
+                self._simulated[speed] = SimulatedProvider(self.simulated_pace, tokens_per_s=speed)
+            return self._simulated[speed]
+        return self._http_provider(entry.provider)
+
+    def _http_provider(self, config: ProviderConfig) -> HttpProvider:
+        provider = self._http.get(config.name)
+        if provider is None or provider.config is not config:
+            dialect = DIALECTS[config.dialect]()
+            provider = HttpProvider(config, dialect, self.client, self.backoff_base)
+            self._http[config.name] = provider
+        return provider
+
+    def caller(self, test: bool) -> Caller:
+        return Caller(self, test)
+
+
+class Caller:
+    """Model calls made for one client request: priced from the catalog and recorded."""
+
+    def __init__(self, registry: Registry, test: bool) -> None:
+        self.registry = registry
+        self.test = test
+        self.calls: list[CallRecord] = []
+
+    def entry(self, model_id: str) -> ModelEntry:
+        return self.registry.catalog.get(model_id, self.test)
+
+    def models(self) -> list[ModelEntry]:
+        return self.registry.catalog.models(self.test)
+
+    async def stream(self, model_id: str, request: ModelRequest
+                     ) -> AsyncIterator[TextDelta | StreamEnd]:
+        entry = self.entry(model_id)
+        provider = self.registry.provider(entry, self.test)
+        provider_name = "simulated" if self.test else entry.provider.name
+        started = time.monotonic()
+        try:
+            async for chunk in provider.stream(entry.upstream, request):
+                if isinstance(chunk, StreamEnd):
+                    chunk.usage.cost_usd = entry.cost(chunk.usage)
+                    self.calls.append(CallRecord(model_id, provider_name, chunk.usage,
+                                                 _ms_since(started), True))
+                yield chunk
+        except UpstreamError:
+            self.calls.append(CallRecord(model_id, provider_name, Usage(),
+                                         _ms_since(started), False))
+            raise
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,23 @@
+"""The only code that speaks SQL: sessions, messages, users and keys, usage; migrations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chorus.store.sessions import SessionStore
+from chorus.store.usage import UsageWriter
+from chorus.store.users import UserStore
+
+
+@dataclass(slots=True)
+class Store:
+    engine: AsyncEngine
+    sessions: SessionStore
+    users: UserStore
+    usage: UsageWriter
+
+    @classmethod
+    def over(cls, engine: AsyncEngine) -> Store:
+        return cls(engine, SessionStore(engine), UserStore(engine), UsageWriter(engine))

@@ -1,0 +1,30 @@
+"""Random, unguessable, prefixed ids (128 bits)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def base62(nbytes: int) -> str:
+    number = int.from_bytes(secrets.token_bytes(nbytes), "big")
+    digits = []
+    for _ in range((nbytes * 8 * 100 + 594) // 595):  # ceil(bits / log2(62))
+        number, rest = divmod(number, 62)
+        digits.append(_ALPHABET[rest])
+    return "".join(digits)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{base62(16)}"
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the form every timestamp column holds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

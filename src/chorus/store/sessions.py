@@ -1,0 +1,135 @@
+"""Sessions and their messages: one row per message, ordered by a per-session sequence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from chorus.errors import NotFound
+from chorus.store.ids import new_id, utcnow
+from chorus.store.schema import messages, sessions
+from chorus.types import JSON
+
+TitleSource = str
+"""`auto` (from the first message), `model` (written by a model), `user` (renamed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    id: str
+    user_id: str
+    title: str
+    title_source: str
+    mode: str
+    aggregation: str | None
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    id: str
+    session_id: str
+    seq: int
+    role: str
+    content: str
+    models_used: list[str] | None
+    details: JSON | None
+    error: JSON | None
+    created_at: datetime
+
+
+_SESSION_COLUMNS = [sessions.c[name] for name in SessionRow.__slots__]
+_MESSAGE_COLUMNS = [messages.c[name] for name in MessageRow.__slots__]
+
+
+def _session_not_found(session_id: str) -> NotFound:
+    return NotFound(f"session {session_id!r} not found", param="session_id")
+
+
+class SessionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create(self, user_id: str, title: str, mode: str,
+                     aggregation: str | None) -> SessionRow:
+        now = utcnow()
+        row = SessionRow(new_id("sess"), user_id, title, "auto", mode, aggregation, 0, now, now)
+        async with self.engine.begin() as conn:
+            await conn.execute(sessions.insert().values(**_as_values(row)))
+        return row
+
+    async def get(self, user_id: str, session_id: str) -> SessionRow:
+        async with self.engine.connect() as conn:
+            return await self._get(conn, user_id, session_id)
+
+    async def _get(self, conn: AsyncConnection, user_id: str, session_id: str) -> SessionRow:
+        query = sa.select(*_SESSION_COLUMNS).where(sessions.c.id == session_id,
+                                                   sessions.c.user_id == user_id)
+        row = (await conn.execute(query)).first()
+        if row is None:
+            raise _session_not_found(session_id)
+        return SessionRow(*row)
+
+    async def page(self, user_id: str, limit: int, offset: int) -> tuple[list[SessionRow], int]:
+        """Newest `updated_at` first, and how many sessions the user has in all."""
+        query = (sa.select(*_SESSION_COLUMNS).where(sessions.c.user_id == user_id)
+                 .order_by(sessions.c.updated_at.desc(), sessions.c.id.desc())
+                 .limit(limit).offset(offset))
+        count = sa.select(sa.func.count()).select_from(sessions).where(
+            sessions.c.user_id == user_id)
+        async with self.engine.connect() as conn:
+            rows = [SessionRow(*r) for r in await conn.execute(query)]
+            total = (await conn.execute(count)).scalar_one()
+        return rows, total
+
+    async def with_messages(self, user_id: str, session_id: str
+                            ) -> tuple[SessionRow, list[MessageRow]]:
+        async with self.engine.connect() as conn:
+            session = await self._get(conn, user_id, session_id)
+            query = (sa.select(*_MESSAGE_COLUMNS).where(messages.c.session_id == session_id)
+                     .order_by(messages.c.seq))
+            rows = [MessageRow(*r) for r in await conn.execute(query)]
+        return session, rows
+
+    async def rename(self, user_id: str, session_id: str, title: str,
+                     source: TitleSource = "user") -> SessionRow:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id, sessions.c.user_id == user_id)
+                .values(title=title, title_source=source, updated_at=utcnow()))
+            if result.rowcount == 0:
+                raise _session_not_found(session_id)
+            return await self._get(conn, user_id, session_id)
+
+    async def delete(self, user_id: str, session_id: str) -> None:
+        async with self.engine.begin() as conn:
+            await self._get(conn, user_id, session_id)
+            await conn.execute(messages.delete().where(messages.c.session_id == session_id))
+            await conn.execute(sessions.delete().where(sessions.c.id == session_id))
+
+    async def add_message(self, session_id: str, role: str, content: str, *,
+                          models_used: list[str] | None = None, details: JSON | None = None,
+                          error: JSON | None = None) -> MessageRow:
+        """Append a message; the counter update orders concurrent writers into one sequence."""
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            seq = (await conn.execute(
+                sessions.update().where(sessions.c.id == session_id)
+                .values(message_count=sessions.c.message_count + 1, updated_at=now)
+                .returning(sessions.c.message_count))).scalar()
+            if seq is None:
+                raise _session_not_found(session_id)
+            row = MessageRow(new_id("msg"), session_id, seq, role, content, models_used,
+                             details, error, now)
+            await conn.execute(messages.insert().values(**_as_values(row)))
+        return row
+
+
+def _as_values(row: SessionRow | MessageRow) -> dict[str, object]:
+    return {name: getattr(row, name) for name in row.__slots__}

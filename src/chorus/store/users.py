@@ -1,0 +1,121 @@
+"""Users and their API keys (stored as a SHA-256 hash, never the secret)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chorus.errors import NotFound
+from chorus.store.ids import new_id, utcnow
+from chorus.store.schema import api_keys, users
+from chorus.types import JSON
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: str
+    name: str
+    tier: str
+    settings: JSON
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    id: str
+    user_id: str
+    name: str
+    prefix: str
+    hash: str
+    test: bool
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+_USER_COLUMNS = [users.c[name] for name in UserRow.__slots__]
+_KEY_COLUMNS = [api_keys.c[name] for name in KeyRow.__slots__]
+
+
+class UserStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def count(self) -> int:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(sa.select(sa.func.count()).select_from(users))).scalar_one()
+
+    async def ensure(self, name: str, tier: str) -> UserRow:
+        """The user called `name`, created with `tier` if new."""
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(
+                sa.select(*_USER_COLUMNS).where(users.c.name == name))).first()
+            if row is not None:
+                return UserRow(*row)
+            user = UserRow(new_id("usr"), name, tier, {}, utcnow())
+            await conn.execute(users.insert().values(
+                id=user.id, name=user.name, tier=user.tier, settings=user.settings,
+                created_at=user.created_at))
+            return user
+
+    async def get(self, user_id: str) -> UserRow:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(
+                sa.select(*_USER_COLUMNS).where(users.c.id == user_id))).first()
+        if row is None:
+            raise NotFound(f"user {user_id!r} not found")
+        return UserRow(*row)
+
+    async def by_name(self, name: str) -> UserRow:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(
+                sa.select(*_USER_COLUMNS).where(users.c.name == name))).first()
+        if row is None:
+            raise NotFound(f"user {name!r} not found")
+        return UserRow(*row)
+
+    async def update_settings(self, user_id: str, settings: JSON) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(users.update().where(users.c.id == user_id)
+                               .values(settings=settings))
+
+    async def add_key(self, user_id: str, name: str, prefix: str, digest: str,
+                      test: bool) -> KeyRow:
+        row = KeyRow(new_id("key"), user_id, name, prefix, digest, test, utcnow(), None, None)
+        async with self.engine.begin() as conn:
+            await conn.execute(api_keys.insert().values(
+                **{name: getattr(row, name) for name in KeyRow.__slots__}))
+        return row
+
+    async def key_by_hash(self, digest: str) -> tuple[KeyRow, UserRow] | None:
+        query = (sa.select(*_KEY_COLUMNS, *_USER_COLUMNS)
+                 .join(users, users.c.id == api_keys.c.user_id)
+                 .where(api_keys.c.hash == digest))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        split = len(_KEY_COLUMNS)
+        return KeyRow(*row[:split]), UserRow(*row[split:])
+
+    async def keys(self, user_id: str) -> list[KeyRow]:
+        query = (sa.select(*_KEY_COLUMNS).where(api_keys.c.user_id == user_id)
+                 .order_by(api_keys.c.created_at.desc(), api_keys.c.id))
+        async with self.engine.connect() as conn:
+            return [KeyRow(*r) for r in await conn.execute(query)]
+
+    async def revoke_key(self, key_id: str, user_id: str | None = None) -> KeyRow:
+        """Revoke a key (of `user_id`, when given); revoking twice keeps the first time."""
+        where = [api_keys.c.id == key_id]
+        if user_id is not None:
+            where.append(api_keys.c.user_id == user_id)
+        async with self.engine.begin() as conn:
+            await conn.execute(api_keys.update().where(*where, api_keys.c.revoked_at.is_(None))
+                               .values(revoked_at=utcnow()))
+            row = (await conn.execute(sa.select(*_KEY_COLUMNS).where(*where))).first()
+        if row is None:
+            raise NotFound(f"key {key_id!r} not found")
+        return KeyRow(*row)

@@ -1,0 +1,169 @@
+"""The shared vocabulary: messages, requests, usage and the events modes emit. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+ModeName = Literal["smart_chat", "ensemble", "debate", "council"]
+Aggregation = Literal["synthesis", "best_of_n", "consensus", "union"]
+MODES: tuple[ModeName, ...] = ("smart_chat", "ensemble", "debate", "council")
+AGGREGATIONS: tuple[Aggregation, ...] = ("synthesis", "best_of_n", "consensus", "union")
+
+JSON = dict[str, Any]
+"""Opaque JSON objects: mode details as stored and as sent to clients."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cost_usd += other.cost_usd
+
+    def as_json(self) -> JSON:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "cost_usd": round(self.cost_usd, 8),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    """One call to one model, in our terms; a dialect translates it to the wire."""
+
+    messages: tuple[Message, ...]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] | None = None
+    stream: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    usage: Usage
+    finish_reason: str = "stop"
+
+
+Chunk = TextDelta | StreamEnd
+"""What a provider yields: text as it comes, then one StreamEnd with the usage."""
+
+
+# ---- events a mode emits, framed by streaming.py -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """Who is speaking: a model in a role (persona, debate side and round, council expert)."""
+
+    model: str
+    persona: str | None = None
+    side: str | None = None
+    round: int | None = None
+    expert: str | None = None
+
+    def as_json(self) -> JSON:
+        out: JSON = {"model": self.model}
+        for key in ("persona", "side", "round", "expert"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+@dataclass(slots=True)
+class MemberResult:
+    slot: Slot
+    status: Literal["ok", "failed"]
+    content: str = ""
+    error: JSON | None = None
+    latency_ms: int = 0
+    usage: Usage = field(default_factory=Usage)
+
+    def as_json(self) -> JSON:
+        return {
+            **self.slot.as_json(),
+            "status": self.status,
+            "content": self.content,
+            "error": self.error,
+            "latency_ms": self.latency_ms,
+            "usage": self.usage.as_json(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStarted:
+    slot: Slot
+
+
+@dataclass(frozen=True, slots=True)
+class MemberDelta:
+    slot: Slot
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberDone:
+    """A member finished: `member.completed` or `member.failed` by its status."""
+
+    result: MemberResult
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    status: Literal["started", "completed"]
+    round: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta:
+    """Text of the final answer (`message.delta`)."""
+
+    text: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The end of a mode: the answer to store and return."""
+
+    content: str
+    models_used: list[str]
+    details: JSON
+    usage: Usage
+
+
+ModeEvent = MemberStarted | MemberDelta | MemberDone | Stage | AnswerDelta | Outcome
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One upstream call, for usage accounting."""
+
+    model: str
+    provider: str
+    usage: Usage
+    latency_ms: int
+    ok: bool

@@ -1,0 +1,166 @@
+"""Fixtures: the app over SQLite and PostgreSQL, keys, and servers on real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from chorus import auth
+from chorus.app import Services, create_app
+from chorus.config import Settings, load_settings
+from chorus.fakellm.server import FakeLLM
+
+IN_CI = os.environ.get("CI") == "true"
+PG_URL = os.environ.get("CHORUS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CHORUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def unavailable(what: str, why: object) -> None:
+    """Skip on a developer machine without the service; in CI that is a failure."""
+    message = f"{what} is not reachable: {why}"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database for this test run, dropped at the end."""
+    name = f"chorus_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.make_url(PG_URL)
+
+    async def run(statement: str) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(host=admin.host, port=admin.port or 5432,
+                                     user=admin.username, password=admin.password,
+                                     database=admin.database, timeout=3)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        unavailable("PostgreSQL", exc)
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/chorus.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@dataclass
+class Harness:
+    """The app in process, with its services and an HTTP client through ASGI."""
+
+    services: Services
+    client: httpx.AsyncClient
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    async def key(self, user: str | None = None, tier: str = "power", test: bool = True) -> str:
+        """A new key's secret for `user` (a new unique user by default)."""
+        users = self.services.store.users
+        row = await users.ensure(user or f"user-{uuid.uuid4().hex[:10]}", tier)
+        secret = auth.new_secret(test)
+        await users.add_key(row.id, "test", auth.display_prefix(secret), auth.digest(secret),
+                            test)
+        return secret
+
+    async def headers(self, **kwargs: Any) -> dict[str, str]:
+        return {"authorization": f"Bearer {await self.key(**kwargs)}"}
+
+
+@asynccontextmanager
+async def harness_for(database_url: str, **overrides: Any) -> AsyncIterator[Harness]:
+    settings = load_settings(None, database_url=database_url, simulated_speed=0,
+                             retry_backoff=0.01, **overrides)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://chorus") as client:
+            yield Harness(app.state.services, client)
+
+
+@pytest.fixture
+async def harness(database_url: str) -> AsyncIterator[Harness]:
+    async with harness_for(database_url) as h:
+        yield h
+
+
+class ServerThread:
+    """An ASGI app served by uvicorn on a free loopback port, in a thread of its own."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="auto")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run,
+                                       kwargs={"sockets": [self.sock]}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server thread did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+
+
+@dataclass
+class FakeUpstream:
+    url: str
+    fake: FakeLLM
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self.fake.requests)
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[tuple[ServerThread, FakeLLM]]:
+    fake = FakeLLM()
+    with ServerThread(fake.app()) as server:
+        yield server, fake
+
+
+@pytest.fixture
+def fake_llm(fake_server: tuple[ServerThread, FakeLLM]) -> FakeUpstream:
+    """The session's fake upstream, with its record and counters cleared."""
+    server, fake = fake_server
+    fake.requests.clear()
+    fake.counts.clear()
+    return FakeUpstream(server.url, fake)
