@@ -105,6 +105,8 @@ class Turn:
             history = history_of(rows)
         self._check_tier()
         options = self.input.options
+        if options.model is not None:
+            self.caller.entry(options.model)
         if aggregation != options.aggregation:
             options = replace(options, aggregation=aggregation)
         self._ctx = ModeContext(self.caller, self.input.message, history, options,

@@ -1,0 +1,88 @@
+"""API keys: format, storage as a hash, 401s, and the keys API."""
+
+from __future__ import annotations
+
+import math
+
+import sqlalchemy as sa
+
+from chorus import auth
+from chorus.store.schema import api_keys
+from tests.conftest import Harness
+
+
+def test_keys_have_at_least_192_random_bits() -> None:
+    for test in (True, False):
+        secret = auth.new_secret(test)
+        assert secret.startswith("sk_test_" if test else "sk_live_")
+        body = secret.split("_", 2)[2]
+        assert len(body) * math.log2(62) >= 192
+        assert auth.KEY_PATTERN.fullmatch(secret)
+    assert len({auth.new_secret(True) for _ in range(1000)}) == 1000
+
+
+async def test_missing_malformed_unknown_and_revoked_keys_are_401(harness: Harness) -> None:
+    secret = await harness.key()
+    unknown = auth.new_secret(True)
+    for authorization in (None, "", "Bearer", "Basic abc", "Bearer sk_live_short",
+                          "Bearer pk_test_" + "a" * 43, f"Bearer {unknown}", f"Token {secret}"):
+        headers = {"authorization": authorization} if authorization is not None else {}
+        response = await harness.client.get("/v1/sessions", headers=headers)
+        assert response.status_code == 401, authorization
+        assert response.json()["error"] == {"code": "invalid_api_key", "status": 401,
+                                            "message": response.json()["error"]["message"]}
+    ok = await harness.client.get("/v1/sessions", headers={"authorization": f"Bearer {secret}"})
+    assert ok.status_code == 200
+
+
+async def test_only_the_hash_is_stored(harness: Harness) -> None:
+    secret = await harness.key()
+    async with harness.services.store.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(api_keys))).mappings().all()
+    dumped = repr(rows)
+    assert secret not in dumped and secret[8:] not in dumped
+    assert any(row["hash"] == auth.digest(secret) for row in rows)
+
+
+async def test_keys_api_create_list_revoke(harness: Harness) -> None:
+    headers = await harness.headers()
+    created = await harness.client.post("/v1/keys", headers=headers,
+                                        json={"name": "laptop", "test": False})
+    assert created.status_code == 201
+    key = created.json()
+    assert key["secret"].startswith("sk_live_") and key["id"].startswith("key_")
+    new_headers = {"authorization": f"Bearer {key['secret']}"}
+    assert (await harness.client.get("/v1/sessions", headers=new_headers)).status_code == 200
+    listed = (await harness.client.get("/v1/keys", headers=headers)).json()["data"]
+    assert {k["name"] for k in listed} == {"test", "laptop"}
+    assert all("secret" not in k for k in listed)
+    revoked = await harness.client.delete(f"/v1/keys/{key['id']}", headers=headers)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    after = await harness.client.get("/v1/sessions", headers=new_headers)
+    assert after.status_code == 401 and "revoked" in after.json()["error"]["message"]
+
+
+async def test_a_user_cannot_revoke_another_users_key(harness: Harness) -> None:
+    alice, bob = await harness.headers(), await harness.headers()
+    key = (await harness.client.post("/v1/keys", headers=alice, json={"name": "a"})).json()
+    response = await harness.client.delete(f"/v1/keys/{key['id']}", headers=bob)
+    assert response.status_code == 404
+    still = {"authorization": f"Bearer {key['secret']}"}
+    assert (await harness.client.get("/v1/sessions", headers=still)).status_code == 200
+
+
+async def test_settings_round_trip_and_validation(harness: Harness) -> None:
+    headers = await harness.headers()
+    empty = (await harness.client.get("/v1/settings", headers=headers)).json()
+    assert empty["default_model"] is None and empty["object"] == "settings"
+    patched = await harness.client.patch("/v1/settings", headers=headers,
+                                         json={"default_model": "gpt-4o-mini"})
+    assert patched.status_code == 200 and patched.json()["default_model"] == "gpt-4o-mini"
+    answer = (await harness.client.post("/v1/chat", headers=headers,
+                                        json={"message": "hi"})).json()
+    assert answer["models_used"] == ["gpt-4o-mini"]
+    bad = await harness.client.patch("/v1/settings", headers=headers,
+                                     json={"default_model": "nope"})
+    assert bad.status_code == 400
+    assert (await harness.client.patch("/v1/settings", headers=headers,
+                                       json={"colour": "red"})).status_code == 400
