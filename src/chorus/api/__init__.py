@@ -19,9 +19,10 @@ OPENAI_PATHS = ("/v1/chat/completions",)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    from chorus.api import chat, keys, models, sessions, user_settings
+    from chorus.api import chat, export, keys, models, search, sessions, user_settings
 
-    for module in (chat, sessions, keys, models, user_settings):
+    # search before sessions: `/v1/sessions/search` must not be read as a session id
+    for module in (chat, search, export, sessions, keys, models, user_settings):
         app.include_router(module.router)
     app.add_exception_handler(ChorusError, _chorus_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chorus.store.search import SearchStore
 from chorus.store.sessions import SessionStore
 from chorus.store.usage import UsageWriter
 from chorus.store.users import UserStore
@@ -17,7 +18,9 @@ class Store:
     sessions: SessionStore
     users: UserStore
     usage: UsageWriter
+    search: SearchStore
 
     @classmethod
     def over(cls, engine: AsyncEngine) -> Store:
-        return cls(engine, SessionStore(engine), UserStore(engine), UsageWriter(engine))
+        return cls(engine, SessionStore(engine), UserStore(engine), UsageWriter(engine),
+                   SearchStore(engine))
