@@ -18,6 +18,7 @@ from chorus.providers.http import new_client
 from chorus.providers.registry import Registry
 from chorus.store import Store
 from chorus.store.db import create_engine, migrate
+from chorus.titles import Titler
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Services:
     catalog: Catalog
     registry: Registry
     client: httpx.AsyncClient
+    titles: Titler
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -45,12 +47,14 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.ollama_base_url:
             await add_ollama_models(catalog, client, settings.ollama_base_url)
         registry = Registry(catalog, client, settings.simulated_speed, settings.retry_backoff)
+        titles = Titler(registry, store.sessions, store.usage, settings.file.defaults.title_model)
         app.state.services = Services(settings, store, Authenticator(store.users), catalog,
-                                      registry, client)
+                                      registry, client, titles=titles)
         store.usage.start()
         try:
             yield
         finally:
+            await titles.close()
             await store.usage.close()
             await client.aclose()
             await engine.dispose()

@@ -82,6 +82,8 @@ class ModeDefaults(_Strict):
     aggregator_model: str | None = None
     debate_models: DebateModels = Field(default_factory=DebateModels)
     council_models: list[str] = Field(default_factory=list)
+    title_model: str | None = None
+    """A cheap model that names new sessions in the background; none keeps first-line titles."""
 
 
 class FileConfig(_Strict):

@@ -16,11 +16,10 @@ from chorus.modes import ModeContext, ModeOptions, mode_runner
 from chorus.store.ids import iso, new_id
 from chorus.store.sessions import MessageRow, SessionRow
 from chorus.store.usage import RequestContext
+from chorus.titles import TitleJob, title_from
 from chorus.types import JSON, Message, ModeEvent, ModeName, Outcome
 
 log = logging.getLogger(__name__)
-
-TITLE_CHARS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +28,6 @@ class TurnInput:
     mode: ModeName | None
     session_id: str | None
     options: ModeOptions
-
-
-def title_from(message: str) -> str:
-    """A readable title from the first message: its first line, cut at a word."""
-    line = " ".join(message.strip().splitlines()[0].split()) if message.strip() else ""
-    if len(line) <= TITLE_CHARS:
-        return line or "New chat"
-    cut = line[:TITLE_CHARS].rsplit(" ", 1)[0] or line[:TITLE_CHARS]
-    return cut.rstrip(",;:.-") + "…"
 
 
 def history_of(messages: list[MessageRow]) -> tuple[Message, ...]:
@@ -114,6 +104,8 @@ class Turn:
         if session is None:
             session = await sessions.create(user.id, title_from(self.input.message),
                                             self._mode, self._session_aggregation(options))
+            self.services.titles.request(TitleJob(session.id, user.id, self.principal.key.id,
+                                                  self.principal.test, self.input.message))
         self.session = session
         await sessions.add_message(self.session.id, "user", self.input.message)
         return self.session

@@ -107,6 +107,15 @@ class SessionStore:
                 raise _session_not_found(session_id)
             return await self._get(conn, user_id, session_id)
 
+    async def set_model_title(self, session_id: str, title: str) -> bool:
+        """Replace a first-message title; one the user chose meanwhile is left alone."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id, sessions.c.title_source == "auto")
+                .values(title=title, title_source="model"))
+        return bool(result.rowcount)
+
     async def delete(self, user_id: str, session_id: str) -> None:
         async with self.engine.begin() as conn:
             await self._get(conn, user_id, session_id)
