@@ -31,20 +31,26 @@ def data(payload: JSON) -> bytes:
 
 def mode_event(item: ModeEvent) -> bytes | None:
     """The wire form of a mode's event; the Outcome is framed by the caller once it is stored."""
+    named = event_payload(item)
+    return None if named is None else event(*named)
+
+
+def event_payload(item: ModeEvent) -> tuple[str, JSON] | None:
+    """A mode's event as its name and payload; None for the Outcome."""
     match item:
         case MemberStarted(slot=slot):
-            return event("member.started", slot.as_json())
+            return "member.started", slot.as_json()
         case MemberDelta(slot=slot, text=text):
-            return event("member.delta", {**slot.as_json(), "delta": text})
+            return "member.delta", {**slot.as_json(), "delta": text}
         case MemberDone(result=result):
             name = "member.completed" if result.status == "ok" else "member.failed"
-            return event(name, result.as_json())
+            return name, result.as_json()
         case Stage(name=stage, status=status, round=round_):
             payload: JSON = {"stage": stage, "status": status}
             if round_ is not None:
                 payload["round"] = round_
-            return event("stage", payload)
+            return "stage", payload
         case AnswerDelta(text=text):
-            return event("message.delta", {"delta": text})
+            return "message.delta", {"delta": text}
         case Outcome():
             return None

@@ -20,10 +20,13 @@ OPENAI_PATHS = ("/v1/chat/completions",)
 
 def install(app: FastAPI, settings: Settings) -> None:
     from chorus.api import chat, export, keys, models, search, sessions, user_settings
+    from chorus.api import completions, usage
 
     # search before sessions: `/v1/sessions/search` must not be read as a session id
     for module in (chat, search, export, sessions, keys, models, user_settings):
         app.include_router(module.router)
+    app.include_router(completions.router)
+    app.include_router(usage.router)
     app.add_exception_handler(ChorusError, _chorus_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
@@ -39,11 +42,15 @@ class JSONBytes(Response):
         return orjson.dumps(content)
 
 
+def openai_error(error: ChorusError) -> dict[str, object]:
+    """The envelope's error object with OpenAI's `type` and `param`, for the SDKs' typed errors."""
+    return {**error.as_json(), "type": error.openai_type, "param": error.param}
+
+
 def error_response(request: Request, error: ChorusError) -> Response:
     body = error.as_json()
     if request.url.path.startswith(OPENAI_PATHS):
-        body["type"] = error.openai_type
-        body["param"] = error.param
+        body = openai_error(error)
     return JSONBytes({"error": body}, status_code=error.status, headers=error.headers)
 
 

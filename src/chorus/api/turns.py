@@ -13,7 +13,7 @@ from chorus.auth import Principal
 from chorus.config import ModeDefaults
 from chorus.errors import ChorusError, InternalError, SessionModeMismatch, TierRequired
 from chorus.modes import ModeContext, ModeOptions, mode_runner
-from chorus.store.ids import iso, new_id
+from chorus.store.ids import iso, new_id, utcnow
 from chorus.store.sessions import MessageRow, SessionRow
 from chorus.store.usage import RequestContext
 from chorus.titles import TitleJob, title_from
@@ -28,6 +28,10 @@ class TurnInput:
     mode: ModeName | None
     session_id: str | None
     options: ModeOptions
+    context: tuple[Message, ...] = ()
+    """Messages placed before the session's history: system prompts, a stateless history."""
+    persist: bool = True
+    """False answers without storing anything (only with no session_id)."""
 
 
 def history_of(messages: list[MessageRow]) -> tuple[Message, ...]:
@@ -70,8 +74,9 @@ class Turn:
     def mode(self) -> ModeName:
         return self._mode
 
-    async def prepare(self) -> SessionRow:
+    async def prepare(self) -> SessionRow | None:
         """Validate everything, then store the user's message; errors here are plain 4xx."""
+        assert self.input.persist or self.input.session_id is None, "a session is stored"
         sessions = self.services.store.sessions
         user = self.principal.user
         history: tuple[Message, ...] = ()
@@ -93,6 +98,7 @@ class Turn:
             if session.aggregation is not None:
                 aggregation = session.aggregation  # type: ignore[assignment]
             history = history_of(rows)
+        history = (*self.input.context, *history)
         self._check_tier()
         options = self.input.options
         if options.model is not None:
@@ -101,6 +107,8 @@ class Turn:
             options = replace(options, aggregation=aggregation)
         self._ctx = ModeContext(self.caller, self.input.message, history, options,
                                 defaults_for(self.services, self.principal))
+        if not self.input.persist:
+            return None
         if session is None:
             session = await sessions.create(user.id, title_from(self.input.message),
                                             self._mode, self._session_aggregation(options))
@@ -124,7 +132,7 @@ class Turn:
 
     async def run(self) -> AsyncIterator[ModeEvent]:
         """The mode's events; the answer, or the failure, is stored before this ends."""
-        assert self._ctx is not None and self.session is not None, "prepare() first"
+        assert self._ctx is not None, "prepare() first"
         started = time.monotonic()
         outcome: Outcome | None = None
         try:
@@ -146,20 +154,26 @@ class Turn:
             log.exception("the %s mode failed", self._mode)
             await self._record_failure(InternalError("the mode failed").as_json())
             raise InternalError("the mode failed; the server log has details") from exc
-        row = await self.services.store.sessions.add_message(
-            self.session.id, "assistant", outcome.content, models_used=outcome.models_used,
-            details=outcome.details)
+        message_id, created_at = new_id("msg"), utcnow()
+        if self.session is not None:
+            row = await self.services.store.sessions.add_message(
+                self.session.id, "assistant", outcome.content, models_used=outcome.models_used,
+                details=outcome.details)
+            message_id, created_at = row.id, row.created_at
         await self._record_usage()
         self.response = {
-            "id": row.id, "object": "chat.message", "session_id": self.session.id,
+            "id": message_id, "object": "chat.message",
+            "session_id": self.session.id if self.session else None,
             "mode": self._mode, "role": "assistant", "content": outcome.content,
-            "models_used": outcome.models_used, "created_at": iso(row.created_at),
+            "models_used": outcome.models_used, "created_at": iso(created_at),
             "details": outcome.details, "usage": outcome.usage.as_json(),
             "latency_ms": int((time.monotonic() - started) * 1000),
         }
 
     async def _record_failure(self, error: JSON) -> None:
-        assert self.session is not None
+        if self.session is None:
+            await self._record_usage()
+            return
         try:
             await self.services.store.sessions.add_message(
                 self.session.id, "assistant", "", models_used=[], error=error)

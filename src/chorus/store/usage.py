@@ -1,11 +1,16 @@
-"""Per-call usage records, written in batches off the request path."""
+"""Per-call usage records: written in batches off the request path, and summed for reports."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.store.ids import utcnow
@@ -13,6 +18,8 @@ from chorus.store.schema import usage_records
 from chorus.types import CallRecord
 
 log = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +34,23 @@ class RequestContext:
 
 
 class UsageWriter:
-    """A bounded queue drained by one task; a clean shutdown writes everything queued."""
+    """A bounded queue drained by one task in batches.
 
-    def __init__(self, engine: AsyncEngine, max_queue: int = 100_000, batch: int = 500) -> None:
+    A failing write is retried with backoff for as long as the server runs (a full queue then
+    slows callers down instead of losing records); at shutdown `close` writes everything queued
+    and gives up, loudly, only after `close_timeout` seconds of failures.
+    """
+
+    def __init__(self, engine: AsyncEngine, max_queue: int = 100_000, batch: int = 500,
+                 retry_delay: float = 0.2) -> None:
         self.engine = engine
         self.batch = batch
+        self.retry_delay = retry_delay
         self.queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(max_queue)
+        self.written = 0
+        self.dropped = 0
         self._task: asyncio.Task[None] | None = None
+        self._give_up_at: float | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="usage-writer")
@@ -57,27 +74,123 @@ class UsageWriter:
             rows = [await self.queue.get()]
             while len(rows) < self.batch and not self.queue.empty():
                 rows.append(self.queue.get_nowait())
-            await self._write(rows)
+            try:
+                await self._write(rows)
+            except Exception:  # the writer task's outer edge: a bug must not stop accounting
+                log.exception("dropping %d usage records after an unexpected error", len(rows))
+                self.dropped += len(rows)
+            finally:
+                for _ in rows:
+                    self.queue.task_done()
 
     async def _write(self, rows: list[dict[str, object]]) -> None:
-        try:
-            async with self.engine.begin() as conn:
-                await conn.execute(usage_records.insert(), rows)
-        except Exception:  # the writer must outlive a failing batch; it is logged, then retried
-            log.exception("writing %d usage records failed; retrying once", len(rows))
-            await asyncio.sleep(0.5)
-            async with self.engine.begin() as conn:
-                await conn.execute(usage_records.insert(), rows)
-        finally:
-            for _ in rows:
-                self.queue.task_done()
+        delay = self.retry_delay
+        while True:
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(usage_records.insert(), rows)
+                self.written += len(rows)
+                return
+            except (SQLAlchemyError, OSError) as exc:
+                if self._give_up_at is not None and time.monotonic() >= self._give_up_at:
+                    log.error("shutting down: %d usage records could not be written: %s",
+                              len(rows), exc)
+                    self.dropped += len(rows)
+                    return
+                log.warning("writing %d usage records failed, retrying in %.1f s: %s",
+                            len(rows), delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_DELAY)
 
     async def flush(self) -> None:
-        """Wait until every queued record is written."""
+        """Wait until every queued record is written (or given up at shutdown)."""
         await self.queue.join()
 
-    async def close(self) -> None:
+    async def close(self, close_timeout: float = 10.0) -> None:
+        """Write everything queued, then stop; records still failing after the timeout are lost."""
+        if self._task is None:
+            return
+        self._give_up_at = time.monotonic() + close_timeout
         await self.flush()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+        if self.dropped:
+            log.error("%d usage records were lost in all", self.dropped)
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UsageGroup:
+    """Sums over the records of one model or one mode."""
+
+    name: str
+    queries: int
+    calls: int
+    failed_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSummary:
+    by_model: list[UsageGroup]
+    by_mode: list[UsageGroup]
+
+    @property
+    def queries(self) -> int:
+        """Requests that made at least one model call; each request has exactly one mode."""
+        return sum(g.queries for g in self.by_mode)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(g.prompt_tokens for g in self.by_mode)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(g.completion_tokens for g in self.by_mode)
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(g.cost_usd for g in self.by_mode)
+
+
+def _grouped(column: sa.ColumnElement[str], where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    c = usage_records.c
+    return (sa.select(column, sa.func.count(sa.distinct(c.request_id)), sa.func.count(),
+                      sa.func.sum(sa.case((c.ok, 0), else_=1)),
+                      sa.func.coalesce(sa.func.sum(c.prompt_tokens), 0),
+                      sa.func.coalesce(sa.func.sum(c.completion_tokens), 0),
+                      sa.func.coalesce(sa.func.sum(c.cost_usd), 0.0))
+            .where(where).group_by(column).order_by(column))
+
+
+def _group(row: sa.Row[Any]) -> UsageGroup:
+    name, queries, calls, failed, tokens_in, tokens_out, cost = tuple(row)
+    return UsageGroup(str(name), int(queries), int(calls), int(failed), int(tokens_in),
+                      int(tokens_out), float(cost))
+
+
+async def summary(engine: AsyncEngine, user_id: str, start: datetime,
+                  end: datetime) -> UsageSummary:
+    """A user's usage with `start <= created_at < end`, by model and by mode."""
+    c = usage_records.c
+    where = sa.and_(c.user_id == user_id, c.created_at >= start, c.created_at < end)
+    async with engine.connect() as conn:
+        by_model = [_group(r) for r in await conn.execute(_grouped(c.model, where))]
+        by_mode = [_group(r) for r in await conn.execute(_grouped(c.mode, where))]
+    return UsageSummary(by_model, by_mode)
+
+
+async def recent_requests(engine: AsyncEngine, user_id: str, key_id: str,
+                          since: datetime) -> tuple[int, datetime | None]:
+    """How many requests a key made since `since` that reached a model, and the earliest."""
+    c = usage_records.c
+    query = (sa.select(sa.func.count(sa.distinct(c.request_id)), sa.func.min(c.created_at))
+             .where(c.user_id == user_id, c.key_id == key_id, c.created_at >= since))
+    async with engine.connect() as conn:
+        count, earliest = (await conn.execute(query)).one()
+    return int(count), earliest
