@@ -1,0 +1,97 @@
+"""The official `openai` package for Node streams one chat from the live server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from chorus.app import create_app
+from chorus.config import load_settings
+from tests.api.test_completions_sdk import new_key
+from tests.conftest import ServerThread, unavailable
+
+NODE_OPENAI = "7.57.0"
+CACHE = Path(__file__).resolve().parents[2] / ".cache" / f"node-openai-{NODE_OPENAI}"
+
+SCRIPT = """
+const OpenAI = require("openai");
+async function main() {
+  const [baseURL, apiKey] = process.argv.slice(2);
+  const client = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
+  const stream = await client.chat.completions.create({
+    model: "gpt-4o-mini", stream: true, stream_options: { include_usage: true },
+    messages: [{ role: "system", content: "Be brief." },
+               { role: "user", content: "What is the capital of France?" }],
+  });
+  const out = { text: "", chunks: 0, usage: null, finish: null, progress: 0 };
+  for await (const chunk of stream) {
+    out.chunks += 1;
+    if (chunk.usage) out.usage = chunk.usage;
+    if (chunk.konnect) out.progress += 1;
+    const choice = chunk.choices[0];
+    if (!choice) continue;
+    if (choice.delta && choice.delta.content) out.text += choice.delta.content;
+    if (choice.finish_reason) out.finish = choice.finish_reason;
+  }
+  console.log(JSON.stringify(out));
+}
+main().catch((error) => { console.error(error); process.exit(1); });
+"""
+
+
+def node_modules() -> Path:
+    """`openai` from npm, installed once under .cache/ (gitignored) and reused by later runs."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        unavailable("node and npm", "not on PATH")
+    modules = CACHE / "node_modules"
+    if (modules / "openai" / "package.json").exists():
+        return modules
+    staging = CACHE.with_name(f"{CACHE.name}.tmp-{os.getpid()}")
+    staging.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["npm", "install", "--prefix", str(staging), "--no-audit", "--no-fund",
+         "--loglevel=error", f"openai@{NODE_OPENAI}"],
+        capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        unavailable("the npm registry", done.stderr[-2000:])
+    try:
+        staging.rename(CACHE)
+    except OSError:  # another run installed it first; theirs is as good
+        shutil.rmtree(staging, ignore_errors=True)
+    return modules
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('node')}/chorus.db"
+    app = create_app(load_settings(None, database_url=database_url, simulated_speed=0))
+    with ServerThread(app) as live:
+        yield live.url, asyncio.run(new_key(database_url, "power", True))
+
+
+def test_node_openai_streams_a_chat(server: tuple[str, str], tmp_path: Path) -> None:
+    modules = node_modules()
+    url, key = server
+    script = tmp_path / "stream.cjs"
+    script.write_text(SCRIPT)
+    done = subprocess.run(["node", str(script), f"{url}/v1", key], capture_output=True,
+                          text=True, timeout=60, check=False,
+                          env={**os.environ, "NODE_PATH": str(modules)})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["finish"] == "stop" and result["progress"] >= 2
+    assert result["usage"]["total_tokens"] > 0
+    whole = httpx.post(f"{url}/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                       json={"model": "gpt-4o-mini", "messages": [
+                           {"role": "system", "content": "Be brief."},
+                           {"role": "user", "content": "What is the capital of France?"}]})
+    assert result["text"] == whole.json()["choices"][0]["message"]["content"]
