@@ -1,0 +1,151 @@
+"""`GET /v1/usage`: api.md's shape, this month's totals, and agreement with the recorded calls."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from chorus.api.usage import month_of
+from chorus.modes import mode_runner
+from chorus.store.ids import utcnow
+from chorus.store.schema import usage_records
+from tests.api.test_completions import frames, upstream_config
+from tests.conftest import FakeUpstream, Harness, harness_for
+
+ISO = re.compile(r"^\d{4}-\d\d-01T00:00:00Z$")
+MULTI_MODELS = {"ensemble": "konnect-ensemble", "debate": "konnect-debate",
+                "council": "konnect-council"}
+
+
+@pytest.fixture
+async def live(database_url: str, fake_llm: FakeUpstream) -> AsyncIterator[Harness]:
+    async with harness_for(database_url, file=upstream_config(fake_llm.url)) as h:
+        yield h
+
+
+async def usage_of(h: Harness, headers: dict[str, str]) -> dict[str, Any]:
+    await h.services.store.usage.flush()
+    response = await h.client.get("/v1/usage", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def user(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+async def test_shape_for_a_new_key(harness: Harness) -> None:
+    body = await usage_of(harness, await harness.headers())
+    assert body == {
+        "object": "usage", "tier": "power", "period": body["period"],
+        "queries": {"used": 0, "limit": None},
+        "rate_limit": {"limit": 60, "remaining": 60, "reset": body["rate_limit"]["reset"]},
+        "tokens": {"input": 0, "output": 0}, "cost_usd": 0.0, "by_model": [], "by_mode": [],
+    }
+    start, end = month_of(utcnow())
+    assert body["period"] == {"start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                              "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    assert ISO.match(body["period"]["start"]) and ISO.match(body["period"]["end"])
+    free = await usage_of(harness, await harness.headers(tier="free"))
+    assert free["tier"] == "free" and free["queries"]["limit"] == 200
+
+
+def test_month_boundaries() -> None:
+    assert month_of(datetime(2025, 12, 31, 23, 59, 59)) == (datetime(2025, 12, 1),
+                                                            datetime(2026, 1, 1))
+    assert month_of(datetime(2025, 1, 1)) == (datetime(2025, 1, 1), datetime(2025, 2, 1))
+
+
+async def mixed_run(h: Harness, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Every mode that exists, native and OpenAI-compatible, streamed and not; answers' usage."""
+    usages: list[dict[str, Any]] = []
+    native = await h.client.post("/v1/chat", headers=headers, json={"message": "What is DNS?",
+                                                                     "model": "fake-small"})
+    usages.append(native.json()["usage"])
+    for stream in (False, True):
+        body = {"model": "fake-small", "messages": user("Explain TCP"), "stream": stream,
+                "stream_options": {"include_usage": True}}
+        response = await h.client.post("/v1/chat/completions", headers=headers, json=body)
+        assert response.status_code == 200
+        usages.append(frames(response.content)[-2]["usage"] if stream
+                      else response.json()["usage"])
+    for mode, model in MULTI_MODELS.items():
+        try:
+            mode_runner(mode)  # type: ignore[arg-type]
+        except KeyError:
+            continue
+        response = await h.client.post("/v1/chat/completions", headers=headers, json={
+            "model": model, "messages": user("Should we use Rust or Go?"),
+            "konnect": {"models": ["fake-small"] * (3 if mode != "ensemble" else 2)}})
+        assert response.status_code == 200, response.text
+        usages.append(response.json()["usage"])
+    failed = await h.client.post("/v1/chat/completions", headers=headers,
+                                 json={"model": "fake-broken", "messages": user("Hello")})
+    assert failed.status_code == 502
+    return usages
+
+
+async def test_totals_agree_with_the_recorded_calls(live: Harness,
+                                                    fake_llm: FakeUpstream) -> None:
+    headers = await live.headers(test=False)
+    answers = await mixed_run(live, headers)
+    body = await usage_of(live, headers)
+    c = usage_records.c
+    async with live.services.store.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(c.request_id, c.model, c.mode, c.prompt_tokens,
+                                             c.completion_tokens, c.cost_usd, c.ok))).all()
+    assert len(rows) == len(fake_llm.requests), "one record per upstream call"
+    assert body["queries"]["used"] == len({r.request_id for r in rows})
+    assert body["tokens"] == {"input": sum(r.prompt_tokens for r in rows),
+                              "output": sum(r.completion_tokens for r in rows)}
+    assert body["cost_usd"] == pytest.approx(sum(r.cost_usd for r in rows), abs=1e-7)
+    assert body["cost_usd"] > 0
+    by_model = {g["model"]: g for g in body["by_model"]}
+    assert by_model["fake-small"]["calls"] == sum(r.model == "fake-small" for r in rows)
+    assert by_model["fake-broken"]["failed_calls"] == 1
+    by_mode = {g["mode"]: g for g in body["by_mode"]}
+    assert sum(g["queries"] for g in by_mode.values()) == body["queries"]["used"]
+    assert sum(g["calls"] for g in by_mode.values()) == len(rows)
+    for mode, group in by_mode.items():
+        mine = [r for r in rows if r.mode == mode]
+        assert group["tokens"]["input"] == sum(r.prompt_tokens for r in mine)
+        assert group["cost_usd"] == pytest.approx(sum(r.cost_usd for r in mine), abs=1e-7)
+    answered = sum(u["total_tokens"] for u in answers)
+    assert answered == sum(r.prompt_tokens + r.completion_tokens for r in rows) > 0, (
+        "every answer's usage is the sum of its recorded calls")
+
+
+async def test_only_this_months_records_count(harness: Harness) -> None:
+    headers = await harness.headers()
+    await harness.client.post("/v1/chat", headers=headers, json={"message": "Hi"})
+    before = await usage_of(harness, headers)
+    assert before["queries"]["used"] == 1
+    start, _ = month_of(utcnow())
+    async with harness.services.store.engine.begin() as conn:
+        row = (await conn.execute(sa.select(usage_records))).mappings().first()
+        assert row is not None
+        old = {**row, "request_id": "req_old", "created_at": start - timedelta(seconds=1)}
+        del old["id"]
+        await conn.execute(usage_records.insert().values(**old))
+    after = await usage_of(harness, headers)
+    assert after["queries"] == before["queries"] and after["tokens"] == before["tokens"]
+
+
+async def test_rate_limit_counts_this_keys_last_minute(harness: Harness) -> None:
+    name = "limited-user"
+    first = {"authorization": f"Bearer {await harness.key(user=name, tier='free')}"}
+    second = {"authorization": f"Bearer {await harness.key(user=name, tier='free')}"}
+    for _ in range(3):
+        await harness.client.post("/v1/chat", headers=first, json={"message": "Hi"})
+    mine = (await usage_of(harness, first))["rate_limit"]
+    assert mine["limit"] == 10 and mine["remaining"] == 7
+    reset = datetime.strptime(mine["reset"], "%Y-%m-%dT%H:%M:%SZ")
+    assert timedelta(0) < reset - utcnow() <= timedelta(seconds=61)
+    other = await usage_of(harness, second)
+    assert other["rate_limit"]["remaining"] == 10, "limits are per key"
+    assert other["queries"]["used"] == 3, "queries are per user"
