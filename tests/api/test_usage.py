@@ -95,10 +95,12 @@ async def test_totals_agree_with_the_recorded_calls(live: Harness,
     headers = await live.headers(test=False)
     answers = await mixed_run(live, headers)
     body = await usage_of(live, headers)
+    me = await live.services.auth.resolve(headers["authorization"])
     c = usage_records.c
     async with live.services.store.engine.connect() as conn:
         rows = (await conn.execute(sa.select(c.request_id, c.model, c.mode, c.prompt_tokens,
-                                             c.completion_tokens, c.cost_usd, c.ok))).all()
+                                             c.completion_tokens, c.cost_usd, c.ok)
+                                   .where(c.user_id == me.user.id))).all()
     assert len(rows) == len(fake_llm.requests), "one record per upstream call"
     assert body["queries"]["used"] == len({r.request_id for r in rows})
     assert body["tokens"] == {"input": sum(r.prompt_tokens for r in rows),
@@ -127,7 +129,9 @@ async def test_only_this_months_records_count(harness: Harness) -> None:
     assert before["queries"]["used"] == 1
     start, _ = month_of(utcnow())
     async with harness.services.store.engine.begin() as conn:
-        row = (await conn.execute(sa.select(usage_records))).mappings().first()
+        me = await harness.services.auth.resolve(headers["authorization"])
+        row = (await conn.execute(sa.select(usage_records).where(
+            usage_records.c.user_id == me.user.id))).mappings().first()
         assert row is not None
         old = {**row, "request_id": "req_old", "created_at": start - timedelta(seconds=1)}
         del old["id"]

@@ -33,10 +33,10 @@ async def bare_engine(tmp_path: Any) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def count(engine: AsyncEngine) -> int:
+async def count(engine: AsyncEngine, user_id: str = CONTEXT.user_id) -> int:
     async with engine.connect() as conn:
-        return int((await conn.execute(
-            sa.select(sa.func.count()).select_from(usage_records))).scalar_one())
+        return int((await conn.execute(sa.select(sa.func.count()).select_from(usage_records)
+                                       .where(usage_records.c.user_id == user_id))).scalar_one())
 
 
 async def create_table(engine: AsyncEngine) -> None:
@@ -54,15 +54,17 @@ async def test_records_after_shutdown_equal_the_calls_made(database_url: str,
 
     async with harness_for(database_url, file=upstream_config(fake_llm.url)) as h:
         headers = await h.headers(test=False)
+        me = (await h.services.auth.resolve(headers["authorization"])).user.id
         await asyncio.gather(*(ask(h, headers, i) for i in range(40)))
         writer = h.services.store.usage
     assert writer.dropped == 0 and writer.written == len(fake_llm.requests) == 40
     engine = create_engine(database_url)
     try:
-        assert await count(engine) == 40
+        assert await count(engine, me) == 40
         async with engine.connect() as conn:
             tokens = (await conn.execute(sa.select(
-                sa.func.sum(usage_records.c.completion_tokens)))).scalar_one()
+                sa.func.sum(usage_records.c.completion_tokens))
+                .where(usage_records.c.user_id == me))).scalar_one()
         assert tokens == 40 * 24, "the fake answers 24 tokens"
     finally:
         await engine.dispose()

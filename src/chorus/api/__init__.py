@@ -19,8 +19,17 @@ OPENAI_PATHS = ("/v1/chat/completions",)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    from chorus.api import chat, export, keys, models, search, sessions, user_settings
-    from chorus.api import completions, usage
+    from chorus.api import (
+        chat,
+        completions,
+        export,
+        keys,
+        models,
+        search,
+        sessions,
+        usage,
+        user_settings,
+    )
 
     # search before sessions: `/v1/sessions/search` must not be read as a session id
     for module in (chat, search, export, sessions, keys, models, user_settings):
