@@ -20,7 +20,7 @@ import uvicorn
 
 from chorus import auth
 from chorus.app import Services, create_app
-from chorus.config import Settings, load_settings
+from chorus.config import FileConfig, Settings, TestKeyLimits, load_settings
 from chorus.fakellm.server import FakeLLM
 
 IN_CI = os.environ.get("CI") == "true"
@@ -95,6 +95,9 @@ class Harness:
 
 @asynccontextmanager
 async def harness_for(database_url: str, **overrides: Any) -> AsyncIterator[Harness]:
+    # Tests fire many requests per sk_test_ key; the limit tests pass their own `file`.
+    overrides.setdefault("file", FileConfig(test_keys=TestKeyLimits(
+        requests_per_minute=None, queries_per_period=None)))
     settings = load_settings(None, database_url=database_url, simulated_speed=0,
                              retry_backoff=0.01, **overrides)
     app = create_app(settings)

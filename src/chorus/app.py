@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from chorus import api
 from chorus.auth import Authenticator
 from chorus.config import Settings
+from chorus.limits import Limiter, build_limiter
 from chorus.providers.catalog import Catalog, add_ollama_models, build_catalog
 from chorus.providers.http import new_client
 from chorus.providers.registry import Registry
@@ -34,6 +35,7 @@ class Services:
     registry: Registry
     client: httpx.AsyncClient
     titles: Titler
+    limiter: Limiter  # rate limits and quotas; `healthy` is False while Redis is away
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -48,13 +50,15 @@ def create_app(settings: Settings) -> FastAPI:
             await add_ollama_models(catalog, client, settings.ollama_base_url)
         registry = Registry(catalog, client, settings.simulated_speed, settings.retry_backoff)
         titles = Titler(registry, store.sessions, store.usage, settings.file.defaults.title_model)
+        limiter = build_limiter(settings)
         app.state.services = Services(settings, store, Authenticator(store.users), catalog,
-                                      registry, client, titles=titles)
+                                      registry, client, titles=titles, limiter=limiter)
         store.usage.start()
         try:
             yield
         finally:
             await titles.close()
+            await limiter.close()
             await store.usage.close()
             await client.aclose()
             await engine.dispose()

@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chorus.types import AGGREGATIONS, MODES, Aggregation, ModeName
@@ -47,11 +54,30 @@ class ModelConfig(_Strict):
     speed: float | None = None
 
 
+def _unlimited(value: object) -> object:
+    """TOML has no null: a limit may be written as "unlimited"."""
+    return None if value == "unlimited" else value
+
+
+Limit = Annotated[int | None, BeforeValidator(_unlimited)]
+
+
 class TierConfig(_Strict):
+    """What a tier may do; None is unlimited, a period is a calendar month (UTC)."""
+
     modes: list[ModeName]
-    requests_per_minute: int | None
-    queries_per_period: int | None
+    requests_per_minute: Limit = Field(ge=1)
+    queries_per_period: Limit = Field(ge=0)
     custom_personas: bool = False
+
+
+class TestKeyLimits(_Strict):
+    """Caps for sk_test_ keys, below their tier's: simulated answers are for trying things."""
+
+    __test__: ClassVar[bool] = False  # not a pytest class, whatever its name
+
+    requests_per_minute: Limit = Field(30, ge=1)
+    queries_per_period: Limit = Field(1000, ge=0)
 
 
 def default_tiers() -> dict[str, TierConfig]:
@@ -92,6 +118,7 @@ class FileConfig(_Strict):
     providers: list[ProviderConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)
     tiers: dict[str, TierConfig] = Field(default_factory=default_tiers)
+    test_keys: TestKeyLimits = Field(default_factory=TestKeyLimits)
     defaults: ModeDefaults = Field(default_factory=ModeDefaults)
 
 
@@ -100,6 +127,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./data/chorus.db"
     redis_url: str | None = None
+    redis_prefix: str = Field("chorus", description="namespace of every Redis key we write")
     config: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -158,10 +186,12 @@ def read_config_file(path: Path) -> FileConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     tiers = default_tiers()
-    for name, values in raw.pop("tiers", {}).items():
-        merged = tiers[name].model_dump() if name in tiers else {}
-        tiers[name] = TierConfig.model_validate({**merged, **values})
     try:
+        for name, values in raw.pop("tiers", {}).items():
+            if not isinstance(values, dict):
+                raise ConfigError(f"{path}: [tiers.{name}] must be a table")
+            merged = tiers[name].model_dump() if name in tiers else {}
+            tiers[name] = TierConfig.model_validate({**merged, **values})
         file = FileConfig.model_validate({**raw, "tiers": tiers})
     except ValidationError as exc:
         raise ConfigError(f"{path}: {exc}") from exc

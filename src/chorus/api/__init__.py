@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from chorus.config import Settings
@@ -30,16 +32,58 @@ def install(app: FastAPI, settings: Settings) -> None:
         usage,
         user_settings,
     )
+    from chorus.api.middleware import BodyLimit, RateLimits
 
     # search before sessions: `/v1/sessions/search` must not be read as a session id
     for module in (chat, search, export, sessions, keys, models, user_settings):
-        app.include_router(module.router)
-    app.include_router(completions.router)
-    app.include_router(usage.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
+    app.include_router(completions.router, responses=ERROR_RESPONSES)
+    app.include_router(usage.router, responses=ERROR_RESPONSES)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimits)  # added last, so outermost: its headers reach every answer
     app.add_exception_handler(ChorusError, _chorus_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    status: int
+    type: str | None = Field(None, description="on /v1/chat/completions: OpenAI's error type")
+    param: str | None = Field(None, description="on /v1/chat/completions: the field at fault")
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error, on every route."""
+
+    error: ErrorBody
+
+
+_LIMIT_HEADERS = {name: {"description": text, "schema": {"type": "integer"}, "required": True}
+                  for name, text in (
+                      ("Retry-After", "seconds to wait before trying again"),
+                      ("X-RateLimit-Limit", "requests allowed per minute for this key"),
+                      ("X-RateLimit-Remaining", "requests left in the current window"),
+                      ("X-RateLimit-Reset", "when the window ends, in epoch seconds"))}
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": text}
+    for status, text in (
+        (400, "invalid_request: malformed JSON, wrong types, values out of range"),
+        (401, "invalid_api_key"),
+        (403, "tier_required or forbidden"),
+        (404, "not_found (another user's resources answer the same)"),
+        (409, "session_mode_mismatch"),
+        (413, "payload_too_large: the body is over the limit"),
+        (500, "internal_error"),
+        (502, "upstream_error"),
+        (504, "upstream_timeout"),
+    )
+}
+ERROR_RESPONSES[429] = {"model": ErrorEnvelope, "headers": _LIMIT_HEADERS,
+                        "description": "rate_limit_exceeded or quota_exceeded"}
 
 
 class JSONBytes(Response):

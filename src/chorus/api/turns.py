@@ -8,10 +8,11 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
+from chorus import limits
 from chorus.app import Services
 from chorus.auth import Principal
 from chorus.config import ModeDefaults
-from chorus.errors import ChorusError, InternalError, SessionModeMismatch, TierRequired
+from chorus.errors import ChorusError, InternalError, SessionModeMismatch
 from chorus.modes import ModeContext, ModeOptions, mode_runner
 from chorus.store.ids import iso, new_id, utcnow
 from chorus.store.sessions import MessageRow, SessionRow
@@ -124,11 +125,7 @@ class Turn:
         return options.aggregation or self._ctx.defaults.ensemble_aggregation  # type: ignore[union-attr]
 
     def _check_tier(self) -> None:
-        tier_name = self.principal.user.tier
-        tier = self.services.settings.tiers.get(tier_name)
-        if tier is None or self._mode not in tier.modes:
-            raise TierRequired(f"the {self._mode} mode is not part of the {tier_name} tier",
-                               param="mode")
+        limits.check_mode(self.services.settings, self.principal, self._mode)
 
     async def run(self) -> AsyncIterator[ModeEvent]:
         """The mode's events; the answer, or the failure, is stored before this ends."""

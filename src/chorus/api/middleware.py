@@ -1,0 +1,164 @@
+"""Pure ASGI middleware: the request-body cap, and per-key rate limits and query quotas.
+
+Pure ASGI rather than BaseHTTPMiddleware: no extra task per request and streamed answers
+pass straight through; the limit headers are added to the `http.response.start` message.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chorus import limits
+from chorus.api import error_response
+from chorus.app import Services
+from chorus.auth import Principal
+from chorus.errors import ChorusError, InvalidApiKey, PayloadTooLarge, QuotaExceeded, RateLimited
+
+LIMITED_PREFIXES = ("/v1/", "/api/")
+QUERY_PATHS = frozenset({"/v1/chat", "/v1/chat/completions"})  # a query is one chat request
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def answer(scope: Scope, receive: Receive, send: Send, error: ChorusError) -> None:
+    await error_response(Request(scope), error)(scope, receive, send)
+
+
+class BodyLimit:
+    """413 payload_too_large for a body over `max_bytes`: by Content-Length, else by counting."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = header(scope, b"content-length")
+        if length is not None:
+            if length.isdigit() and int(length) <= self.max_bytes:
+                await self.app(scope, receive, send)
+            else:
+                await answer(scope, receive, send, self._too_large())
+            return
+        if header(scope, b"transfer-encoding") is None:  # HTTP/1.1: then there is no body
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await self._read(receive)
+        except PayloadTooLarge as exc:
+            await answer(scope, receive, send, exc)
+            return
+        if body is not None:
+            await self.app(scope, _replay(body, receive), send)
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole body, counted as it comes; None if the client went away meanwhile."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"the request body is over {self.max_bytes} bytes")
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that first hands over the body already read, then the real one."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class RateLimits:
+    """Requests per minute per key, queries per period per user, and the X-RateLimit-* headers
+    on every answer to an authenticated request (errors and streams included)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        authorization = header(scope, b"authorization") if scope["type"] == "http" else None
+        if authorization is None or not scope["path"].startswith(LIMITED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        services: Services = scope["app"].state.services
+        try:
+            principal = await services.auth.resolve(authorization)
+        except InvalidApiKey:  # not authenticated: the route itself answers 401
+            await self.app(scope, receive, send)
+            return
+        try:
+            headers, quota = await self._admit(services, principal, scope)
+        except ChorusError as exc:
+            await answer(scope, receive, send, exc)
+            return
+        statuses: list[int] = []
+        try:
+            await self.app(scope, receive, _adding(headers, send, statuses))
+        finally:
+            if quota is not None and (not statuses or statuses[0] >= 400):
+                # a refused or failed query does not count against the quota
+                await services.limiter.return_query(*quota)
+
+    async def _admit(self, services: Services, principal: Principal, scope: Scope
+                     ) -> tuple[dict[str, str], tuple[str, limits.Period] | None]:
+        """Count the request (and a chat query); the headers to add, and the query taken."""
+        allowed = limits.allowance(services.settings, principal)
+        headers: dict[str, str] = {}
+        if allowed.requests_per_minute is not None:
+            window = await services.limiter.hit(principal.key.id, allowed.requests_per_minute)
+            headers = window.headers()
+            if not window.allowed:
+                wait = limits.seconds_until(window.ends)
+                raise RateLimited(
+                    f"rate limit of {window.limit} requests per minute exceeded; "
+                    f"retry in {wait} s", headers={**headers, "Retry-After": str(wait)})
+        if (allowed.queries_per_period is None or scope["method"] != "POST"
+                or scope["path"].rstrip("/") not in QUERY_PATHS):
+            return headers, None
+        period = limits.Period.current()
+        bucket = limits.quota_bucket(principal)
+        take = await services.limiter.take_query(bucket, allowed.queries_per_period, period)
+        if not take.allowed:
+            raise QuotaExceeded(
+                f"all {take.limit} queries of the {allowed.tier} tier for {period.key} are "
+                f"used; the quota renews at {period.end:%Y-%m-%dT%H:%M:%SZ}",
+                headers={**headers, "Retry-After": str(limits.seconds_until(period.end_epoch))})
+        return headers, (bucket, period)
+
+
+def _adding(headers: dict[str, str], send: Send, statuses: list[int]) -> Send:
+    """`send` with `headers` added to the response start; its status goes into `statuses`."""
+    extra = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+            message = {**message, "headers": [*message.get("headers", ()), *extra]}
+        await send(message)
+
+    return wrapped

@@ -1,0 +1,177 @@
+"""Tiers, rate limits and query quotas: what a key may do, and the limiter that counts it.
+
+A key's requests are counted in fixed one-minute windows that start at its first request;
+a user's chat queries are counted per calendar month (UTC). The counts live in Redis when
+CHORUS_REDIS_URL is set (shared by every server process), else in this process.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from chorus.auth import Principal
+from chorus.config import Settings, TierConfig
+from chorus.errors import TierRequired
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What one key may do: its tier's limits, lowered for sk_test_ keys."""
+
+    tier: str
+    modes: frozenset[str]
+    requests_per_minute: int | None
+    queries_per_period: int | None
+    custom_personas: bool
+
+
+def _lowest(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
+
+
+def tier_of(settings: Settings, principal: Principal) -> TierConfig:
+    tier = settings.tiers.get(principal.user.tier)
+    if tier is None:
+        raise TierRequired(f"this account's tier {principal.user.tier!r} is not configured "
+                           "on this server; ask its operator")
+    return tier
+
+
+def allowance(settings: Settings, principal: Principal) -> Allowance:
+    tier = tier_of(settings, principal)
+    rpm, queries = tier.requests_per_minute, tier.queries_per_period
+    if principal.test:
+        caps = settings.file.test_keys
+        rpm = _lowest(rpm, caps.requests_per_minute)
+        queries = _lowest(queries, caps.queries_per_period)
+    return Allowance(principal.user.tier, frozenset(tier.modes), rpm, queries,
+                     tier.custom_personas)
+
+
+def check_mode(settings: Settings, principal: Principal, mode: str) -> None:
+    """403 tier_required unless the caller's tier includes `mode`."""
+    if mode not in tier_of(settings, principal).modes:
+        raise TierRequired(f"the {mode} mode is not part of the {principal.user.tier} tier",
+                           param="mode")
+
+
+def check_custom_personas(settings: Settings, principal: Principal) -> None:
+    """403 tier_required unless the caller's tier may create custom personas."""
+    if not tier_of(settings, principal).custom_personas:
+        raise TierRequired(f"custom personas are not part of the {principal.user.tier} tier")
+
+
+def quota_bucket(principal: Principal) -> str:
+    """Queries are counted per user; a test key's simulated ones apart from real ones."""
+    return f"{principal.user.id}:test" if principal.test else principal.user.id
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A quota period: one calendar month, UTC."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def containing(cls, moment: datetime) -> Period:
+        start = datetime(moment.year, moment.month, 1, tzinfo=UTC)
+        year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year,
+                                                                          moment.month + 1)
+        return cls(start, datetime(year, month, 1, tzinfo=UTC))
+
+    @classmethod
+    def current(cls) -> Period:
+        return cls.containing(datetime.now(UTC))
+
+    @property
+    def key(self) -> str:
+        return f"{self.start:%Y-%m}"
+
+    @property
+    def end_epoch(self) -> int:
+        return int(self.end.timestamp())
+
+
+def seconds_until(epoch: float, now: float | None = None) -> int:
+    """Whole seconds to wait for `epoch`, at least 1: a Retry-After value."""
+    return max(1, math.ceil(epoch - (time.time() if now is None else now)))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A key's rate-limit window after one request: allowed or not, and what is left."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    ends: float  # epoch seconds at which the window ends
+
+    @property
+    def reset(self) -> int:
+        return math.ceil(self.ends)
+
+    def headers(self) -> dict[str, str]:
+        return {"X-RateLimit-Limit": str(self.limit),
+                "X-RateLimit-Remaining": str(self.remaining),
+                "X-RateLimit-Reset": str(self.reset)}
+
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaTake:
+    """The answer to taking one query from a user's quota for the period."""
+
+    allowed: bool
+    used: int
+    limit: int
+
+
+class Limiter(Protocol):
+    """Counts requests per key and queries per user; every count is atomic."""
+
+    backend: str  # "memory" or "redis"
+
+    @property
+    def healthy(self) -> bool:
+        """False while the shared store is unreachable and limits are kept per process."""
+
+    async def check(self) -> bool:
+        """Probe the store now; True when it answers."""
+
+    async def hit(self, key_id: str, limit: int) -> Window:
+        """Count one request of `key_id` against `limit` per minute."""
+
+    async def peek(self, key_id: str, limit: int) -> tuple[int, int, int]:
+        """(limit, remaining, reset_epoch_seconds) of `key_id`, without counting a request."""
+
+    async def take_query(self, bucket: str, limit: int, period: Period) -> QuotaTake:
+        """Take one query if fewer than `limit` were used this period; refused ones are free."""
+
+    async def return_query(self, bucket: str, period: Period) -> None:
+        """Give back a query taken for a request that then failed."""
+
+    async def queries_used(self, bucket: str, period: Period) -> int:
+        """How many queries `bucket` has used this period."""
+
+    async def close(self) -> None: ...
+
+
+def build_limiter(settings: Settings) -> Limiter:
+    """The shared Redis limiter when CHORUS_REDIS_URL is set, else the in-process one."""
+    from chorus.limits.local import LocalLimiter
+
+    local = LocalLimiter()
+    if not settings.redis_url:
+        return local
+    from chorus.limits.shared import RedisLimiter
+
+    return RedisLimiter(settings.redis_url, settings.redis_prefix, fallback=local)
