@@ -22,6 +22,8 @@ def upstream_config(fake_url: str) -> FileConfig:
         ModelConfig(id="fake-small", provider="fake", upstream="small", price_in=1.0,
                     price_out=2.0),
         ModelConfig(id="fake-broken", provider="fake", upstream="small@fault=500"),
+        ModelConfig(id="fake-slow", provider="fake", upstream="small@tps=20,tokens=400",
+                    price_in=1.0, price_out=2.0),
     ])
 
 

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 
 from chorus.api.usage import month_of
+from chorus.app import create_app
+from chorus.config import load_settings
 from chorus.modes import mode_runner
+from chorus.store.db import create_engine
 from chorus.store.ids import utcnow
 from chorus.store.schema import usage_records
 from tests.api.test_completions import frames, upstream_config
-from tests.conftest import FakeUpstream, Harness, harness_for
+from tests.api.test_completions_sdk import new_key
+from tests.conftest import FakeUpstream, Harness, ServerThread, harness_for
 
 ISO = re.compile(r"^\d{4}-\d\d-01T00:00:00Z$")
 MULTI_MODELS = {"ensemble": "konnect-ensemble", "debate": "konnect-debate",
@@ -153,3 +161,34 @@ async def test_rate_limit_counts_this_keys_last_minute(harness: Harness) -> None
     other = await usage_of(harness, second)
     assert other["rate_limit"]["remaining"] == 10, "limits are per key"
     assert other["queries"]["used"] == 3, "queries are per user"
+
+
+async def test_a_call_cancelled_by_a_departing_client_is_recorded(
+        tmp_path: Path, fake_llm: FakeUpstream) -> None:
+    database_url = f"sqlite:///{tmp_path}/chorus.db"
+    settings = load_settings(None, database_url=database_url, simulated_speed=0,
+                             file=upstream_config(fake_llm.url))
+    with ServerThread(create_app(settings)) as server:
+        key = await new_key(database_url, "power", False)
+        async with httpx.AsyncClient(base_url=server.url) as client, client.stream(
+                "POST", "/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                json={"model": "fake-slow", "stream": True,
+                      "messages": [{"role": "user", "content": "Tell me a long story"}]}
+        ) as response:
+            async for line in response.aiter_lines():
+                if '"content":"Fake' in line:
+                    break
+        engine = create_engine(database_url)
+        try:
+            deadline = time.monotonic() + 5
+            rows: list[Any] = []
+            while not rows and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                async with engine.connect() as conn:
+                    rows = list(await conn.execute(sa.select(usage_records)))
+        finally:
+            await engine.dispose()
+    (row,) = rows
+    assert fake_llm.requests[-1]["cancelled"] is True
+    assert row.model == "fake-slow" and row.ok is False
+    assert 0 < row.completion_tokens < 400 and row.prompt_tokens > 0 and row.cost_usd > 0

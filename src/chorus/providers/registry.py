@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 
 import httpx2 as httpx
 
+from chorus import tokens
 from chorus.config import Dialect, ProviderConfig
 from chorus.errors import UpstreamError
 from chorus.providers.base import Provider
@@ -74,17 +76,34 @@ class Caller:
         provider = self.registry.provider(entry, self.test)
         provider_name = "simulated" if self.test else entry.provider.name
         started = time.monotonic()
+        seen: list[str] = []
+        ended = False
         try:
             async for chunk in provider.stream(entry.upstream, request):
                 if isinstance(chunk, StreamEnd):
+                    ended = True
                     chunk.usage.cost_usd = entry.cost(chunk.usage)
                     self.calls.append(CallRecord(model_id, provider_name, chunk.usage,
                                                  _ms_since(started), True))
+                else:
+                    seen.append(chunk.text)
                 yield chunk
-        except UpstreamError:
-            self.calls.append(CallRecord(model_id, provider_name, Usage(),
-                                         _ms_since(started), False))
+        except (UpstreamError, asyncio.CancelledError, GeneratorExit) as exc:
+            if not ended:
+                # a call refused upstream costs nothing; one cut or cancelled while it ran
+                # costs what it consumed, which only a local count can tell now
+                ran = bool(seen) or not isinstance(exc, UpstreamError)
+                usage = _estimate(request, "".join(seen)) if ran else Usage()
+                usage.cost_usd = entry.cost(usage)
+                self.calls.append(CallRecord(model_id, provider_name, usage,
+                                             _ms_since(started), False))
             raise
+
+
+def _estimate(request: ModelRequest, answered: str) -> Usage:
+    """Local token counts for a call that ended without the provider's usage."""
+    return Usage(tokens.count_messages([m.content for m in request.messages]),
+                 tokens.count(answered))
 
 
 def _ms_since(started: float) -> int:
