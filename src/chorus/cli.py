@@ -195,8 +195,17 @@ def fake_llm(host: Annotated[str, typer.Option()] = "127.0.0.1",
              fault: Annotated[str, typer.Option(
                  help="none, 500, 429, 401, hang, cut or malformed")] = "none",
              cut_after: Annotated[int, typer.Option(help="chunks before cut/malformed")] = 3,
+             retry_after: Annotated[float, typer.Option(
+                 help="Retry-After of the 429 fault, seconds")] = 1.0,
+             times: Annotated[int, typer.Option(
+                 help="inject the fault only into the first N requests per model (0: all)")] = 0,
              record: Annotated[bool, typer.Option(help="keep what it receives")] = True) -> None:
-    """A fake upstream speaking the OpenAI, Anthropic and Gemini wire formats."""
+    """A fake upstream speaking the OpenAI, Anthropic and Gemini wire formats.
+
+    Knobs per request: a header `x-fake-<knob>: value` or a model name like `m@fault=429`.
+
+    GET /_fake/requests shows what it received; DELETE clears it.
+    """
     import uvicorn
 
     from chorus.fakellm.knobs import FAULTS, Knobs
@@ -205,7 +214,8 @@ def fake_llm(host: Annotated[str, typer.Option()] = "127.0.0.1",
     if fault not in FAULTS:
         typer.echo(f"error: --fault is one of {', '.join(FAULTS)}", err=True)
         raise typer.Exit(2)
-    knobs = Knobs(ttft_ms=ttft_ms, tps=tps, tokens=tokens, fault=fault, cut_after=cut_after)
+    knobs = Knobs(ttft_ms=ttft_ms, tps=tps, tokens=tokens, fault=fault, cut_after=cut_after,
+                  retry_after=retry_after, times=times)
     uvicorn.run(FakeLLM(knobs, record=record).app(), host=host, port=port, log_level="warning",
                 access_log=False)
 

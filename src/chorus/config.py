@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     gemini_api_key: str | None = Field(
         None, validation_alias=AliasChoices("GEMINI_API_KEY", "GOOGLE_API_KEY"))
     ollama_base_url: str | None = Field(None, validation_alias=AliasChoices("OLLAMA_BASE_URL"))
+    openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+    anthropic_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL"))
+    gemini_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("GEMINI_BASE_URL", "GOOGLE_GEMINI_BASE_URL"))
 
     file: FileConfig = Field(default_factory=FileConfig)
 

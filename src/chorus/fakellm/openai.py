@@ -6,7 +6,7 @@ import time
 
 import orjson
 
-from chorus.fakellm.wire import Parsed, ToolCall
+from chorus.fakellm.wire import Parsed, Route, ToolCall
 from chorus.types import JSON
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
@@ -20,6 +20,8 @@ def _content_text(content: object) -> str:
 
 
 class OpenAIWire:
+    routes: tuple[Route, ...] = (Route("/v1/chat/completions"), Route("/chat/completions"))
+
     def parse(self, body: JSON, path_model: str | None, stream_path: bool) -> Parsed:
         messages = [(str(m.get("role")), _content_text(m.get("content")))
                     for m in body.get("messages", [])]
@@ -46,7 +48,7 @@ class OpenAIWire:
                 "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
                 "usage": _usage(usage)}
 
-    def start(self, model: str) -> list[bytes]:
+    def start(self, model: str, usage: tuple[int, int]) -> list[bytes]:
         return [_frame(_chunk(model, {"role": "assistant", "content": ""}, None))]
 
     def delta(self, model: str, text: str) -> bytes:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 from starlette.applications import Starlette
@@ -13,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from chorus.fakellm.anthropic import AnthropicWire
+from chorus.fakellm.gemini import GeminiWire
 from chorus.fakellm.knobs import Knobs, from_headers, from_model
 from chorus.fakellm.openai import OpenAIWire
 from chorus.fakellm.wire import FakeWire, Parsed, ToolCall
@@ -44,6 +47,14 @@ def answer_pieces(parsed: Parsed, tokens: int) -> list[str]:
     return pieces
 
 
+async def _until_disconnected(request: Request, limit: float = 3600) -> None:
+    """Hold a request until its client gives up, so a hang never outlives its test."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(limit):
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+
+
 class FakeLLM:
     """The fake server's state; `app()` serves it."""
 
@@ -53,30 +64,28 @@ class FakeLLM:
         self.record = record
         self.requests: deque[JSON] = deque(maxlen=keep)
         self.counts: Counter[str] = Counter()
-        self.wires: dict[str, FakeWire] = {"openai": OpenAIWire()}
+        self.wires: dict[str, FakeWire] = {"openai": OpenAIWire(),
+                                           "anthropic": AnthropicWire(),
+                                           "gemini": GeminiWire()}
 
     def app(self) -> Starlette:
-        routes = [
-            Route("/v1/chat/completions", self._route("openai"), methods=["POST"]),
-            Route("/chat/completions", self._route("openai"), methods=["POST"]),
+        routes = [Route(route.path, self._endpoint(wire, route.stream), methods=["POST"])
+                  for wire in self.wires.values() for route in wire.routes]
+        routes += [
             Route("/v1/models", self._models, methods=["GET"]),
             Route("/api/tags", self._tags, methods=["GET"]),
             Route("/_fake/requests", self._recorded, methods=["GET", "DELETE"]),
         ]
-        routes += self.extra_routes()
         return Starlette(routes=routes)
 
-    def extra_routes(self) -> list[Route]:
-        """Routes of the other wire formats, registered by their modules."""
-        from chorus.fakellm import extra
-
-        return extra.routes(self)
-
-    def _route(self, wire: str, stream_path: bool = False
-               ) -> Callable[[Request], object]:
+    def _endpoint(self, wire: FakeWire, stream_path: bool
+                  ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            model = request.path_params.get("model")
-            return await self.handle(request, self.wires[wire], model, stream_path)
+            if stream_path and request.query_params.get("alt") != "sse":
+                return json_response(wire.error(400, "this fake streams only with ?alt=sse"),
+                                     400)
+            return await self.handle(request, wire, request.path_params.get("model"),
+                                     stream_path)
         return endpoint
 
     async def handle(self, request: Request, wire: FakeWire, path_model: str | None,
@@ -92,6 +101,7 @@ class FakeLLM:
                         "headers": {h: request.headers[h] for h in RECORDED_HEADERS
                                     if h in request.headers},
                         "query": dict(request.query_params),
+                        "peer": request.client.port if request.client else None,
                         "completed": False, "cancelled": False}
         if self.record:
             self.requests.append(record)
@@ -101,7 +111,8 @@ class FakeLLM:
             fault = "none"
         if fault == "hang":
             record["hung"] = True
-            await asyncio.sleep(3600)
+            await _until_disconnected(request)
+            return Response(status_code=499)
         if fault in ("500", "429", "401"):
             status = int(fault)
             headers = {"retry-after": f"{knobs.retry_after:g}"} if status == 429 else None
@@ -145,7 +156,7 @@ class FakeLLM:
                       record: JSON) -> AsyncIterator[bytes]:
         delay = 1 / knobs.tps if knobs.tps > 0 else 0.0
         try:
-            for frame in wire.start(model):
+            for frame in wire.start(model, usage):
                 yield frame
             for index, piece in enumerate(pieces):
                 if index == knobs.cut_after and fault == "cut":

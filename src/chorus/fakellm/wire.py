@@ -12,7 +12,7 @@ from chorus.types import JSON
 class Parsed:
     model: str
     messages: list[tuple[str, str]]
-    """(role, text), the system prompt included as role `system`."""
+    """(role, text), the system prompt included as role `system`, tool results as `tool`."""
     stream: bool
     include_usage: bool = True
     tools: list[str] | None = None
@@ -26,14 +26,24 @@ class ToolCall:
     arguments: JSON
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A path a wire format answers on; `stream` paths stream whatever the body says."""
+
+    path: str
+    stream: bool = False
+
+
 class FakeWire(Protocol):
+    routes: tuple[Route, ...]
+
     def parse(self, body: JSON, path_model: str | None, stream_path: bool) -> Parsed: ...
 
     def answer(self, model: str, text: str, usage: tuple[int, int]) -> JSON: ...
 
     def tool_answer(self, model: str, call: ToolCall, usage: tuple[int, int]) -> JSON: ...
 
-    def start(self, model: str) -> list[bytes]: ...
+    def start(self, model: str, usage: tuple[int, int]) -> list[bytes]: ...
 
     def delta(self, model: str, text: str) -> bytes: ...
 

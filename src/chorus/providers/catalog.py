@@ -120,22 +120,30 @@ def build_catalog(settings: Settings) -> Catalog:
     catalog = Catalog()
     for known in KNOWN_MODELS:
         catalog.simulated[known.id] = _entry_from_known(known, SIMULATED)
-    env_keys: dict[Dialect, str | None] = {
-        "openai": settings.openai_api_key,
-        "anthropic": settings.anthropic_api_key,
-        "gemini": settings.gemini_api_key,
+    env_keys: dict[Dialect, tuple[str | None, str | None]] = {
+        "openai": (settings.openai_api_key, settings.openai_base_url),
+        "anthropic": (settings.anthropic_api_key, settings.anthropic_base_url),
+        "gemini": (settings.gemini_api_key, settings.gemini_base_url),
     }
-    for dialect, key in env_keys.items():
+    for dialect, (key, base_url) in env_keys.items():
         if not key:
             continue
         provider = ProviderConfig(name=dialect, dialect=dialect,
-                                  base_url=OFFICIAL_BASE_URLS[dialect], api_key=key)
+                                  base_url=base_url or OFFICIAL_BASE_URLS[dialect], api_key=key)
         for known in KNOWN_MODELS:
             if known.dialect == dialect:
                 catalog.add(_entry_from_known(known, provider))
     providers = {p.name: p for p in settings.file.providers}
     for model in settings.file.models:
-        catalog.add(_entry_from_config(model, providers[model.provider]))
+        provider = providers[model.provider]
+        entry = _entry_from_config(model, provider)
+        if provider.api_key_env and not provider.api_key:
+            # A provider whose key is missing offers nothing live; test keys keep the twin.
+            log.warning("model %s is not offered: %s is not set", model.id,
+                        provider.api_key_env)
+            catalog.simulated[entry.id] = entry
+            continue
+        catalog.add(entry)
     return catalog
 
 

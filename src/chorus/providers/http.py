@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import AsyncIterator
+from email.utils import parsedate_to_datetime
 
 import httpx2 as httpx
 import orjson
@@ -14,10 +16,14 @@ from chorus import tokens
 from chorus.config import ProviderConfig
 from chorus.errors import UpstreamError, UpstreamTimeout
 from chorus.providers.wire import StreamParser, WireDialect
-from chorus.types import ModelRequest, StreamEnd, TextDelta, Usage
+from chorus.types import JSON, ModelRequest, StreamEnd, TextDelta, Usage
+
+log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 MAX_BACKOFF = 20.0
+"""The longest wait between two tries; a provider asking for longer is not retried."""
+MESSAGE_CHARS = 500
 
 
 def new_client() -> httpx.AsyncClient:
@@ -29,17 +35,28 @@ def new_client() -> httpx.AsyncClient:
     )
 
 
-def backoff(attempt: int, retry_after: float | None, base: float = 0.25) -> float:
-    """Exponential backoff with full jitter; a Retry-After from the provider wins."""
-    if retry_after is not None:
-        return min(max(retry_after, 0.0), MAX_BACKOFF)
+def backoff(attempt: int, base: float = 0.25) -> float:
+    """Exponential backoff with full jitter, so that callers failing together spread out."""
     return random.uniform(0, min(MAX_BACKOFF, base * 2 ** attempt))
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after(headers: httpx.Headers) -> float | None:
+    """The delay a provider asks for: `retry-after-ms`, or `retry-after` in seconds or a date."""
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(float(ms) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
     try:
-        return float(value) if value is not None else None
+        return max(float(value), 0.0)
     except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
         return None
 
 
@@ -52,9 +69,6 @@ class HttpProvider:
         self.dialect = dialect
         self.client = client
         self.backoff_base = backoff_base
-        self.timeout = httpx.Timeout(connect=config.connect_timeout,
-                                     read=config.first_byte_timeout,
-                                     write=config.connect_timeout, pool=config.connect_timeout)
 
     async def stream(self, model: str, request: ModelRequest
                      ) -> AsyncIterator[TextDelta | StreamEnd]:
@@ -69,31 +83,52 @@ class HttpProvider:
                     yield chunk
                 return
             except UpstreamError as exc:
-                exc.provider = self.config.name
+                named = self._named(exc)
                 if emitted or not exc.retryable or attempt >= self.config.max_retries:
-                    raise
+                    raise named from exc
+                delay = (exc.retry_after if exc.retry_after is not None
+                         else backoff(attempt + 1, self.backoff_base))
+                if delay > MAX_BACKOFF or time.monotonic() + delay > deadline:
+                    raise named from exc
                 attempt += 1
-                delay = backoff(attempt, exc.retry_after, self.backoff_base)
-                if time.monotonic() + delay > deadline:
-                    raise
+                log.warning("%s; try %d of %d in %.2fs", named.message, attempt + 1,
+                            self.config.max_retries + 1, delay)
                 await asyncio.sleep(delay)
+
+    def _named(self, exc: UpstreamError) -> UpstreamError:
+        """The same error, its message starting with the provider's name."""
+        return type(exc)(f"{self.config.name}: {exc.message}", provider=self.config.name,
+                         upstream_status=exc.upstream_status, retryable=exc.retryable,
+                         retry_after=exc.retry_after)
+
+    def _timeout(self, stream: bool, deadline: float) -> httpx.Timeout:
+        """A stream must start within the first-byte timeout; a whole answer has until the end."""
+        left = max(deadline - time.monotonic(), 0.001)
+        read = min(self.config.first_byte_timeout, left) if stream else left
+        connect = min(self.config.connect_timeout, left)
+        return httpx.Timeout(connect=connect, read=read, write=connect, pool=connect)
 
     async def _attempt(self, model: str, request: ModelRequest, deadline: float
                        ) -> AsyncIterator[TextDelta | StreamEnd]:
         dialect = self.dialect
         url = dialect.url(self.config.base_url, model, request.stream)
-        headers = {"content-type": "application/json",
-                   **dialect.headers(self.config.api_key)}
+        headers = {"content-type": "application/json", **dialect.headers(self.config.api_key)}
         body = orjson.dumps(dialect.body(model, request))
-        name = self.config.name
+        timeout = self._timeout(request.stream, deadline)
+        started = False
         try:
             async with self.client.stream("POST", url, content=body, headers=headers,
-                                          timeout=self.timeout) as response:
+                                          timeout=timeout) as response:
+                started = True
                 if response.status_code >= 400:
                     raise self._status_error(response.status_code, await response.aread(),
-                                             response.headers.get("retry-after"))
-                if not request.stream:
-                    answer = dialect.parse_answer(_json(await response.aread()))
+                                             retry_after(response.headers))
+                if not request.stream or _is_json(response):
+                    # A stream asked for may still come back whole, or as an error object.
+                    data = _json(await response.aread())
+                    if request.stream and dialect.read_error(response.status_code, data).message:
+                        raise self._status_error(response.status_code, orjson.dumps(data), None)
+                    answer = dialect.parse_answer(data)
                     if answer.text:
                         yield TextDelta(answer.text)
                     yield StreamEnd(answer.usage or _estimate(request, answer.text),
@@ -103,14 +138,22 @@ class HttpProvider:
                                                deadline):
                     yield chunk
         except httpx.ConnectTimeout as exc:
-            raise UpstreamTimeout(f"{name}: connecting timed out", retryable=True) from exc
+            raise UpstreamTimeout(f"connecting to {_origin(url)} timed out",
+                                  retryable=True) from exc
         except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(f"{name}: no answer within {self.config.first_byte_timeout:g}s"
-                                  ) from exc
+            if time.monotonic() >= deadline:
+                raise UpstreamTimeout(
+                    f"the answer took longer than {self.config.total_timeout:g}s") from exc
+            if started and request.stream:
+                raise UpstreamTimeout(f"the stream stalled for more than "
+                                      f"{self.config.first_byte_timeout:g}s") from exc
+            raise UpstreamTimeout(f"no answer within {timeout.read:g}s") from exc
         except httpx.ConnectError as exc:
-            raise UpstreamError(f"{name}: cannot connect: {exc}", retryable=True) from exc
+            raise UpstreamError(f"cannot connect to {_origin(url)}: {exc}",
+                                retryable=True) from exc
         except httpx.TransportError as exc:
-            raise UpstreamError(f"{name}: connection lost: {exc}", retryable=True) from exc
+            raise UpstreamError(f"the connection was lost: {exc or type(exc).__name__}",
+                                retryable=True) from exc
 
     async def _relay(self, response: httpx.Response, parser: StreamParser,
                      request: ModelRequest, deadline: float
@@ -133,7 +176,8 @@ class HttpProvider:
                     yield delta
             event, data = None, []
             if time.monotonic() > deadline:
-                raise UpstreamTimeout(f"answer took longer than {self.config.total_timeout:g}s")
+                raise UpstreamTimeout(
+                    f"the answer took longer than {self.config.total_timeout:g}s")
         if data:
             for delta in parser.feed(event, "\n".join(data)):
                 text.append(delta.text)
@@ -141,28 +185,41 @@ class HttpProvider:
         usage, finish = parser.finish()
         yield StreamEnd(usage or _estimate(request, "".join(text)), finish)
 
-    def _status_error(self, status: int, raw: bytes, retry_after: str | None) -> UpstreamError:
+    def _status_error(self, status: int, raw: bytes, delay: float | None) -> UpstreamError:
+        """An error answer, with the provider's own message kept."""
         try:
-            message = self.dialect.error_message(_json(raw)) or raw.decode(errors="replace")
+            error = self.dialect.read_error(status, _json(raw))
         except UpstreamError:
-            message = raw.decode(errors="replace")
-        message = message.strip()[:500] or f"HTTP {status}"
-        if status in (401, 403):
+            error = None
+        message = ((error.message if error else None) or raw.decode(errors="replace")).strip()
+        message = message[:MESSAGE_CHARS] or f"HTTP {status}"
+        if error is not None and error.credentials:
             return UpstreamError(
-                f"{self.config.name} rejected the server's credentials (HTTP {status}): {message}",
+                f"the provider rejected this server's credentials for it (HTTP {status}); "
+                f"the operator must fix the configured API key: {message}",
                 upstream_status=status)
-        return UpstreamError(f"{self.config.name} answered HTTP {status}: {message}",
-                             upstream_status=status, retryable=status in RETRYABLE_STATUS,
-                             retry_after=_retry_after(retry_after))
+        if delay is None and error is not None:
+            delay = error.retry_after
+        return UpstreamError(f"HTTP {status}: {message}", upstream_status=status,
+                             retryable=status in RETRYABLE_STATUS, retry_after=delay)
 
 
-def _json(raw: bytes) -> dict[str, object]:
+def _is_json(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").startswith("application/json")
+
+
+def _origin(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.netloc.decode()}"
+
+
+def _json(raw: bytes) -> JSON:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise UpstreamError(f"answer is not JSON: {raw[:200]!r}") from exc
+        raise UpstreamError(f"the answer is not JSON: {raw[:200]!r}") from exc
     if not isinstance(data, dict):
-        raise UpstreamError(f"answer is not a JSON object: {raw[:200]!r}")
+        raise UpstreamError(f"the answer is not a JSON object: {raw[:200]!r}")
     return data
 
 

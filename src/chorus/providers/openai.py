@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
 from chorus.errors import UpstreamError
-from chorus.providers.wire import Answer
+from chorus.providers.wire import Answer, ErrorBody
 from chorus.types import JSON, ModelRequest, TextDelta, Usage
+
+REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
+"""OpenAI's reasoning models refuse `max_tokens` and `temperature`; they take
+`max_completion_tokens` instead."""
 
 
 def _usage(data: Any) -> Usage | None:
     if not isinstance(data, dict):
         return None
     return Usage(int(data.get("prompt_tokens") or 0), int(data.get("completion_tokens") or 0))
+
+
+def _message(data: JSON) -> str | None:
+    error = data.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or error)
+    return str(error) if error else None
 
 
 class OpenAIStream:
@@ -32,8 +44,10 @@ class OpenAIStream:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise UpstreamError(f"malformed stream chunk: {data[:200]!r}") from exc
+        if not isinstance(chunk, dict):
+            raise UpstreamError(f"malformed stream chunk: {data[:200]!r}")
         if "error" in chunk:
-            raise UpstreamError(OpenAIDialect.error_message(chunk) or "error event in stream")
+            raise UpstreamError(_message(chunk) or "error event in stream")
         self.usage = _usage(chunk.get("usage")) or self.usage
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
@@ -67,10 +81,11 @@ class OpenAIDialect:
         }
         if request.stream:
             body["stream_options"] = {"include_usage": True}
-        if request.temperature is not None:
+        reasoning = REASONING_MODEL.match(upstream) is not None
+        if request.temperature is not None and not reasoning:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
+            body["max_completion_tokens" if reasoning else "max_tokens"] = request.max_tokens
         if request.stop:
             body["stop"] = list(request.stop)
         return body
@@ -86,9 +101,5 @@ class OpenAIDialect:
     def stream_parser(self) -> OpenAIStream:
         return OpenAIStream()
 
-    @staticmethod
-    def error_message(data: JSON) -> str | None:
-        error = data.get("error")
-        if isinstance(error, dict):
-            return str(error.get("message") or error)
-        return str(error) if error else None
+    def read_error(self, status: int, data: JSON) -> ErrorBody:
+        return ErrorBody(_message(data), credentials=status in (401, 403))

@@ -11,8 +11,10 @@ import httpx2 as httpx
 from chorus import tokens
 from chorus.config import Dialect, ProviderConfig
 from chorus.errors import UpstreamError
+from chorus.providers.anthropic import AnthropicDialect
 from chorus.providers.base import Provider
 from chorus.providers.catalog import SIMULATED, Catalog, ModelEntry
+from chorus.providers.gemini import GeminiDialect
 from chorus.providers.http import HttpProvider
 from chorus.providers.openai import OpenAIDialect
 from chorus.providers.simulated import SimulatedProvider
@@ -21,6 +23,8 @@ from chorus.types import CallRecord, ModelRequest, StreamEnd, TextDelta, Usage
 
 DIALECTS: dict[Dialect, Callable[[], WireDialect]] = {
     "openai": OpenAIDialect,
+    "anthropic": AnthropicDialect,
+    "gemini": GeminiDialect,
 }
 
 

@@ -16,6 +16,17 @@ class Answer:
     finish_reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    """What a provider's error answer says, read by its dialect."""
+
+    message: str | None
+    credentials: bool = False
+    """The provider rejected the server's own key (not the caller's)."""
+    retry_after: float | None = None
+    """A delay the body asks for, when the provider puts it there rather than in a header."""
+
+
 class StreamParser(Protocol):
     def feed(self, event: str | None, data: str) -> Iterator[TextDelta]:
         """Take one SSE event; raise UpstreamError for an error event or a malformed one."""
@@ -39,6 +50,6 @@ class WireDialect(Protocol):
 
     def stream_parser(self) -> StreamParser: ...
 
-    def error_message(self, data: JSON) -> str | None:
-        """The provider's own message from an error body, if it has one."""
+    def read_error(self, status: int, data: JSON) -> ErrorBody:
+        """The provider's own message (and hints) from an error body."""
         ...

@@ -1,0 +1,174 @@
+"""The Google Gemini dialect: `generateContent` and `streamGenerateContent?alt=sse`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import orjson
+
+from chorus.errors import UpstreamError
+from chorus.providers.wire import Answer, ErrorBody
+from chorus.types import JSON, Message, ModelRequest, TextDelta, Usage
+
+VERSIONED = re.compile(r"/v\d+[a-z0-9]*$")
+FINISH_REASONS = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "LANGUAGE": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+}
+RETRYABLE_STATUS = frozenset({"RESOURCE_EXHAUSTED", "UNAVAILABLE", "INTERNAL",
+                              "DEADLINE_EXCEEDED"})
+CREDENTIAL_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"})
+
+
+def contents(messages: Sequence[Message]) -> tuple[str, list[JSON]]:
+    """The system instruction apart; `user`/`model` turns with same-role neighbours merged."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content.strip())
+    out: list[JSON] = []
+    for message in messages:
+        if message.role == "system" or not message.content.strip():
+            continue
+        role = "model" if message.role == "assistant" else "user"
+        if out and out[-1]["role"] == role:
+            out[-1]["parts"][0]["text"] += "\n\n" + message.content
+        else:
+            out.append({"role": role, "parts": [{"text": message.content}]})
+    return system, out
+
+
+def _usage(data: Any) -> Usage | None:
+    """Thinking tokens are billed as output, so they count as completion tokens."""
+    if not isinstance(data, dict) or "promptTokenCount" not in data:
+        return None
+    output = int(data.get("candidatesTokenCount") or 0) + int(data.get("thoughtsTokenCount") or 0)
+    return Usage(int(data.get("promptTokenCount") or 0), output)
+
+
+def _candidate(data: JSON) -> tuple[str, str | None]:
+    """Text of the first candidate (thought summaries left out) and its finish reason."""
+    candidates = data.get("candidates")
+    if not candidates:
+        feedback = data.get("promptFeedback")
+        if isinstance(feedback, dict) and feedback.get("blockReason"):
+            return "", "content_filter"
+        return "", None
+    first = candidates[0]
+    if not isinstance(first, dict):
+        raise UpstreamError(f"unexpected answer shape: {str(data)[:200]}")
+    parts = (first.get("content") or {}).get("parts") or ()
+    text = "".join(str(p.get("text") or "") for p in parts
+                   if isinstance(p, dict) and not p.get("thought"))
+    reason = first.get("finishReason")
+    if not reason:
+        return text, None
+    if any(isinstance(p, dict) and "functionCall" in p for p in parts):
+        return text, "tool_calls"
+    return text, FINISH_REASONS.get(str(reason), "stop")
+
+
+def _error(data: JSON) -> tuple[str | None, str | None, list[Any]]:
+    """Status, message and details of `{"error": {"code", "message", "status", "details"}}`."""
+    error = data.get("error")
+    if not isinstance(error, dict):
+        return None, (str(error) if error else None), []
+    details = error.get("details")
+    return (str(error["status"]) if error.get("status") else None,
+            str(error.get("message") or error),
+            details if isinstance(details, list) else [])
+
+
+def _seconds(duration: object) -> float | None:
+    """Protobuf JSON durations look like "37s" or "1.5s"."""
+    if isinstance(duration, str) and duration.endswith("s"):
+        try:
+            return float(duration[:-1])
+        except ValueError:
+            return None
+    return None
+
+
+class GeminiStream:
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+
+    def feed(self, event: str | None, data: str) -> Iterator[TextDelta]:
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError(f"malformed stream chunk: {data[:200]!r}") from exc
+        if not isinstance(chunk, dict):
+            raise UpstreamError(f"malformed stream chunk: {data[:200]!r}")
+        if "error" in chunk:
+            status, message, _ = _error(chunk)
+            raise UpstreamError(f"{status or 'error'}: {message or 'error in stream'}",
+                                retryable=status in RETRYABLE_STATUS)
+        text, reason = _candidate(chunk)
+        # Every chunk may carry the running usage; the last one holds the totals.
+        self.usage = _usage(chunk.get("usageMetadata")) or self.usage
+        if reason:
+            self.finish_reason = reason
+        if text:
+            yield TextDelta(text)
+
+    def finish(self) -> tuple[Usage | None, str]:
+        # Gemini sends no end marker: a stream is complete once a finish reason came.
+        if self.finish_reason is None:
+            raise UpstreamError("the stream ended before a finishReason", retryable=True)
+        return self.usage, self.finish_reason
+
+
+class GeminiDialect:
+    name = "gemini"
+
+    def url(self, base_url: str, upstream: str, stream: bool) -> str:
+        base = base_url.rstrip("/")
+        if not VERSIONED.search(base):
+            base += "/v1beta"  # the SDK's base URL has no version; ours ends in one
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return f"{base}/models/{upstream.removeprefix('models/')}:{method}"
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        return {"x-goog-api-key": api_key} if api_key else {}
+
+    def body(self, upstream: str, request: ModelRequest) -> JSON:
+        system, turns = contents(request.messages)
+        body: JSON = {"contents": turns}
+        if system:
+            body["systemInstruction"] = {"parts": [{"text": system}]}
+        config: JSON = {}
+        if request.temperature is not None:
+            config["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            config["maxOutputTokens"] = request.max_tokens
+        if request.stop:
+            config["stopSequences"] = list(request.stop)
+        if config:
+            body["generationConfig"] = config
+        return body
+
+    def parse_answer(self, data: JSON) -> Answer:
+        if "candidates" not in data and "promptFeedback" not in data:
+            raise UpstreamError(f"unexpected answer shape: {str(data)[:200]}")
+        text, reason = _candidate(data)
+        return Answer(text, _usage(data.get("usageMetadata")), reason or "stop")
+
+    def stream_parser(self) -> GeminiStream:
+        return GeminiStream()
+
+    def read_error(self, status: int, data: JSON) -> ErrorBody:
+        code, message, details = _error(data)
+        reasons = {d.get("reason") for d in details if isinstance(d, dict)}
+        delays = [_seconds(d.get("retryDelay")) for d in details if isinstance(d, dict)]
+        # A wrong key is a 400 INVALID_ARGUMENT with reason API_KEY_INVALID, not a 401.
+        credentials = status in (401, 403) or bool(reasons & CREDENTIAL_REASONS)
+        return ErrorBody(f"{code}: {message}" if code and message else message, credentials,
+                         next((d for d in delays if d is not None), None))
