@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 import httpx2 as httpx
 from fastapi import FastAPI
 
-from chorus import api
+from chorus import api, tokens
 from chorus.auth import Authenticator
 from chorus.config import Settings
 from chorus.limits import Limiter, build_limiter
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = Services(settings, store, Authenticator(store.users), catalog,
                                       registry, client, titles=titles, limiter=limiter)
         store.usage.start()
+        await asyncio.to_thread(tokens.count, "load the encoder now, not in the first request")
         try:
             yield
         finally:

@@ -110,6 +110,8 @@ class ModeDefaults(_Strict):
     council_models: list[str] = Field(default_factory=list)
     title_model: str | None = None
     """A cheap model that names new sessions in the background; none keeps first-line titles."""
+    summary_model: str | None = None
+    """A cheap model that summarises what no longer fits a model's window; none: a marker."""
 
 
 class FileConfig(_Strict):

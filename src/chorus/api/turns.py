@@ -17,6 +17,7 @@ from chorus.modes import ModeContext, ModeOptions, mode_runner
 from chorus.store.ids import iso, new_id, utcnow
 from chorus.store.sessions import MessageRow, SessionRow
 from chorus.store.usage import RequestContext
+from chorus.summaries import SessionFitter
 from chorus.titles import TitleJob, title_from
 from chorus.types import JSON, Message, ModeEvent, ModeName, Outcome
 
@@ -116,6 +117,10 @@ class Turn:
             self.services.titles.request(TitleJob(session.id, user.id, self.principal.key.id,
                                                   self.principal.test, self.input.message))
         self.session = session
+        summary_model = self._ctx.defaults.summary_model
+        if summary_model:
+            self.caller.fitter = SessionFitter(session.id, self.services.store.summaries,
+                                               self.caller, summary_model)
         await sessions.add_message(self.session.id, "user", self.input.message)
         return self.session
 

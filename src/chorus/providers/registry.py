@@ -10,6 +10,7 @@ import httpx2 as httpx
 
 from chorus import tokens
 from chorus.config import Dialect, ProviderConfig
+from chorus.context import Fitter, fit_plain
 from chorus.errors import UpstreamError
 from chorus.providers.anthropic import AnthropicDialect
 from chorus.providers.base import Provider
@@ -67,6 +68,8 @@ class Caller:
         self.registry = registry
         self.test = test
         self.calls: list[CallRecord] = []
+        self.fitter: Fitter = fit_plain
+        """Fits every request to its model's context window; a turn sets its session's."""
 
     def entry(self, model_id: str) -> ModelEntry:
         return self.registry.catalog.get(model_id, self.test)
@@ -77,6 +80,7 @@ class Caller:
     async def stream(self, model_id: str, request: ModelRequest
                      ) -> AsyncIterator[TextDelta | StreamEnd]:
         entry = self.entry(model_id)
+        request = await self.fitter(entry, request)
         provider = self.registry.provider(entry, self.test)
         provider_name = "simulated" if self.test else entry.provider.name
         started = time.monotonic()

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.store.search import SearchStore
 from chorus.store.sessions import SessionStore
+from chorus.store.summaries import SummaryStore
 from chorus.store.usage import UsageWriter
 from chorus.store.users import UserStore
 
@@ -19,8 +20,9 @@ class Store:
     users: UserStore
     usage: UsageWriter
     search: SearchStore
+    summaries: SummaryStore
 
     @classmethod
     def over(cls, engine: AsyncEngine) -> Store:
         return cls(engine, SessionStore(engine), UserStore(engine), UsageWriter(engine),
-                   SearchStore(engine))
+                   SearchStore(engine), SummaryStore(engine))

@@ -88,3 +88,14 @@ personas = sa.Table(
     sa.Column("system_prompt", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+
+session_summaries = sa.Table(
+    "session_summaries", metadata,
+    sa.Column("session_id", sa.String(40), sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("covered", sa.Integer, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
