@@ -23,7 +23,10 @@ def create_engine(url: str) -> AsyncEngine:
     url = async_url(url)
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, pool_size=5, max_overflow=10)
+        # One connection: SQLite has one writer at a time anyway, and a transaction waiting on
+        # the event loop must not make other writers hit the busy timeout; they queue in the
+        # pool instead, without blocking the loop.
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=False)
@@ -37,7 +40,7 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000",
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
                    "foreign_keys=ON"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
