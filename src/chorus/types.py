@@ -83,10 +83,12 @@ class Slot:
     side: str | None = None
     round: int | None = None
     expert: str | None = None
+    role: str | None = None
+    """A step beyond the members: `aggregator`, `judge` or `synthesizer`."""
 
     def as_json(self) -> JSON:
         out: JSON = {"model": self.model}
-        for key in ("persona", "side", "round", "expert"):
+        for key in ("persona", "side", "round", "expert", "role"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value

@@ -27,6 +27,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         export,
         keys,
         models,
+        personas,
         search,
         sessions,
         usage,
@@ -35,7 +36,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     from chorus.api.middleware import BodyLimit, RateLimits
 
     # search before sessions: `/v1/sessions/search` must not be read as a session id
-    for module in (chat, search, export, sessions, keys, models, user_settings):
+    for module in (chat, search, export, sessions, keys, models, user_settings,
+                   personas):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(completions.router, responses=ERROR_RESPONSES)
     app.include_router(usage.router, responses=ERROR_RESPONSES)

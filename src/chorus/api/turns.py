@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from chorus import limits
+from chorus.api.personas import prompts_for
 from chorus.app import Services
 from chorus.auth import Principal
 from chorus.config import ModeDefaults
 from chorus.errors import ChorusError, InternalError, SessionModeMismatch
-from chorus.modes import ModeContext, ModeOptions, mode_runner
+from chorus.modes import ModeContext, ModeOptions, mode_check, mode_runner
 from chorus.store.ids import iso, new_id, utcnow
 from chorus.store.sessions import MessageRow, SessionRow
 from chorus.store.usage import RequestContext
@@ -109,6 +110,7 @@ class Turn:
             options = replace(options, aggregation=aggregation)
         self._ctx = ModeContext(self.caller, self.input.message, history, options,
                                 defaults_for(self.services, self.principal))
+        await self._check_mode(self._ctx)
         if not self.input.persist:
             return None
         if session is None:
@@ -128,6 +130,12 @@ class Turn:
         if self._mode != "ensemble":
             return None
         return options.aggregation or self._ctx.defaults.ensemble_aggregation  # type: ignore[union-attr]
+
+    async def _check_mode(self, ctx: ModeContext) -> None:
+        """Personas and the mode's own checks (models, counts), before anything is stored."""
+        ctx.persona_prompts = await prompts_for(self.services, self.principal.user.id,
+                                                set(ctx.options.personas.values()))
+        mode_check(self._mode)(ctx)
 
     def _check_tier(self) -> None:
         limits.check_mode(self.services.settings, self.principal, self._mode)

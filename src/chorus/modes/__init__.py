@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from chorus.config import ModeDefaults
 from chorus.providers.registry import Caller
-from chorus.types import Aggregation, Message, ModeEvent, ModeName
+from chorus.types import Aggregation, Message, ModeEvent, ModelRequest, ModeName
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +48,37 @@ class ModeContext:
         prompt = self.persona_prompts.get(persona or "")
         return (Message("system", prompt),) if prompt else ()
 
+    def request(self, *messages: Message) -> ModelRequest:
+        """A model call with the client's sampling options."""
+        return ModelRequest(messages=messages, temperature=self.options.temperature,
+                            max_tokens=self.options.max_tokens, stop=self.options.stop)
+
+    def task(self, system: str, instruction: str) -> ModelRequest:
+        """A call in a role: its system prompt, the conversation so far, then the task."""
+        head = (Message("system", system),) if system else ()
+        return self.request(*head, *self.history, Message("user", instruction))
+
 
 Mode = Callable[[ModeContext], AsyncIterator[ModeEvent]]
+Check = Callable[[ModeContext], object]
+"""Raises InvalidRequest when the request cannot run, before anything is stored."""
 
 
 def mode_runner(name: ModeName) -> Mode:
-    from chorus.modes import smart_chat
+    from chorus.modes import council, debate, ensemble, smart_chat
 
-    runners: dict[ModeName, Mode] = {"smart_chat": smart_chat.run}
+    runners: dict[ModeName, Mode] = {"smart_chat": smart_chat.run, "ensemble": ensemble.run,
+                                     "debate": debate.run, "council": council.run}
     return runners[name]
+
+
+def mode_check(name: ModeName) -> Check:
+    from chorus.modes import council, debate, ensemble
+
+    checks: dict[ModeName, Check] = {"ensemble": ensemble.plan, "debate": debate.plan,
+                                     "council": council.plan}
+    return checks.get(name, _no_check)
+
+
+def _no_check(ctx: ModeContext) -> None:
+    return None

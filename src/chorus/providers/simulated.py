@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 
 from chorus import tokens
+from chorus.providers.simulated_roles import role_answer
 from chorus.types import Message, ModelRequest, StreamEnd, TextDelta, Usage
 
 STOPWORDS = frozenset((
@@ -95,7 +96,9 @@ def topic_of(text: str, words: int = 6) -> str:
 
 def category_of(text: str) -> str:
     lowered = text.lower()
-    scores = {name: sum(word in lowered for word in words)
+    tokens = set(re.findall(r"[a-z]+(?:-[a-z]+)*", lowered))
+    scores = {name: sum((word in tokens) if word[0].isalpha() else (word in lowered)
+                        for word in words)
               for name, words in CATEGORY_WORDS.items()}
     best = max(scores, key=lambda name: scores[name])
     return best if scores[best] else "general"
@@ -105,13 +108,16 @@ def compose(model: str, messages: Sequence[Message]) -> str:
     """A deterministic answer of `model` to the conversation."""
     question = next((m.content for m in reversed(messages) if m.role == "user"), "")
     system = " ".join(m.content for m in messages if m.role == "system")
+    played = role_answer(model, system, question)
+    if played is not None:
+        return played
     earlier = [m.content for m in messages if m.role == "user"][:-1]
     seed = _digest(model, system, question)
     topic = topic_of(question)
     category = category_of(question)
     body = BODIES[category]
     picks = [body[(seed >> (4 * i)) % len(body)] for i in range(3)]
-    sentences = [OPENINGS[seed % len(OPENINGS)].format(topic=topic)]
+    sentences = [voice(system) + OPENINGS[seed % len(OPENINGS)].format(topic=topic)]
     if earlier:
         sentences.append(f"Building on what you asked before about {topic_of(earlier[-1], 4)}, "
                          "the same reasoning applies here.")
@@ -121,6 +127,14 @@ def compose(model: str, messages: Sequence[Message]) -> str:
                          "    return sorted(data)\n```\n")
     sentences.append(CLOSINGS[(seed >> 20) % len(CLOSINGS)])
     return " ".join(sentences).replace(" \n", "\n")
+
+
+def voice(system: str) -> str:
+    """`Speaking as a senior engineer: ` when a persona's system prompt sets a short role."""
+    found = re.search(r"\bYou are (an? |the )?([^.,:;]+)", system)
+    if found is None or len(found.group(2).split()) > 3:
+        return ""
+    return f"Speaking as {found.group(1) or ''}{found.group(2).strip()}: "
 
 
 def pieces(text: str) -> list[str]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chorus.store.personas import PersonaStore
 from chorus.store.search import SearchStore
 from chorus.store.sessions import SessionStore
 from chorus.store.summaries import SummaryStore
@@ -21,8 +22,9 @@ class Store:
     usage: UsageWriter
     search: SearchStore
     summaries: SummaryStore
+    personas: PersonaStore
 
     @classmethod
     def over(cls, engine: AsyncEngine) -> Store:
         return cls(engine, SessionStore(engine), UserStore(engine), UsageWriter(engine),
-                   SearchStore(engine), SummaryStore(engine))
+                   SearchStore(engine), SummaryStore(engine), PersonaStore(engine))

@@ -1,0 +1,85 @@
+"""Personas: the built-ins and the caller's own, at `/v1/personas` and `/api/personas`."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from chorus.app import Services
+from chorus.auth import Principal, principal
+from chorus.errors import InvalidRequest, TierRequired
+from chorus.modes import personas
+from chorus.store.personas import PersonaRow
+from chorus.types import JSON
+
+router = APIRouter(tags=["personas"])
+Caller = Annotated[Principal, Depends(principal)]
+MAX_CUSTOM = 200
+"""Custom personas a user may keep; enough for any real use, small enough to list at once."""
+
+
+class PersonaIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=2000)
+    systemPrompt: str = Field(min_length=1, max_length=20_000)
+
+
+def custom(row: PersonaRow) -> personas.Persona:
+    return personas.Persona(row.id, row.name, row.description, "custom", row.system_prompt,
+                            built_in=False)
+
+
+@router.get("/v1/personas")
+@router.get("/api/personas")
+async def list_personas(request: Request, caller: Caller) -> JSON:
+    services: Services = request.app.state.services
+    own = await services.store.personas.all(caller.user.id)
+    return {"personas": [p.as_json() for p in (*personas.BUILT_IN, *map(custom, own))]}
+
+
+@router.post("/v1/personas", status_code=201)
+@router.post("/api/personas", status_code=201)
+async def create_persona(request: Request, body: PersonaIn, caller: Caller) -> JSON:
+    services: Services = request.app.state.services
+    tier = services.settings.tiers.get(caller.user.tier)
+    if tier is None or not tier.custom_personas:
+        raise TierRequired(f"custom personas are not part of the {caller.user.tier} tier")
+    if body.id in personas.BY_ID:
+        raise InvalidRequest(f"{body.id!r} is a built-in persona; choose another id",
+                             param="id")
+    store = services.store.personas
+    if await store.count(caller.user.id) >= MAX_CUSTOM:
+        raise InvalidRequest(f"at most {MAX_CUSTOM} custom personas; delete one first")
+    row = await store.create(caller.user.id, body.id, body.name.strip(),
+                             body.description.strip(), body.systemPrompt.strip())
+    return custom(row).as_json()
+
+
+@router.delete("/v1/personas/{persona_id}")
+@router.delete("/api/personas/{persona_id}")
+async def delete_persona(request: Request, persona_id: str, caller: Caller) -> JSON:
+    if persona_id in personas.BY_ID:
+        raise InvalidRequest(f"{persona_id!r} is built in and cannot be deleted", param="id")
+    services: Services = request.app.state.services
+    await services.store.personas.delete(caller.user.id, persona_id)
+    return {"id": persona_id, "object": "persona.deleted", "deleted": True}
+
+
+async def prompts_for(services: Services, user_id: str, wanted: Collection[str]
+                      ) -> dict[str, str]:
+    """System prompts of the built-ins and of the wanted custom personas; 400 for unknown ids."""
+    prompts = personas.built_in_prompts()
+    missing = {p for p in wanted if p not in prompts}
+    for row in await services.store.personas.some(user_id, missing):
+        prompts[row.id] = row.system_prompt
+    unknown = sorted(p for p in wanted if p not in prompts)
+    if unknown:
+        raise InvalidRequest(f"personas: unknown persona {', '.join(map(repr, unknown))}; "
+                             "GET /v1/personas lists them", param="personas")
+    return prompts

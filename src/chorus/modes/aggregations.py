@@ -1,0 +1,199 @@
+"""The four ways an ensemble turns its members' answers into one (api.md, exact meanings).
+
+Each runner gets the members' results (at least one succeeded) and yields the aggregator's
+events, the final answer's text and then the Outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from chorus.modes import ModeContext, agreement, prompts, verdict
+from chorus.modes.fanout import Call, FanOut, succeeded, total_usage
+from chorus.types import (
+    JSON,
+    Aggregation,
+    AnswerDelta,
+    MemberResult,
+    ModeEvent,
+    Outcome,
+    Slot,
+    Stage,
+)
+
+Runner = Callable[[ModeContext, str, list[MemberResult]], AsyncIterator[ModeEvent]]
+ONLY_ONE = "only one model answered, so its answer is returned as it is"
+ONLY_ONE_LISTED = "only one model answered, so its answer is listed sentence by sentence"
+
+
+def member_json(result: MemberResult) -> JSON:
+    return {"model": result.slot.model, "persona": result.slot.persona, "status": result.status,
+            "content": result.content, "error": result.error, "latency_ms": result.latency_ms,
+            "usage": result.usage.as_json()}
+
+
+def details(aggregation: Aggregation, members: Sequence[MemberResult],
+            step: MemberResult | None, **extra: object) -> JSON:
+    return {"aggregation": aggregation, "members": [member_json(m) for m in members],
+            "failed": [m.slot.model for m in members if m.status != "ok"],
+            "aggregator": None if step is None else {
+                "model": step.slot.model, "role": step.slot.role, "status": step.status,
+                "error": step.error, "latency_ms": step.latency_ms,
+                "usage": step.usage.as_json()},
+            "fallback": None, **extra}
+
+
+def outcome(content: str, used: Sequence[str], members: Sequence[MemberResult],
+            step: MemberResult | None, info: JSON) -> Outcome:
+    spent = [*members, *([step] if step else [])]
+    return Outcome(content, list(dict.fromkeys(used)), info, total_usage(spent))
+
+
+async def run_step(ctx: ModeContext, call: Call, out: list[MemberResult]
+                   ) -> AsyncIterator[ModeEvent]:
+    """One aggregator or judge call as the `aggregation` stage; its result lands in `out`."""
+    yield Stage("aggregation", "started")
+    fan = FanOut(ctx.caller, [call])
+    async for event in fan.events():
+        yield event
+    yield Stage("aggregation", "completed")
+    out.extend(fan.results)
+
+
+def fallback_pick(ok: Sequence[MemberResult]) -> MemberResult:
+    return ok[agreement.most_agreeing([m.content for m in ok]).index]
+
+
+async def synthesis(ctx: ModeContext, model: str, members: list[MemberResult]
+                    ) -> AsyncIterator[ModeEvent]:
+    ok = succeeded(members)
+    if len(ok) == 1:
+        yield AnswerDelta(ok[0].content)
+        info = details("synthesis", members, None, fallback=ONLY_ONE)
+        yield outcome(ok[0].content, [ok[0].slot.model], members, None, info)
+        return
+    instruction = prompts.synthesis(ctx.question, [m.content for m in ok])
+    call = Call(Slot(model, role="aggregator"), ctx.task("", instruction), answer=True)
+    steps: list[MemberResult] = []
+    async for event in run_step(ctx, call, steps):
+        yield event
+    step = steps[0]
+    if step.status == "ok":
+        used = [m.slot.model for m in ok] + [model]
+        yield outcome(step.content, used, members, step, details("synthesis", members, step))
+        return
+    pick = fallback_pick(ok)
+    yield AnswerDelta(pick.content)
+    info = details("synthesis", members, step, fallback=(
+        f"the aggregator failed; this is the answer of {pick.slot.model}, the one that agrees "
+        "most with the others"))
+    yield outcome(pick.content, [pick.slot.model], members, step, info)
+
+
+async def best_of_n(ctx: ModeContext, model: str, members: list[MemberResult]
+                    ) -> AsyncIterator[ModeEvent]:
+    ok = succeeded(members)
+    step: MemberResult | None = None
+    picked: verdict.Choice | None = None
+    fallback: str | None = ONLY_ONE if len(ok) == 1 else None
+    if len(ok) > 1:
+        instruction = prompts.best_of_n(ctx.question, [m.content for m in ok])
+        steps: list[MemberResult] = []
+        async for event in run_step(ctx, Call(Slot(model, role="judge"),
+                                              ctx.task("", instruction)), steps):
+            yield event
+        step = steps[0]
+        picked = _choice(step, ok)
+        if picked is None:
+            fallback = _fallback_note(step, "chose the answer that agrees most with the others")
+    winner = ok[picked.index] if picked else fallback_pick(ok)
+    reason = picked.reason if picked else fallback
+    yield AnswerDelta(winner.content)
+    info = details("best_of_n", members, step, winner=winner.slot.model, reason=reason,
+                   verdict_method=picked.method if picked else "fallback", fallback=fallback)
+    yield outcome(winner.content, [winner.slot.model], members, step, info)
+
+
+async def consensus(ctx: ModeContext, model: str, members: list[MemberResult]
+                    ) -> AsyncIterator[ModeEvent]:
+    ok = succeeded(members)
+    texts = [m.content for m in ok]
+    step: MemberResult | None = None
+    reason: str | None = None
+    fallback: str | None = None
+    if len(ok) == 1:
+        found, method, fallback = agreement.Agreement(0, (0,)), "single", ONLY_ONE
+    elif agreement.is_short(texts):
+        found, method = agreement.vote(texts, ctx.question), "vote"
+    else:
+        instruction = prompts.consensus(ctx.question, texts)
+        steps: list[MemberResult] = []
+        async for event in run_step(ctx, Call(Slot(model, role="judge"),
+                                              ctx.task("", instruction)), steps):
+            yield event
+        step = steps[0]
+        picked = _choice(step, ok)
+        if picked is not None:
+            found, method, reason = agreement.Agreement(picked.index, picked.agreeing), \
+                "judge", picked.reason
+        else:
+            found, method = agreement.most_agreeing(texts), "similarity"
+            fallback = _fallback_note(step, "measured agreement by word overlap")
+    winner = ok[found.index]
+    ratio = len(found.agreeing) / len(ok)
+    yield AnswerDelta(winner.content)
+    info = details("consensus", members, step, winner=winner.slot.model,
+                   agreement=round(ratio, 3), agreement_level=agreement.level(
+                       len(found.agreeing), len(ok)),
+                   agreeing=[ok[i].slot.model for i in found.agreeing], method=method,
+                   reason=reason, fallback=fallback)
+    yield outcome(winner.content, [winner.slot.model], members, step, info)
+
+
+async def union(ctx: ModeContext, model: str, members: list[MemberResult]
+                ) -> AsyncIterator[ModeEvent]:
+    ok = succeeded(members)
+    labelled = [(m.slot.model, m.content) for m in ok]
+    labels = [label for label, _ in labelled]
+    step: MemberResult | None = None
+    if len(ok) > 1:
+        instruction = prompts.union(ctx.question, labelled)
+        call = Call(Slot(model, role="aggregator"), ctx.task("", instruction), answer=True)
+        steps: list[MemberResult] = []
+        async for event in run_step(ctx, call, steps):
+            yield event
+        step = steps[0]
+        if step.status == "ok":
+            points = agreement.parse_points(step.content, labels)
+            named = [label for label in labels if any(label in p.models for p in points)]
+            used = [*(named or labels), model]
+            info = details("union", members, step, points=[p.as_json() for p in points])
+            yield outcome(step.content, used, members, step, info)
+            return
+    local = agreement.local_union(labelled)
+    content = agreement.render(local)
+    yield AnswerDelta(content)
+    note = ONLY_ONE_LISTED if step is None else _fallback_note(
+        step, "listed the answers' distinct sentences instead")
+    info = details("union", members, step, points=[p.as_json() for p in local], fallback=note)
+    used = [label for label in labels if any(label in p.models for p in local)]
+    yield outcome(content, used, members, step, info)
+
+
+def _choice(step: MemberResult, ok: Sequence[MemberResult]) -> verdict.Choice | None:
+    if step.status != "ok":
+        return None
+    return verdict.choice(step.content, [m.slot.model for m in ok])
+
+
+def _fallback_note(step: MemberResult, rule: str) -> str:
+    """Why the documented fallback rule ran, and what it did."""
+    who = step.slot.role or "aggregator"
+    if step.status != "ok":
+        return f"the {who} failed, so Chorus {rule}"
+    return f"the {who}'s answer could not be read, so Chorus {rule}"
+
+
+RUNNERS: dict[Aggregation, Runner] = {
+    "synthesis": synthesis, "best_of_n": best_of_n, "consensus": consensus, "union": union,
+}

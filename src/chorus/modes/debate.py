@@ -1,0 +1,177 @@
+"""debate: Pro and Con open at once, argue three rounds in turn, then the Judge decides."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from chorus.errors import InvalidRequest
+from chorus.modes import ModeContext, lineup, prompts, verdict
+from chorus.modes.fanout import Call, FanOut, all_failed, total_usage
+from chorus.types import (
+    JSON,
+    AnswerDelta,
+    MemberResult,
+    Message,
+    ModeEvent,
+    Outcome,
+    Slot,
+    Stage,
+)
+
+ROUNDS = 3
+SIDES = ("pro", "con")
+DEFAULT_PERSONAS = {"pro": "advocate", "con": "critic", "judge": "impartial_judge"}
+
+
+@dataclass(frozen=True, slots=True)
+class DebatePlan:
+    pro: str
+    con: str
+    judge: str
+
+    def model(self, part: str) -> str:
+        return {"pro": self.pro, "con": self.con, "judge": self.judge}[part]
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    round: int
+    side: str
+    result: MemberResult
+
+    @property
+    def label(self) -> str:
+        when = "opening" if self.round == 0 else f"round {self.round}"
+        return f"{self.side.capitalize()}, {when}"
+
+    @property
+    def error_message(self) -> str:
+        return str((self.result.error or {}).get("message", "no answer"))
+
+
+def plan(ctx: ModeContext) -> DebatePlan:
+    """Pro, Con and Judge: the request's three models, else settings, else the pool."""
+    if ctx.options.models:
+        models = ctx.options.models
+        if len(models) != 3:
+            raise InvalidRequest("debate needs exactly 3 models: pro, con and judge; "
+                                 f"models gives {len(models)}", param="models")
+        chosen, source = DebatePlan(*models), "models"
+    else:
+        configured = ctx.defaults.debate_models
+        if configured.pro and configured.con and configured.judge:
+            ranked: tuple[str, ...] = ()
+        else:
+            ranked = lineup.picks(ctx, 3, "debate")
+        chosen = DebatePlan(configured.pro or ranked[1], configured.con or ranked[2],
+                            configured.judge or ranked[0])
+        source = "debate_models (settings)"
+    parts = (chosen.pro, chosen.con, chosen.judge)
+    lineup.check_known(ctx, parts, source)
+    lineup.check_personas(ctx, parts)
+    return chosen
+
+
+def transcript(speeches: Sequence[Speech]) -> str:
+    """The debate so far, as each side and the judge read it."""
+    return "\n\n".join(
+        f"**{s.label}:** {s.result.content.strip()}" if s.result.status == "ok"
+        else f"**{s.label}:** (failed to answer: {s.error_message})" for s in speeches)
+
+
+def section(speech: Speech) -> str:
+    """A speech as part of the final answer."""
+    body = (speech.result.content.strip() if speech.result.status == "ok"
+            else f"_Failed to answer: {speech.error_message}_")
+    return f"### {speech.label} ({speech.result.slot.model})\n\n{body}\n\n"
+
+
+def _persona(ctx: ModeContext, chosen: DebatePlan, part: str) -> str:
+    return ctx.options.personas.get(chosen.model(part)) or DEFAULT_PERSONAS[part]
+
+
+def _turn(ctx: ModeContext, chosen: DebatePlan, side: str, round_: int,
+          speeches: Sequence[Speech]) -> Call:
+    persona = _persona(ctx, chosen, side)
+    instruction = prompts.debate_turn(ctx.question, side, transcript(speeches), round_)
+    request = ctx.request(*ctx.system_for(persona), *ctx.history, Message("user", instruction))
+    return Call(Slot(chosen.model(side), persona=persona, side=side, round=round_), request)
+
+
+async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:
+    chosen = plan(ctx)
+    speeches: list[Speech] = []
+    parts: list[str] = []
+    yield Stage("openings", "started", round=0)
+    fan = FanOut(ctx.caller, [_turn(ctx, chosen, side, 0, ()) for side in SIDES])
+    async for event in fan.events():
+        yield event
+    yield Stage("openings", "completed", round=0)
+    if all(r.status != "ok" for r in fan.results):
+        raise all_failed(fan.results)
+    for side, result in zip(SIDES, fan.results, strict=True):
+        speeches.append(Speech(0, side, result))
+        parts.append(section(speeches[-1]))
+        yield AnswerDelta(parts[-1])
+    for round_ in range(1, ROUNDS + 1):
+        yield Stage("round", "started", round=round_)
+        for side in SIDES:
+            fan = FanOut(ctx.caller, [_turn(ctx, chosen, side, round_, speeches)])
+            async for event in fan.events():
+                yield event
+            speeches.append(Speech(round_, side, fan.results[0]))
+            parts.append(section(speeches[-1]))
+            yield AnswerDelta(parts[-1])
+        yield Stage("round", "completed", round=round_)
+    yield Stage("verdict", "started")
+    fan = FanOut(ctx.caller, [_judge_call(ctx, chosen, speeches)])
+    async for event in fan.events():
+        yield event
+    yield Stage("verdict", "completed")
+    judge = fan.results[0]
+    decision = _verdict(judge)
+    parts.append(_verdict_section(judge, decision))
+    yield AnswerDelta(parts[-1])
+    used = [s.result.slot.model for s in speeches if s.result.status == "ok"]
+    used += [judge.slot.model] if judge.status == "ok" else []
+    info: JSON = {
+        "models": {"pro": chosen.pro, "con": chosen.con, "judge": chosen.judge},
+        "rounds": [{"round": r, **{s.side: s.result.as_json()
+                                   for s in speeches if s.round == r}}
+                   for r in range(ROUNDS + 1)],
+        "verdict": decision, "judge": judge.as_json()}
+    usage = total_usage([*(s.result for s in speeches), judge])
+    yield Outcome("".join(parts).rstrip(), list(dict.fromkeys(used)), info, usage)
+
+
+def _judge_call(ctx: ModeContext, chosen: DebatePlan, speeches: Sequence[Speech]) -> Call:
+    persona = _persona(ctx, chosen, "judge")
+    failures = [f"{s.label} ({s.error_message})" for s in speeches if s.result.status != "ok"]
+    instruction = prompts.debate_judge(ctx.question, transcript(speeches), failures)
+    request = ctx.request(*ctx.system_for(persona), *ctx.history, Message("user", instruction))
+    return Call(Slot(chosen.judge, persona=persona, role="judge"), request)
+
+
+def _verdict(judge: MemberResult) -> JSON:
+    """The verdict object; a failed judge or an answer naming no winner gives winner null."""
+    if judge.status != "ok":
+        return {"winner": None, "reasoning": None, "method": None, "error": judge.error}
+    found = verdict.debate(judge.content)
+    if found is None:
+        return {"winner": None, "reasoning": judge.content.strip(), "method": None,
+                "error": {"code": "unreadable_verdict",
+                          "message": "the judge's answer names no winner"}}
+    return {"winner": found.winner, "reasoning": found.reasoning, "method": found.method,
+            "error": None}
+
+
+def _verdict_section(judge: MemberResult, decision: JSON) -> str:
+    title = f"### Verdict ({judge.slot.model})\n\n"
+    winner = decision["winner"]
+    if winner is None and judge.status != "ok":
+        return f"{title}_The judge failed: {(judge.error or {}).get('message')}; no verdict._"
+    if winner is None:
+        return f"{title}_The judge's answer named no winner:_\n\n{decision['reasoning']}"
+    headline = "**Draw.**" if winner == "draw" else f"**{winner.capitalize()} wins.**"
+    return f"{title}{headline} {decision['reasoning']}".rstrip()

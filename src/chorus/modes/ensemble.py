@@ -1,0 +1,62 @@
+"""ensemble: 2 to 5 models answer at once; an aggregation turns their answers into one."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from chorus.errors import InvalidRequest
+from chorus.modes import ModeContext, aggregations, lineup
+from chorus.modes.fanout import Call, FanOut, all_failed, succeeded
+from chorus.types import Aggregation, Message, ModeEvent, Slot, Stage
+
+MIN_MODELS, MAX_MODELS = 2, 5
+DEFAULT_COUNT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class EnsemblePlan:
+    models: tuple[str, ...]
+    aggregation: Aggregation
+    aggregator: str
+    """The aggregator of synthesis and union, the judge of best_of_n and consensus."""
+
+
+def plan(ctx: ModeContext) -> EnsemblePlan:
+    """The models and the aggregation this request runs with; 400 when they cannot work."""
+    if ctx.options.models:
+        models, source = ctx.options.models, "models"
+    elif ctx.defaults.ensemble_models:
+        models, source = tuple(ctx.defaults.ensemble_models), "ensemble_models (settings)"
+    else:
+        models, source = tuple(lineup.ranked_pool(ctx)[:DEFAULT_COUNT]), "the model pool"
+    if not MIN_MODELS <= len(models) <= MAX_MODELS:
+        raise InvalidRequest(f"ensemble needs {MIN_MODELS} to {MAX_MODELS} models; "
+                             f"{source} gives {len(models)}", param="models")
+    if len(set(models)) != len(models):
+        raise InvalidRequest("models: each model may appear once in an ensemble",
+                             param="models")
+    lineup.check_known(ctx, models, source)
+    lineup.check_personas(ctx, models)
+    aggregation = ctx.options.aggregation or ctx.defaults.ensemble_aggregation
+    return EnsemblePlan(models, aggregation, lineup.aggregator(ctx, models))
+
+
+async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:
+    chosen = plan(ctx)
+    calls = []
+    for model in chosen.models:
+        persona = ctx.options.personas.get(model)
+        request = ctx.request(*ctx.system_for(persona), *ctx.history,
+                              Message("user", ctx.question))
+        calls.append(Call(Slot(model, persona=persona), request))
+    yield Stage("members", "started")
+    fan = FanOut(ctx.caller, calls)
+    async for event in fan.events():
+        yield event
+    yield Stage("members", "completed")
+    if not succeeded(fan.results):
+        raise all_failed(fan.results)
+    aggregate = aggregations.RUNNERS[chosen.aggregation]
+    async for event in aggregate(ctx, chosen.aggregator, fan.results):
+        yield event

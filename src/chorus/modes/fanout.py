@@ -1,0 +1,160 @@
+"""Members run at once; their events reach the consumer the moment each one happens.
+
+Every member is a task that puts its events on one queue; `FanOut.events()` yields them in
+arrival order, so a slow member never holds back a fast one. Closing or cancelling the
+iteration cancels every member task (and with it the member's upstream call) and waits for
+them, so nothing of the request keeps running after the client is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+
+from chorus.errors import ChorusError, UpstreamError, UpstreamTimeout
+from chorus.providers.registry import Caller
+from chorus.types import (
+    AnswerDelta,
+    MemberDelta,
+    MemberDone,
+    MemberResult,
+    MemberStarted,
+    ModeEvent,
+    ModelRequest,
+    Slot,
+    StreamEnd,
+    Usage,
+)
+
+log = logging.getLogger(__name__)
+
+STOP_WAIT_S = 5.0
+"""How long closing waits for cancelled members to unwind before it gives up on them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One model call in a role; `answer` streams its text as the final answer's deltas."""
+
+    slot: Slot
+    request: ModelRequest
+    answer: bool = False
+
+
+def error_of(exc: ChorusError) -> dict[str, object]:
+    return {"code": exc.code, "message": exc.message}
+
+
+async def run_member(caller: Caller, call: Call, emit: Callable[[ModeEvent], None]
+                     ) -> MemberResult:
+    """Stream one call, emitting its events; a failure becomes a failed result, not a raise."""
+    slot = call.slot
+    emit(MemberStarted(slot))
+    started = time.monotonic()
+    parts: list[str] = []
+    usage = Usage()
+    try:
+        async for chunk in caller.stream(slot.model, call.request):
+            if isinstance(chunk, StreamEnd):
+                usage = chunk.usage
+                continue
+            parts.append(chunk.text)
+            emit(AnswerDelta(chunk.text) if call.answer else MemberDelta(slot, chunk.text))
+    except ChorusError as exc:
+        result = MemberResult(slot, "failed", error=error_of(exc),
+                              latency_ms=_ms_since(started), usage=usage)
+    else:
+        content = "".join(parts)
+        if content.strip():
+            result = MemberResult(slot, "ok", content, latency_ms=_ms_since(started),
+                                  usage=usage)
+        else:
+            # An empty answer carries no work to combine; treat it like any other failure.
+            result = MemberResult(slot, "failed", error={
+                "code": "upstream_error", "message": "the model returned an empty answer"},
+                latency_ms=_ms_since(started), usage=usage)
+    emit(MemberDone(result))
+    return result
+
+
+class FanOut:
+    """Runs calls in parallel; iterate `events()`, then read `results` in call order."""
+
+    def __init__(self, caller: Caller, calls: Sequence[Call]) -> None:
+        self.caller = caller
+        self.calls = tuple(calls)
+        self.results: list[MemberResult] = []
+
+    async def events(self) -> AsyncIterator[ModeEvent]:
+        queue: asyncio.Queue[ModeEvent | asyncio.Task[MemberResult]] = asyncio.Queue()
+        tasks: list[asyncio.Task[MemberResult]] = []
+        for call in self.calls:
+            task = asyncio.create_task(run_member(self.caller, call, queue.put_nowait))
+            # The done callback runs after the task's last event was queued, so a member's
+            # task arrives on the queue only once all of its events are there.
+            task.add_done_callback(queue.put_nowait)
+            tasks.append(task)
+        try:
+            remaining = len(tasks)
+            while remaining:
+                item = await queue.get()
+                if isinstance(item, asyncio.Task):
+                    remaining -= 1
+                    if not item.cancelled() and (exc := item.exception()) is not None:
+                        raise exc
+                    continue
+                yield item
+            self.results = [task.result() for task in tasks]
+        finally:
+            await stop(tasks)
+
+
+async def stop(tasks: Sequence[asyncio.Task[MemberResult]]) -> None:
+    """Cancel unfinished members and wait for them to unwind their upstream calls.
+
+    The server cancels a disconnected request at every await (anyio cancel scopes), so a
+    repeated cancellation while waiting is noted and re-raised once the members are gone.
+    """
+    pending = {task for task in tasks if not task.done()}
+    for task in pending:
+        task.cancel()
+    interrupted = False
+    deadline = time.monotonic() + STOP_WAIT_S
+    while pending:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            log.warning("%d member calls did not stop within %.0fs", len(pending), STOP_WAIT_S)
+            break
+        try:
+            _, pending = await asyncio.wait(pending, timeout=left)
+        except asyncio.CancelledError:
+            interrupted = True
+    if interrupted:
+        raise asyncio.CancelledError
+
+
+def total_usage(results: Sequence[MemberResult]) -> Usage:
+    usage = Usage()
+    for result in results:
+        usage.add(result.usage)
+    return usage
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def succeeded(results: Sequence[MemberResult]) -> list[MemberResult]:
+    return [r for r in results if r.status == "ok"]
+
+
+def all_failed(results: Sequence[MemberResult]) -> UpstreamError:
+    """The error of a request whose every member failed; a timeout if each one timed out."""
+    reasons = "; ".join(f"{r.slot.model}: {(r.error or {}).get('message', 'failed')}"
+                        for r in results)
+    codes = {(r.error or {}).get("code") for r in results}
+    kind = UpstreamTimeout if codes == {UpstreamTimeout.code} else UpstreamError
+    return kind(f"every model failed ({reasons})")

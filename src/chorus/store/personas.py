@@ -1,0 +1,71 @@
+"""Custom personas: each user's own system prompts, addressed by an id of their choice."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chorus.errors import InvalidRequest, NotFound
+from chorus.store.ids import utcnow
+from chorus.store.schema import personas
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaRow:
+    user_id: str
+    id: str
+    name: str
+    description: str
+    system_prompt: str
+    created_at: datetime
+
+
+_COLUMNS = [personas.c[name] for name in PersonaRow.__slots__]
+
+
+class PersonaStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def all(self, user_id: str) -> list[PersonaRow]:
+        query = (sa.select(*_COLUMNS).where(personas.c.user_id == user_id)
+                 .order_by(personas.c.created_at, personas.c.id))
+        async with self.engine.connect() as conn:
+            return [PersonaRow(*r) for r in await conn.execute(query)]
+
+    async def count(self, user_id: str) -> int:
+        query = sa.select(sa.func.count()).select_from(personas).where(
+            personas.c.user_id == user_id)
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def some(self, user_id: str, ids: Collection[str]) -> list[PersonaRow]:
+        if not ids:
+            return []
+        query = sa.select(*_COLUMNS).where(personas.c.user_id == user_id,
+                                           personas.c.id.in_(list(ids)))
+        async with self.engine.connect() as conn:
+            return [PersonaRow(*r) for r in await conn.execute(query)]
+
+    async def create(self, user_id: str, persona_id: str, name: str, description: str,
+                     system_prompt: str) -> PersonaRow:
+        row = PersonaRow(user_id, persona_id, name, description, system_prompt, utcnow())
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(personas.insert().values(
+                    **{name: getattr(row, name) for name in PersonaRow.__slots__}))
+        except sa.exc.IntegrityError as exc:
+            raise InvalidRequest(f"persona {persona_id!r} already exists; delete it first",
+                                 param="id") from exc
+        return row
+
+    async def delete(self, user_id: str, persona_id: str) -> None:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(personas.delete().where(
+                personas.c.user_id == user_id, personas.c.id == persona_id))
+        if result.rowcount == 0:
+            raise NotFound(f"persona {persona_id!r} not found", param="id")
