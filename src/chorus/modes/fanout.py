@@ -123,13 +123,13 @@ async def stop(tasks: Sequence[asyncio.Task[MemberResult]]) -> None:
         task.cancel()
     interrupted = False
     deadline = time.monotonic() + STOP_WAIT_S
-    while pending:
+    while pending := {task for task in pending if not task.done()}:
         left = deadline - time.monotonic()
         if left <= 0:
             log.warning("%d member calls did not stop within %.0fs", len(pending), STOP_WAIT_S)
             break
         try:
-            _, pending = await asyncio.wait(pending, timeout=left)
+            await asyncio.wait(pending, timeout=left)
         except asyncio.CancelledError:
             interrupted = True
     if interrupted:

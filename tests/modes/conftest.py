@@ -1,0 +1,63 @@
+"""Mode tests: the app in process (SQLite) with a scripted provider behind every model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from chorus.providers.catalog import ModelEntry
+from tests.conftest import Harness, harness_for
+from tests.modes.script import Script
+
+A, B, C, D = "gpt-4o-mini", "gemini-2.5-flash", "claude-haiku-4-5-20251001", "gpt-4o"
+STRONG = "claude-opus-4-1-20250805"
+"""The priciest model in the simulated catalog: the default aggregator of a request naming it."""
+
+
+@pytest.fixture
+async def h(tmp_path: Any) -> AsyncIterator[Harness]:
+    async with harness_for(f"sqlite:///{tmp_path}/chorus.db") as harness:
+        yield harness
+
+
+@pytest.fixture
+def script(h: Harness) -> Iterator[Script]:
+    """Every model of the harness answers from this script instead of the simulator."""
+    scripted = Script()
+    registry = h.services.registry
+    original = registry.provider
+
+    def provider(entry: ModelEntry, test: bool) -> Script:
+        return scripted
+
+    registry.provider = provider  # type: ignore[method-assign]
+    yield scripted
+    registry.provider = original  # type: ignore[method-assign]
+
+
+async def chat(h: Harness, headers: dict[str, str], message: str = "Why is the sky blue?",
+               status: int = 200, **body: Any) -> dict[str, Any]:
+    response = await h.client.post("/v1/chat", headers=headers,
+                                   json={"message": message, **body})
+    assert response.status_code == status, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def events(h: Harness, headers: dict[str, str], message: str = "Why is the sky blue?",
+                 **body: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The SSE events of a streamed chat, in order, as (name, payload)."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    async with h.client.stream("POST", "/v1/chat", headers=headers,
+                               json={"message": message, "stream": True, **body}) as response:
+        assert response.status_code == 200
+        raw = (await response.aread()).decode()
+    for frame in raw.split("\n\n"):
+        if not frame.strip():
+            continue
+        lines = dict(line.split(": ", 1) for line in frame.splitlines())
+        out.append((lines["event"], orjson.loads(lines["data"])))
+    return out

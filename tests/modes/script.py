@@ -1,0 +1,107 @@
+"""A scripted provider: every model (in every role) answers as a test says, and is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from chorus.errors import ChorusError, UpstreamError
+from chorus.types import ModelRequest, StreamEnd, TextDelta, Usage
+
+ROLE_MARKERS = (
+    ("You are combining answers", "aggregator"),
+    ("You are merging answers", "aggregator"),
+    ("You are judging answers", "judge"),
+    ("You are finding the consensus", "judge"),
+    ("You are the judge of a formal debate", "judge"),
+    ("You are in a formal debate, on the PRO side", "pro"),
+    ("You are in a formal debate, on the CON side", "con"),
+    ("You are the Synthesizer of an expert council", "synthesizer"),
+)
+
+Text = str | Callable[[ModelRequest], str]
+
+
+@dataclass
+class Reply:
+    """What a model says: text (or a function of the request), when, and how it fails."""
+
+    text: Text = "An answer."
+    delay: float = 0.0
+    fail: ChorusError | None = None
+    after: int = 0
+    """Pieces streamed before `fail` is raised."""
+
+
+@dataclass
+class Record:
+    model: str
+    role: str
+    request: ModelRequest
+    started: float
+    cancelled: bool = False
+    finished: bool = False
+
+    @property
+    def prompt(self) -> str:
+        return self.request.messages[-1].content
+
+    @property
+    def system(self) -> str:
+        return " ".join(m.content for m in self.request.messages if m.role == "system")
+
+
+def role_of(request: ModelRequest) -> str:
+    last = request.messages[-1].content if request.messages else ""
+    for marker, role in ROLE_MARKERS:
+        if marker in last:
+            return role
+    return "member"
+
+
+def fails(message: str = "boom") -> Reply:
+    return Reply(fail=UpstreamError(message))
+
+
+@dataclass
+class Script:
+    """Replies by (model, role), then role, then model, then `default`."""
+
+    replies: dict[str | tuple[str, str], Reply] = field(default_factory=dict)
+    default: Reply = field(default_factory=Reply)
+    records: list[Record] = field(default_factory=list)
+
+    def reply_for(self, model: str, role: str) -> Reply:
+        for key in ((model, role), role, model):
+            if key in self.replies:
+                return self.replies[key]
+        return self.default
+
+    def calls(self, role: str | None = None) -> list[Record]:
+        return [r for r in self.records if role is None or r.role == role]
+
+    async def stream(self, model: str, request: ModelRequest
+                     ) -> AsyncIterator[TextDelta | StreamEnd]:
+        role = role_of(request)
+        reply = self.reply_for(model, role)
+        record = Record(model, role, request, asyncio.get_running_loop().time())
+        self.records.append(record)
+        try:
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+            text = reply.text(request) if callable(reply.text) else reply.text
+            parts = re.findall(r"\s*\S+", text) or [text]
+            for index, part in enumerate(parts):
+                if reply.fail is not None and index == reply.after:
+                    raise reply.fail
+                yield TextDelta(part)
+                await asyncio.sleep(0)
+            if reply.fail is not None:
+                raise reply.fail
+            yield StreamEnd(Usage(10, len(parts)))
+            record.finished = True
+        except asyncio.CancelledError:
+            record.cancelled = True
+            raise
