@@ -244,7 +244,6 @@ async def test_synthesis_aggregator_failure_returns_the_most_agreeing_answer(
 @pytest.mark.parametrize(("body", "words"), [
     ({"models": [A]}, "2 to 5 models"),
     ({"models": [A, B, C, D, STRONG, "gpt-4.1"]}, "2 to 5 models"),
-    ({"models": [A, A]}, "once"),
     ({"models": [A, "no-such-model"]}, "no-such-model"),
     ({"models": [A, B], "aggregation": "majority"}, "aggregation"),
     ({"models": [A, B], "personas": [{"personaId": "nobody", "modelId": A}]}, "nobody"),
@@ -273,6 +272,12 @@ async def test_personas_apply_to_the_slot_of_their_model(h: Harness, script: Scr
     assert "CTO" not in script.calls("aggregator")[0].system
     assert body["details"]["members"][0]["persona"] == "cto"
     assert body["details"]["members"][1]["persona"] is None
+
+
+async def test_a_model_may_take_two_slots(h: Harness, script: Script) -> None:
+    body = await chat(h, await h.headers(), **ensemble([A, A], "best_of_n"))
+    assert [m["model"] for m in body["details"]["members"]] == [A, A]
+    assert len(script.calls("member")) == 2
 
 
 async def test_history_reaches_every_member(h: Harness, script: Script) -> None:

@@ -33,9 +33,6 @@ def plan(ctx: ModeContext) -> EnsemblePlan:
     if not MIN_MODELS <= len(models) <= MAX_MODELS:
         raise InvalidRequest(f"ensemble needs {MIN_MODELS} to {MAX_MODELS} models; "
                              f"{source} gives {len(models)}", param="models")
-    if len(set(models)) != len(models):
-        raise InvalidRequest("models: each model may appear once in an ensemble",
-                             param="models")
     lineup.check_known(ctx, models, source)
     lineup.check_personas(ctx, models)
     aggregation = ctx.options.aggregation or ctx.defaults.ensemble_aggregation
