@@ -13,8 +13,7 @@ from fastapi import FastAPI
 
 from chorus import auth
 from chorus.app import create_app
-from chorus.config import load_settings
-from chorus.errors import RateLimited
+from chorus.config import TierConfig, load_settings
 from chorus.modes import mode_runner
 from chorus.store.db import create_engine
 from chorus.store.users import UserStore
@@ -52,8 +51,13 @@ class Live:
 def live_server(tmp_path_factory: pytest.TempPathFactory,
                 fake_server: tuple[ServerThread, object]) -> Iterator[Live]:
     database_url = f"sqlite:///{tmp_path_factory.mktemp('sdk')}/chorus.db"
+    file = upstream_config(fake_server[0].url)
+    file.tiers["trickle"] = TierConfig(modes=["smart_chat"], requests_per_minute=1,
+                                       queries_per_period=None)
+    file.tiers["one_query"] = TierConfig(modes=["smart_chat"], requests_per_minute=None,
+                                         queries_per_period=1)
     settings = load_settings(None, database_url=database_url, simulated_speed=0,
-                             retry_backoff=0.01, file=upstream_config(fake_server[0].url))
+                             retry_backoff=0.01, file=file)
     app = create_app(settings)
     with ServerThread(app) as server:
         yield Live(app, server.url, database_url)
@@ -148,21 +152,18 @@ def test_each_error_class(live: Live) -> None:
         client.chat.completions.create(model="gpt-4o", messages=[])
 
 
-def test_rate_limit_error(live: Live) -> None:
-    """Raised through the app's own renderer; provoked for real once limits land."""
-    from chorus.auth import principal
-
-    def limited() -> None:
-        raise RateLimited("60 requests per minute", headers={"retry-after": "7"})
-
-    live.app.dependency_overrides[principal] = limited
-    try:
-        with pytest.raises(openai.RateLimitError) as raised:
-            live.client().chat.completions.create(model="gpt-4o", messages=QUESTION)
-    finally:
-        live.app.dependency_overrides.clear()
+def test_rate_limit_and_quota_errors(live: Live) -> None:
+    limited = live.client(tier="trickle")
+    limited.chat.completions.create(model="gpt-4o", messages=QUESTION)
+    with pytest.raises(openai.RateLimitError) as raised:
+        limited.chat.completions.create(model="gpt-4o", messages=QUESTION)
     assert raised.value.code == "rate_limit_exceeded"
-    assert raised.value.response.headers["retry-after"] == "7"
+    assert int(raised.value.response.headers["retry-after"]) >= 1
+    once = live.client(tier="one_query")
+    once.chat.completions.create(model="gpt-4o", messages=QUESTION)
+    with pytest.raises(openai.RateLimitError) as exhausted:
+        once.chat.completions.create(model="gpt-4o", messages=QUESTION)
+    assert exhausted.value.code == "quota_exceeded"
 
 
 def test_an_upstream_failure_mid_stream_raises(live: Live) -> None:

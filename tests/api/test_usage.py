@@ -6,7 +6,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,11 @@ import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 
-from chorus.api.usage import month_of
 from chorus.app import create_app
 from chorus.config import load_settings
+from chorus.limits import Period
 from chorus.modes import mode_runner
 from chorus.store.db import create_engine
-from chorus.store.ids import utcnow
 from chorus.store.schema import usage_records
 from tests.api.test_completions import frames, upstream_config
 from tests.api.test_completions_sdk import new_key
@@ -52,21 +51,15 @@ async def test_shape_for_a_new_key(harness: Harness) -> None:
     assert body == {
         "object": "usage", "tier": "power", "period": body["period"],
         "queries": {"used": 0, "limit": None},
-        "rate_limit": {"limit": 60, "remaining": 60, "reset": body["rate_limit"]["reset"]},
+        "rate_limit": {"limit": 60, "remaining": 59, "reset": body["rate_limit"]["reset"]},
         "tokens": {"input": 0, "output": 0}, "cost_usd": 0.0, "by_model": [], "by_mode": [],
     }
-    start, end = month_of(utcnow())
-    assert body["period"] == {"start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                              "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    period = Period.current()
+    assert body["period"] == {"start": period.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                              "end": period.end.strftime("%Y-%m-%dT%H:%M:%SZ")}
     assert ISO.match(body["period"]["start"]) and ISO.match(body["period"]["end"])
     free = await usage_of(harness, await harness.headers(tier="free"))
     assert free["tier"] == "free" and free["queries"]["limit"] == 200
-
-
-def test_month_boundaries() -> None:
-    assert month_of(datetime(2025, 12, 31, 23, 59, 59)) == (datetime(2025, 12, 1),
-                                                            datetime(2026, 1, 1))
-    assert month_of(datetime(2025, 1, 1)) == (datetime(2025, 1, 1), datetime(2025, 2, 1))
 
 
 async def mixed_run(h: Harness, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -135,7 +128,7 @@ async def test_only_this_months_records_count(harness: Harness) -> None:
     await harness.client.post("/v1/chat", headers=headers, json={"message": "Hi"})
     before = await usage_of(harness, headers)
     assert before["queries"]["used"] == 1
-    start, _ = month_of(utcnow())
+    start = Period.current().start.replace(tzinfo=None)
     async with harness.services.store.engine.begin() as conn:
         me = await harness.services.auth.resolve(headers["authorization"])
         row = (await conn.execute(sa.select(usage_records).where(
@@ -148,18 +141,26 @@ async def test_only_this_months_records_count(harness: Harness) -> None:
     assert after["queries"] == before["queries"] and after["tokens"] == before["tokens"]
 
 
-async def test_rate_limit_counts_this_keys_last_minute(harness: Harness) -> None:
+async def test_rate_limit_and_quota_agree_with_the_limiter(harness: Harness) -> None:
     name = "limited-user"
     first = {"authorization": f"Bearer {await harness.key(user=name, tier='free')}"}
     second = {"authorization": f"Bearer {await harness.key(user=name, tier='free')}"}
     for _ in range(3):
-        await harness.client.post("/v1/chat", headers=first, json={"message": "Hi"})
-    mine = (await usage_of(harness, first))["rate_limit"]
-    assert mine["limit"] == 10 and mine["remaining"] == 7
-    reset = datetime.strptime(mine["reset"], "%Y-%m-%dT%H:%M:%SZ")
-    assert timedelta(0) < reset - utcnow() <= timedelta(seconds=61)
+        response = await harness.client.post("/v1/chat", headers=first, json={"message": "Hi"})
+        assert response.status_code == 200
+    refused = await harness.client.post("/v1/chat", headers=first,
+                                        json={"message": "Hi", "model": "nope"})
+    assert refused.status_code == 400
+    await harness.services.store.usage.flush()
+    response = await harness.client.get("/v1/usage", headers=first)
+    mine = response.json()
+    assert mine["rate_limit"]["limit"] == 10
+    assert mine["rate_limit"]["remaining"] == 5 == int(response.headers["x-ratelimit-remaining"])
+    reset = datetime.strptime(mine["rate_limit"]["reset"], "%Y-%m-%dT%H:%M:%SZ")
+    assert reset.replace(tzinfo=UTC).timestamp() == int(response.headers["x-ratelimit-reset"])
+    assert mine["queries"] == {"used": 3, "limit": 200}, "a refused query is given back"
     other = await usage_of(harness, second)
-    assert other["rate_limit"]["remaining"] == 10, "limits are per key"
+    assert other["rate_limit"]["remaining"] == 9, "limits are per key"
     assert other["queries"]["used"] == 3, "queries are per user"
 
 

@@ -183,14 +183,3 @@ async def summary(engine: AsyncEngine, user_id: str, start: datetime,
         by_model = [_group(r) for r in await conn.execute(_grouped(c.model, where))]
         by_mode = [_group(r) for r in await conn.execute(_grouped(c.mode, where))]
     return UsageSummary(by_model, by_mode)
-
-
-async def recent_requests(engine: AsyncEngine, user_id: str, key_id: str,
-                          since: datetime) -> tuple[int, datetime | None]:
-    """How many requests a key made since `since` that reached a model, and the earliest."""
-    c = usage_records.c
-    query = (sa.select(sa.func.count(sa.distinct(c.request_id)), sa.func.min(c.created_at))
-             .where(c.user_id == user_id, c.key_id == key_id, c.created_at >= since))
-    async with engine.connect() as conn:
-        count, earliest = (await conn.execute(query)).one()
-    return int(count), earliest
