@@ -118,6 +118,49 @@ async def test_stream_sends_chunks_then_usage_then_done(harness: Harness) -> Non
     assert text == nonstream["choices"][0]["message"]["content"], "simulated answers repeat"
 
 
+async def test_pattern_models_run_their_mode_with_the_extensions(harness: Harness) -> None:
+    headers = await harness.headers()
+    question = [user("Should we adopt Rust for our backend?")]
+    ensemble = await complete(harness, headers, model="konnect-ensemble", messages=question, **{
+        "konnect.models": ["gpt-4o", "gpt-4o-mini"], "konnect.aggregation": "best_of_n",
+        "konnect.personas": [{"personaId": "cto", "modelId": "gpt-4o"}]})
+    details = ensemble["konnect"]["details"]
+    assert ensemble["konnect"]["mode"] == "ensemble" and details["aggregation"] == "best_of_n"
+    members = {m["model"]: m for m in details["members"]}
+    assert set(members) == {"gpt-4o", "gpt-4o-mini"} and members["gpt-4o"]["persona"] == "cto"
+    assert ensemble["choices"][0]["message"]["content"]
+    debate = await complete(harness, headers, model="konnect-debate", messages=question)
+    assert debate["konnect"]["mode"] == "debate"
+    assert debate["konnect"]["details"]["verdict"]["winner"] in ("pro", "con", "draw")
+    council = await complete(harness, headers, model="konnect-council", messages=question,
+                             konnect={"roles": [{"name": "Lawyer", "perspective": "legal risk"},
+                                                {"name": "Engineer", "perspective": "delivery"}]})
+    experts = [e["name"] for e in council["konnect"]["details"]["experts"]]
+    assert experts == ["Lawyer", "Engineer"]
+    by_pattern = await complete(harness, headers, model="gpt-4o", messages=question,
+                                **{"konnect.pattern": "ensemble"})
+    assert by_pattern["konnect"]["mode"] == "ensemble" and by_pattern["model"] == "gpt-4o"
+
+
+async def test_an_ensemble_stream_carries_member_progress_apart_from_the_text(
+        harness: Harness) -> None:
+    headers = await harness.headers()
+    response = await harness.client.post(URL, headers=headers, json={
+        "model": "konnect-ensemble", "stream": True, "messages": [user("Is Go fast?")],
+        "konnect": {"models": ["gpt-4o", "gemini-2.5-flash"]}})
+    events = frames(response.content)[:-1]
+    progress = [e["konnect"] for e in events[1:-1] if "konnect" in e]
+    assert all(e["choices"][0]["delta"] == {} for e in events[1:-1] if "konnect" in e)
+    done = [p["model"] for p in progress if p["event"] == "member.completed"]
+    assert set(done) >= {"gpt-4o", "gemini-2.5-flash"}
+    first_text = next(i for i, e in enumerate(events[1:], 1)
+                      if e["choices"][0]["delta"].get("content"))
+    members_done = next(i for i, e in enumerate(events) if e.get("konnect") == {
+        "event": "stage", "stage": "members", "status": "completed"})
+    assert members_done < first_text, "the members answer first, then the synthesis streams"
+    assert events[-1]["konnect"]["details"]["aggregation"] == "synthesis"
+
+
 async def test_stream_without_include_usage_has_no_usage_chunk(harness: Harness) -> None:
     headers = await harness.headers()
     response = await harness.client.post(URL, headers=headers, json={
@@ -241,6 +284,8 @@ async def test_a_failing_upstream_ends_the_stream_with_an_error_object(live: Har
      "konnect.aggregation", "synthesis"),
     ({"model": "gpt-4o", "messages": [user("a")], "stop": ["1", "2", "3", "4", "5"]},
      "stop", "at most 4"),
+    ({"model": "konnect-ensemble", "messages": [user("a")], "konnect.models": ["gpt-4o"]},
+     "konnect.models", "2 to 5"),
 ])
 async def test_bad_requests_are_400_with_a_param(harness: Harness, body: dict[str, Any],
                                                  param: str, needle: str) -> None:
@@ -268,10 +313,11 @@ async def test_auth_tier_session_errors_carry_openai_types(harness: Harness) -> 
     free = await harness.headers(tier="free")
     error = await error_of(harness, free, 403, model="konnect-council", messages=[user("a")])
     assert error["code"] == "tier_required" and error["type"] == "permission_error"
+    assert error["param"] == "model"
     headers = await harness.headers()
     error = await error_of(harness, headers, 404, model="gpt-4o", messages=[user("a")],
                            **{"konnect.session_id": "sess_missing"})
-    assert error["type"] == "not_found_error" and error["param"] == "session_id"
+    assert error["type"] == "not_found_error" and error["param"] == "konnect.session_id"
     first = await complete(harness, headers, model="gpt-4o", messages=[user("a")],
                            konnect={"session_id": "new"})
     error = await error_of(harness, headers, 409, model="konnect-ensemble", messages=[user("b")],

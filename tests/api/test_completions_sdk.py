@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from chorus import auth
 from chorus.app import create_app
 from chorus.config import TierConfig, load_settings
-from chorus.modes import mode_runner
 from chorus.store.db import create_engine
 from chorus.store.users import UserStore
 from tests.api.test_completions import upstream_config
@@ -109,15 +108,6 @@ def test_extra_body_extensions_keep_a_session(live: Live) -> None:
     assert stored["message_count"] == 4
 
 
-def mode_missing(name: str) -> bool:
-    try:
-        mode_runner(name)  # type: ignore[arg-type]
-    except KeyError:
-        return True
-    return False
-
-
-@pytest.mark.skipif(mode_missing("ensemble"), reason="the ensemble mode has not landed yet")
 def test_an_ensemble_streams_member_progress_beside_the_answer(live: Live) -> None:
     models = ["gpt-4o", "claude-sonnet-4-5-20250929", "gemini-2.5-pro"]
     stream = live.client().chat.completions.create(

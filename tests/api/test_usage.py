@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from chorus.app import create_app
 from chorus.config import load_settings
 from chorus.limits import Period
-from chorus.modes import mode_runner
 from chorus.store.db import create_engine
 from chorus.store.schema import usage_records
 from tests.api.test_completions import frames, upstream_config
@@ -76,10 +75,6 @@ async def mixed_run(h: Harness, headers: dict[str, str]) -> list[dict[str, Any]]
         usages.append(frames(response.content)[-2]["usage"] if stream
                       else response.json()["usage"])
     for mode, model in MULTI_MODELS.items():
-        try:
-            mode_runner(mode)  # type: ignore[arg-type]
-        except KeyError:
-            continue
         response = await h.client.post("/v1/chat/completions", headers=headers, json={
             "model": model, "messages": user("Should we use Rust or Go?"),
             "konnect": {"models": ["fake-small"] * (3 if mode != "ensemble" else 2)}})

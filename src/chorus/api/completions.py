@@ -27,6 +27,10 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 
 EXTENSION_PREFIX = "konnect."
 NEW_SESSION = "new"
+PARAMS = {"mode": "model", "models": "konnect.models", "aggregation": "konnect.aggregation",
+          "personas": "konnect.personas", "roles": "konnect.roles",
+          "session_id": "konnect.session_id"}
+"""The native endpoint's field names in errors, as this request spells them."""
 ROLES: dict[str, Role] = {"system": "system", "developer": "system", "user": "user",
                           "assistant": "assistant"}
 
@@ -217,7 +221,11 @@ async def completions(request: Request, body: CompletionBody,
     conversation = conversation_of(body.messages, services.settings.max_message_chars)
     mode, pinned = mode_of(body, services, caller.test)
     turn = Turn(services, caller, turn_input(body, conversation, mode, options_of(body, pinned)))
-    await turn.prepare()
+    try:
+        await turn.prepare()
+    except ChorusError as exc:
+        exc.param = PARAMS.get(exc.param or "", exc.param)
+        raise
     head: JSON = {"id": f"chatcmpl-{base62(16)}", "object": "chat.completion.chunk",
                   "created": int(time.time()), "model": body.model}
     if body.stream:
