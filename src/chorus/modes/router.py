@@ -1,0 +1,228 @@
+"""The smart_chat router: what a question needs, how hard it is, and which model should answer."""
+
+from __future__ import annotations
+
+import functools
+import math
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from chorus.errors import InvalidRequest
+from chorus.modes.router_features import FEATURES, estimate_tokens, extract
+from chorus.providers.catalog import ModelEntry
+from chorus.types import JSON, Message
+
+Category = Literal["code", "math", "reasoning", "creative", "facts", "long", "multilingual"]
+CATEGORIES: tuple[Category, ...] = (
+    "code", "math", "reasoning", "creative", "facts", "long", "multilingual")
+DIFFICULTY_INPUTS: tuple[str, ...] = (*FEATURES, *(f"p_{c}" for c in CATEGORIES))
+
+WEIGHTS_FILE = Path(__file__).with_name("router_weights.toml")
+LONG_TOKENS = 3000
+"""From this many prompt tokens a question is "long" whatever else it is: a fact, not a guess."""
+FOLLOW_UP_WORDS = 12
+"""A question this short in a session is read together with the previous one."""
+OUTPUT_RESERVE = 1024
+"""Tokens kept free in the context window for the answer."""
+
+# How skill meets difficulty. skill = quality + FIT_BONUS * (fit - 0.5), where fit is the share
+# of the question's needs among the model's strengths; a question of difficulty d needs
+# skill NEED_EASY + (NEED_HARD - NEED_EASY) * d, and P(success) is a logistic of the margin.
+FIT_BONUS = 0.10
+NEED_EASY = 0.50
+NEED_HARD = 0.92
+MARGIN_SCALE = 0.03
+CAPABLE = 0.5
+"""A model "can do it" when its estimated chance of success is at least this."""
+SPEED_WEIGHT = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    category: dict[Category, list[float]]
+    difficulty: list[float]
+
+
+@functools.cache
+def weights(path: Path = WEIGHTS_FILE) -> Weights:
+    """The fitted weights, read once; they must match the features this code extracts."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    if tuple(data["features"]) != FEATURES or tuple(data["difficulty_inputs"]) != (
+            DIFFICULTY_INPUTS):
+        raise RuntimeError(f"{path.name} was fitted to other features; run bench/router.py fit")
+    return Weights({c: data["category"][c] for c in CATEGORIES}, data["difficulty"])
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the question needs, how hard it is, and how many tokens the prompt holds."""
+
+    category: Category
+    probabilities: dict[Category, float]
+    difficulty: float
+    tokens: int
+
+
+def _dot(weights: Sequence[float], values: Sequence[float]) -> float:
+    return sum(w * v for w, v in zip(weights, values, strict=True))
+
+
+def _sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-max(-60.0, min(60.0, x))))
+
+
+def classify(features: Sequence[float]) -> tuple[dict[Category, float], float]:
+    """Category probabilities (softmax) and difficulty (logistic) from one feature vector."""
+    fitted = weights()
+    scores = {c: _dot(fitted.category[c], features) for c in CATEGORIES}
+    top = max(scores.values())
+    exp = {c: math.exp(s - top) for c, s in scores.items()}
+    total = sum(exp.values())
+    probabilities = {c: e / total for c, e in exp.items()}
+    difficulty = _sigmoid(_dot(fitted.difficulty,
+                               [*features, *(probabilities[c] for c in CATEGORIES)]))
+    return probabilities, difficulty
+
+
+def analyse(question: str, history: Sequence[Message] = ()) -> Analysis:
+    """Read the question (and, for a short follow-up, the one before it); no model call."""
+    features, question_tokens = extract(question)
+    probabilities, difficulty = classify(features)
+    previous = next((m.content for m in reversed(history) if m.role == "user"), None)
+    if previous is not None and len(question.split()) <= FOLLOW_UP_WORDS:
+        earlier, earlier_difficulty = classify(extract(previous)[0])
+        probabilities = {c: (probabilities[c] + earlier[c]) / 2 for c in CATEGORIES}
+        difficulty = (difficulty + earlier_difficulty) / 2
+    context = "\n".join(m.content for m in history)
+    prompt_tokens = question_tokens + (estimate_tokens(context) + 4 * len(history)
+                                       if history else 0)
+    if prompt_tokens >= LONG_TOKENS:
+        probabilities = {c: p / 2 + (0.5 if c == "long" else 0.0)
+                         for c, p in probabilities.items()}
+    category = max(CATEGORIES, key=lambda c: probabilities[c])
+    return Analysis(category, probabilities, difficulty, prompt_tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    entry: ModelEntry
+    fit: float
+    skill: float
+    success: float
+    score: float
+
+    @property
+    def capable(self) -> bool:
+        return self.success >= CAPABLE
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    model: str
+    analysis: Analysis
+    cost_preference: float
+    reason: str
+    candidates: tuple[Candidate, ...]
+    """Every model that fits the context window, best score first."""
+
+    def details(self) -> JSON:
+        return {"routed_to": self.model, "category": self.analysis.category,
+                "difficulty": round(self.analysis.difficulty, 3), "reason": self.reason}
+
+
+def _spread(values: list[float]) -> list[float]:
+    """Each value placed in [0, 1] between the pool's lowest and highest."""
+    low, high = min(values), max(values)
+    return [(v - low) / (high - low) if high > low else 1.0 for v in values]
+
+
+def score(analysis: Analysis, pool: Sequence[ModelEntry], cost_preference: float
+          ) -> list[Candidate]:
+    """Every model that fits the prompt, best first: success and skill traded against price."""
+    fitting = [m for m in pool if m.context_window >= analysis.tokens + OUTPUT_RESERVE]
+    if not fitting:
+        return []
+    need = NEED_EASY + (NEED_HARD - NEED_EASY) * analysis.difficulty
+    fits = [sum(p for c, p in analysis.probabilities.items() if c in m.strengths)
+            for m in fitting]
+    skills = [m.quality + FIT_BONUS * (fit - 0.5) for m, fit in zip(fitting, fits, strict=True)]
+    successes = [_sigmoid((s - need) / MARGIN_SCALE) for s in skills]
+    skill_rank = _spread(skills)
+    cheapness = [1 - x for x in _spread([math.log(m.blended_price + 0.01) for m in fitting])]
+    speed = _spread([math.log(max(m.speed, 1.0)) for m in fitting])
+    any_capable = any(s >= CAPABLE for s in successes)
+    c = cost_preference
+    out: list[Candidate] = []
+    for i, model in enumerate(fitting):
+        # Quality side: the chance of getting it right, plus skill itself, which matters more
+        # the harder the question. Cost side: the cheapest model that can do it wins outright.
+        quality = successes[i] + skill_rank[i] * (0.3 + analysis.difficulty)
+        if any_capable:
+            cost = (1.0 + cheapness[i]) if successes[i] >= CAPABLE else successes[i]
+        else:
+            cost = successes[i] + 0.1 * cheapness[i]
+        # Speed only breaks near-ties in between: at 0 and 1 the answer is exact.
+        value = (1 - c) * quality + c * cost + 4 * SPEED_WEIGHT * c * (1 - c) * speed[i]
+        out.append(Candidate(model, fits[i], skills[i], successes[i], value))
+    return sorted(out, key=lambda x: (-x.score, x.entry.blended_price, x.entry.id))
+
+
+def route(analysis: Analysis, pool: Sequence[ModelEntry], cost_preference: float) -> Decision:
+    """The model for this question from `pool`; a prompt no model can hold is a 400."""
+    if not pool:
+        raise InvalidRequest("no model is configured: set a provider key or use a sk_test_ key")
+    candidates = score(analysis, pool, cost_preference)
+    if not candidates:
+        largest = max(m.context_window for m in pool)
+        raise InvalidRequest(
+            f"the conversation is about {analysis.tokens} tokens, more than any model here can "
+            f"read (the largest context window is {largest}); start a new session or shorten it",
+            param="message")
+    best = candidates[0]
+    return Decision(best.entry.id, analysis, cost_preference,
+                    explain(analysis, cost_preference, candidates, len(pool)),
+                    tuple(candidates))
+
+
+def _price(entry: ModelEntry) -> str:
+    return f"${entry.blended_price:.2f}/M tokens"
+
+
+NEEDS: dict[Category, str] = {
+    "code": "coding", "math": "maths", "reasoning": "reasoning", "creative": "creative-writing",
+    "facts": "quick-facts", "long": "long-input", "multilingual": "non-English",
+}
+
+
+def explain(analysis: Analysis, cost_preference: float, candidates: Sequence[Candidate],
+            pool_size: int) -> str:
+    """A readable sentence or three: why this model, and why not the obvious alternatives."""
+    best = candidates[0]
+    level = "hard" if analysis.difficulty >= 0.5 else "easy"
+    strength = (f"{analysis.category} is among its strengths"
+                if analysis.category in best.entry.strengths
+                else f"{analysis.category} is not among its strengths but its overall quality "
+                     f"makes up for it")
+    lean = ("quality first" if cost_preference < 0.34 else
+            "price first" if cost_preference > 0.66 else "balancing quality and price")
+    text = (f"A {NEEDS[analysis.category]} question, {level} (difficulty "
+            f"{analysis.difficulty:.2f}); at cost preference {cost_preference:.2f} ({lean}) "
+            f"{best.entry.id} fits best: {strength}; quality {best.entry.quality:.2f}, "
+            f"{_price(best.entry)}, {best.success:.0%} estimated chance of a good answer.")
+    strongest = max(candidates, key=lambda x: (x.skill, -x.entry.blended_price))
+    cheapest = min(candidates, key=lambda x: (x.entry.blended_price, -x.skill))
+    notes: list[str] = []
+    if strongest is not best:
+        notes.append(f"{strongest.entry.id} is stronger ({strongest.success:.0%}) but costs "
+                     f"{_price(strongest.entry)}")
+    if cheapest is not best and cheapest is not strongest:
+        why = "less likely to get it right" if cheapest.success < best.success else "slower"
+        notes.append(f"{cheapest.entry.id} is cheaper ({_price(cheapest.entry)}) but "
+                     f"{why} ({cheapest.success:.0%})")
+    if len(candidates) < pool_size:
+        notes.append(f"{pool_size - len(candidates)} model(s) left out: the prompt "
+                     f"(~{analysis.tokens} tokens) does not fit their context window")
+    return text + (" Alternatives: " + "; ".join(notes) + "." if notes else "")

@@ -1,0 +1,363 @@
+"""What the router sees in a question: cheap lexical, syntactic, script and length features."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+
+from chorus import tokens
+
+HEAD_CHARS = 1500
+TAIL_CHARS = 500
+"""Only the head and tail of a long paste are read: the ask is almost always at one end."""
+
+EXACT_TOKEN_CHARS = 4000
+"""Longer texts get a sampled token estimate; an exact count of 100k characters takes ~2 ms."""
+
+LEXICONS: dict[str, str] = {
+    # Single words are matched against word tokens, phrases ("a b" or non-Latin text) as
+    # substrings. Several languages each: a French code question still smells of code.
+    "kw_code": """
+        code coding coder function functions method methods class classes bug bugs debug
+        debugging compile compiler compiles error errors exception exceptions stacktrace
+        traceback python javascript typescript java rust golang kotlin swift ruby php perl
+        bash shell powershell sql postgres postgresql mysql sqlite mongodb redis query queries
+        regex regexp api apis endpoint endpoints json yaml xml html css react vue angular svelte
+        django flask fastapi rails spring node nodejs npm pip cargo docker dockerfile kubernetes
+        k8s helm terraform git github gitlab commit rebase refactor refactoring unittest pytest
+        jest variable variables loop loops array arrays hashmap pointer pointers struct enum
+        interface async await thread threads mutex deadlock segfault null undefined nullptr
+        library libraries package packages dependency dependencies framework script scripts
+        program programs programming implement implementation runtime database schema
+        migration linter lint webpack vite cli terminal syntax deploy deployment backend
+        frontend microservice microservices lambda closure recursion recursive iterator
+        generator decorator dataframe pandas numpy compile-time typescript's repo repository
+        localhost http https nginx cors oauth jwt websocket grpc graphql orm sdk ide vscode
+        vim emacs makefile cmake gcc clang llvm jvm wasm kotlin's dev devops ci pipeline
+        virtualenv venv conda pyenv install installed uninstall module modules linux ubuntu
+        debian macos homebrew apt chmod sudo ssh cron aws gcp azure s3 ec2 vpc subnet subnets
+        iam serverless ansible jenkins kafka rabbitmq nosql csv excel vba spreadsheet app
+        apps crash crashes crashing ios android browser chrome firefox safari onclick dom
+        port localhost firewall dns ssl tls certificate login webhook cache caching latency
+        crud widget plugin extension binary compile build builds stack heap
+        fonction fonctions código codigo programa programación programacion funktion fehler
+        programmieren klasse variable datenbank abfrage funzione codice errore
+        | c++, c#, f#, .net, node.js, next.js, command line, pull request, merge conflict,
+        unit test, visual studio, 代码, 函数, 程序, 编程, 报错, 数据库, コード, 関数, プログラム,
+        エラー, データベース, код, функция, функцию, программа, ошибка, базы данных, كود, برمجة,
+        دالة, برنامج, 코드, 함수
+    """,
+    "kw_math": """
+        solve solving equation equations integral integrals integrate derivative derivatives
+        differentiate calculus algebra algebraic geometry trigonometry probability
+        probabilities statistics statistical variance deviation prove proof theorem lemma
+        prime primes factor factorize factorial matrix matrices eigenvalue eigenvalues
+        eigenvector vector vectors polynomial polynomials root roots logarithm logarithms log
+        ln exponent exponential percent percentage ratio fraction fractions average mean
+        median mode sum product remainder modulo divisible divisor gcd lcm triangle triangles
+        circle radius diameter circumference area volume angle angles slope limit limits
+        series converge converges convergence inequality inequalities combinatorics
+        permutation permutations combination combinations dice die coin coins calculate
+        compute arithmetic interest compound sqrt hypotenuse parabola quadratic linear
+        integer integers rational irrational infinity asymptote tangent sine cosine
+        expectation distribution binomial gaussian bayes plus minus divided multiply
+        multiplied multiplication division subtract subtraction equals digit digits decimal
+        decimals discount km mph kilometres kilometers litres liters metres meters celsius
+        fahrenheit estimate odds
+        | expected value, how much, how many, square root, résoudre, équation, intégrale, dérivée,
+        probabilité, ecuación, ecuacion, resolver, derivada, probabilidad, gleichung, lösen,
+        ableitung, wahrscheinlichkeit, integrale, 方程, 积分, 导数, 概率, 证明, 计算, 方程式,
+        積分, 微分, 確率, 証明, 計算, уравнение, интеграл, производн, вероятност, доказать,
+        вычисл, معادلة, تكامل, احتمال
+    """,
+    "kw_reason": """
+        why compare comparison comparing versus vs tradeoff tradeoffs trade-off trade-offs
+        pros cons better worse worth decide decision decisions choose choosing choice strategy
+        strategic plan planning evaluate assess analyze analyse analysis argument arguments
+        implications consequences cause causes reason reasons reasoning logic logical puzzle
+        riddle paradox dilemma ethical ethics hypothetically hypothetical recommend
+        recommendation advice advise approach risks risk weigh justify critique
+        counterargument assumption assumptions infer deduce deduction explain alternatives
+        prioritize prioritise debate opinion tactic tactics negotiate scenario scenarios
+        downsides upsides benefits drawbacks advantages disadvantages idea predict propose
+        proposal policy policies impact effects outcome outcomes incentive incentives
+        fairness stakeholders uncertainty unstable stability feedback early late wise
+        | good idea, bad idea, makes sense, would you, should i, should we, which is better,
+        what would happen, would it make sense, is it worth, pourquoi, comparer, avantages,
+        inconvénients, por qué, ventajas, desventajas, warum, vergleichen, vorteile, nachteile,
+        perché, 为什么, 比较, 优缺点, 应该, なぜ, 比較, どちら, почему, сравни, плюсы, минусы,
+        стоит ли, لماذا, مقارنة
+    """,
+    "kw_creative": """
+        poem poems poetry poet haiku sonnet limerick verse verses rhyme rhyming lyrics song
+        songs story stories tale tales fairytale fable novel plot character characters
+        dialogue screenplay scene fiction fantasy sci-fi compose creative imagine pretend
+        roleplay slogan slogans tagline taglines jingle toast eulogy vows joke jokes pun puns
+        metaphor whimsical funny humorous witty bedtime caption captions blurb villain hero
+        protagonist narrator monologue ballad ode rap chorus stanza prose worldbuilding
+        rewrite reword rephrase catchy brainstorm tweet ideas names ghazal pantoum villanelle
+        sestina elegy epigram couplet couplets quatrain fanfic copywriting headline headlines
+        bio description quote motto
+        | write me, make up, flash fiction, free verse, short story, fairy tale, in the style of,
+        in the voice of, birthday message,
+        greeting card, name ideas, poème, histoire, conte, chanson, poema, cuento, canción,
+        gedicht, geschichte, märchen, lied, poesia, racconto, 诗, 故事, 歌词, 詩, 物語, 俳句,
+        стихотворени, стих, рассказ, сказк, песн, قصيدة, قصة
+    """,
+    "kw_facts": """
+        capital population founded invented inventor discovered born died year date located
+        height tall tallest largest longest biggest smallest oldest first president minister
+        king queen emperor author wrote director currency abbreviation acronym meaning define
+        definition synonym antonym spell spelling distance boiling melting symbol element
+        planet ocean continent country city river mountain winner won record fact facts
+        quick briefly capital's nickname anthem flag language spoken official century war
+        treaty empire dynasty revolution battle ancient medieval award prize nobel medal
+        olympics champion album film movie actor singer band species animal mammal
+        | name the, list the, list all, list every, which country, in which year, stand for,
+        stands for, who is, who was, who wrote, when did, when was, where is, what year,
+        what is the, how old, how far, how tall, how long ago, quelle est la capitale, cuál es,
+        wer ist, 首都, 是谁, 哪一年, 誰, いつ, столица, кто такой, когда, ما هي, عاصمة
+    """,
+    "kw_long": """
+        summarize summarise summary summarized tldr outline condense excerpt transcript
+        minutes attached pasted report document article chapter extract recap digest skim
+        highlights
+        | tl;dr, key points, main points, action items, the following, below, above,
+        this document, this article, this transcript, this report, this log, this file,
+        this contract, this thread, the text, résumé, résumer, resumen, resumir, zusammenfassung,
+        zusammenfassen, riassunto, 总结, 摘要, 概括, 要約, まとめ, кратко, резюме, перескажи,
+        تلخيص, لخص
+    """,
+    "kw_translate": """
+        translate translation translated translating translator localize localise
+        french spanish german italian portuguese chinese mandarin cantonese japanese korean
+        arabic russian hindi dutch polish turkish swedish greek hebrew vietnamese thai
+        | how do you say, how to say, in english, traduire, traduction, traducir, traducción,
+        übersetzen, übersetzung, tradurre, 翻译, 翻訳, перевести, перевод, ترجم, ترجمة
+    """,
+    "d_constraint": """
+        must without exactly only ensure guarantee guaranteed constraint constraints
+        requirement requirements handle handles edge corner unless within bounded
+        complexity thread-safe idempotent invariant invariants strictly efficient efficiently
+        robust correct correctness optimal minimal maximal precisely
+        | at most, at least, no more than, no less than, edge case, corner case,
+        backwards compatible, while keeping, but not, o(n, o(1), o(log, in place
+    """,
+    "d_depth": """
+        prove proof derive derivation rigorous rigorously formally formal theorem lemma
+        asymptotic optimize optimise optimization optimisation minimize maximize distributed
+        consensus concurrency concurrent lock-free deadlock leak invalidation consistency
+        transaction transactions isolation eigen manifold bayesian stochastic markov fourier
+        laplace topology compiler kernel cryptography cryptographic quantum tensor gradient
+        backpropagation convergence causal econometric jurisdiction liability regulation
+        compliance architecture scalability scalable latency throughput sharding replication
+        counterfactual equilibrium vulnerability exploit adversarial nonlinear heuristic
+        benchmark profiling amortized invariant induction contradiction
+        | show that, prove that, if and only if, general formula, closed form, race condition,
+        memory leak, game theory, second-order, differential equation, zero-knowledge,
+        time complexity
+    """,
+    "d_steps": """
+        step steps then after first second third finally additionally also each every both
+        design architect end-to-end complete comprehensive detailed thorough thoroughly
+        multi-step plan migrate scale walk
+        | and then, after that, step by step, in depth, as well as, on top of that
+    """,
+    "d_easy": """
+        quick quickly simple simply short brief briefly basic beginner eli5 hi hello hey
+        thanks thank casual fun easy tiny little one-liner
+        | one word, one sentence, in a sentence, a few words, explain like, what's, what is,
+        just tell me
+    """,
+}
+
+FOREIGN_STOPWORDS_TEXT = """
+    le la les des une est et je tu il elle nous vous que qui dans avec sur pas ce cette mon ma
+    mes du au aux sont comment pourquoi quel quelle quels être avoir leur très où été peux
+    faire fait mais el los las una unos es y por para cómo qué cuál cuáles mi su está están
+    pero muy también puedo hay del al lo se sobre entre cuando dónde der das und ist ein eine
+    nicht ich du wir sie mit für auf von zu dem den des wie warum wo kann können mein meine
+    bitte oder aber auch noch sind wird werden über bei nach gli della di che è sono perché
+    questo questa mio nel os um não você minha isso são em da dos das het een niet wat hoe
+    waarom ik je voor zijn wat welke
+"""
+
+ENGLISH_STOPWORDS_TEXT = """
+    the is are a an of to in and for on with what how why my i you it this that can do does be
+    was were from by at as or if me we your which who should would could there their have has
+    will not but about into than then they them so any all some when where just our
+"""
+
+_WORD = re.compile(r"\w+(?:['-]\w+)*")
+_LATIN = re.compile(r"[\x00-\u024f\u1e00-\u1eff\u2000-\u206f]+")
+_ACCENTED = re.compile(r"[\u00c0-\u024f]")
+_FENCE = re.compile(r"```|`[^`\n]{1,80}`")
+_IDENTIFIER = re.compile(r"[a-z](?:_|[A-Z])[a-z]")
+_TRACE = re.compile(r"Error|Exception|Traceback|line \d|exit code|segmentation")
+_MATH = re.compile(r"\d\s*[-+*/\u00d7\u00f7^]\s*\(?\d|[\^²³∫∑√≤≥≠∞±°]|\d\s?%|[$€£¥]\s?\d")
+_MAKE_START = re.compile(
+    r"^\s*(?:please |can you |could you )?(?:write|compose|draft|make up|invent|create|"
+    r"come up with|generate|give me \d+|turn this into|rewrite|describe)\b", re.I)
+_WH_START = re.compile(
+    r"^\s*(?:who|what|when|where|which|whats|what's|how (?:many|much|old|far|tall|long)|"
+    r"is|are|does|did|was|were)\b", re.I)
+# Checked with str methods, which are ~10x faster than regular expressions here.
+_OPERATORS = ("==", "!=", "&&", "||", "->", "=>", "::", "+=", "<=", ">=", "()", ").", "\\frac")
+_CODE_STARTS = ("def ", "class ", "import ", "from ", "#include", "using ", "package ", "fn ",
+                "func ", "let ", "const ", "var ", "public ", "private ", "return ", "if (",
+                "for (", "while (", "select ", "insert ", "update ", "create ", "@", "$ ", ">>> ")
+_CODE_ENDS = (";", "{", "}", "):", ")", "]", ",")
+_LIST_STARTS = ("- ", "* ", "• ")
+
+
+def _lexicon_features() -> tuple[str, ...]:
+    return tuple(LEXICONS)
+
+
+FEATURES: tuple[str, ...] = (
+    "bias", *_lexicon_features(), "fence", "code_lines", "identifiers", "operators", "trace",
+    "math_syntax", "numbers", "sc_han", "sc_kana", "sc_hangul", "sc_cyrillic", "sc_arabic",
+    "sc_other", "sc_any", "foreign_sw", "english_sw", "accents", "log_tokens", "tok_1k", "tok_3k",
+    "tok_10k", "lines", "list_lines", "questions", "wh_start", "make_start", "short", "words",
+)
+"""The order of the vectors the weights in router_weights.toml are fitted to."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicons:
+    """All groups compiled for one pass: word -> groups, phrase heads, and raw substrings."""
+
+    words: dict[str, tuple[int, ...]]
+    phrases: dict[str, tuple[int, ...]]
+    heads: frozenset[str]
+    longest: int
+    substrings: tuple[tuple[str, int], ...]
+    """Non-Latin words and phrases with punctuation, found with `in` (no word breaks)."""
+    foreign: frozenset[str]
+    english: frozenset[str]
+
+
+@functools.cache
+def lexicons() -> Lexicons:
+    """Built once, on first use; a phrase of Latin words is matched as a run of word tokens."""
+    words: dict[str, list[int]] = {}
+    phrases: dict[str, list[int]] = {}
+    substrings: list[tuple[str, int]] = []
+    for group, text in enumerate(LEXICONS.values()):
+        words_part, _, phrases_part = text.partition("|")
+        for word in set(words_part.split()):
+            words.setdefault(word, []).append(group)
+        for phrase in {p.strip() for p in phrases_part.split(",") if p.strip()}:
+            parts = _WORD.findall(phrase)
+            if _LATIN.fullmatch(phrase) and " ".join(parts) == phrase:
+                target = words if len(parts) == 1 else phrases
+                target.setdefault(phrase, []).append(group)
+            else:
+                substrings.append((phrase, group))
+    return Lexicons(
+        {w: tuple(g) for w, g in words.items()}, {p: tuple(g) for p, g in phrases.items()},
+        frozenset(p.split()[0] for p in phrases), max(len(p.split()) for p in phrases),
+        tuple(substrings), frozenset(FOREIGN_STOPWORDS_TEXT.split()),
+        frozenset(ENGLISH_STOPWORDS_TEXT.split()))
+
+
+def _lexical(lower: str, words: list[str], non_latin: bool) -> list[float]:
+    lex = lexicons()
+    hits = [0] * len(LEXICONS)
+    for index, word in enumerate(words):
+        for group in lex.words.get(word, ()):
+            hits[group] += 1
+        if word in lex.heads:
+            for size in range(2, lex.longest + 1):
+                for group in lex.phrases.get(" ".join(words[index:index + size]), ()):
+                    hits[group] += 1
+    for substring, group in lex.substrings:
+        if (non_latin or substring.isascii()) and substring in lower:
+            hits[group] += lower.count(substring)
+    return [_log(h) for h in hits]
+
+
+def estimate_tokens(text: str) -> int:
+    """Exact below a few thousand characters, else counted on a sample and scaled."""
+    if len(text) <= EXACT_TOKEN_CHARS:
+        return tokens.count(text)
+    middle = len(text) // 2
+    sample = text[:1000] + text[middle:middle + 500] + text[-500:]
+    return int(tokens.count(sample) * len(text) / len(sample))
+
+
+def _scripts(view: str) -> tuple[int, int, int, int, int, int]:
+    """Letters of Han, kana, Hangul, Cyrillic, Arabic and other non-Latin scripts."""
+    han = kana = hangul = cyrillic = arabic = other = 0
+    for char in _LATIN.sub("", view):
+        code = ord(char)
+        if 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF:
+            han += 1
+        elif 0x3040 <= code <= 0x30FF:
+            kana += 1
+        elif 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF:
+            hangul += 1
+        elif 0x0400 <= code <= 0x04FF:
+            cyrillic += 1
+        elif 0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F:
+            arabic += 1
+        elif char.isalpha():
+            other += 1
+    return han, kana, hangul, cyrillic, arabic, other
+
+
+def _log(count: int) -> float:
+    return math.log1p(count)
+
+
+def _lines(view: str) -> tuple[int, int]:
+    """Lines that look like code, and lines that are list items."""
+    code = items = 0
+    for line in view.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        lowered = stripped[:9].lower()
+        if (lowered.startswith(_CODE_STARTS) or stripped.endswith(_CODE_ENDS)
+                or "</" in stripped or "/>" in stripped):
+            code += 1
+        if stripped.startswith(_LIST_STARTS) or (
+                stripped[:1].isdigit() and stripped[1:3] in (". ", ") ")):
+            items += 1
+    return code, items
+
+
+def extract(text: str) -> tuple[list[float], int]:
+    """The feature vector (in FEATURES order) and the estimated tokens of `text`."""
+    n_tokens = estimate_tokens(text)
+    lex = lexicons()
+    view = text if len(text) <= HEAD_CHARS + TAIL_CHARS else (
+        text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:])
+    lower = view.lower()
+    words = _WORD.findall(lower)
+    alpha = [w for w in words if not w[0].isdigit()]
+    letters = max(1, sum(len(w) for w in alpha))
+    n_alpha = max(1, len(alpha))
+    non_ascii = len(view) != len(view.encode("ascii", "ignore"))
+    script_letters = _scripts(view) if non_ascii else (0, 0, 0, 0, 0, 0)
+    accents = len(_ACCENTED.findall(view)) if non_ascii else 0
+    code_lines, list_lines = _lines(view)
+    questions = view.count("?") + view.count("\uff1f") + view.count("؟")
+    return [
+        1.0, *_lexical(lower, words, any(script_letters)),
+        _log(len(_FENCE.findall(view))), _log(code_lines),
+        _log(len(_IDENTIFIER.findall(view))), _log(sum(view.count(op) for op in _OPERATORS)),
+        _log(len(_TRACE.findall(view))), _log(len(_MATH.findall(lower))),
+        _log(len(words) - len(alpha)), *(min(1.0, n / letters) for n in script_letters),
+        min(1.0, sum(script_letters) / letters),
+        sum(1 for w in alpha if w in lex.foreign) / n_alpha,
+        sum(1 for w in alpha if w in lex.english) / n_alpha,
+        min(1.0, 10 * accents / letters),
+        math.log1p(n_tokens) / 10, float(n_tokens >= 1000), float(n_tokens >= 3000),
+        float(n_tokens >= 10_000), _log(text.count("\n")) / 5, _log(list_lines),
+        _log(questions), float(_WH_START.match(view) is not None),
+        float(_MAKE_START.match(view) is not None), float(len(words) <= 12),
+        _log(len(words)) / 8,
+    ], n_tokens
