@@ -112,6 +112,8 @@ class ModeDefaults(_Strict):
     """A cheap model that names new sessions in the background; none keeps first-line titles."""
     summary_model: str | None = None
     """A cheap model that summarises what no longer fits a model's window; none: a marker."""
+    cost_preference: float = Field(0.5, ge=0, le=1)
+    """smart_chat routing: 0 the best model for the question, 1 the cheapest that can do it."""
 
 
 class FileConfig(_Strict):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from chorus.errors import InvalidRequest
-from chorus.modes import ModeContext
+from chorus.modes import ModeContext, router
 from chorus.types import (
+    JSON,
     AnswerDelta,
     MemberDone,
     MemberResult,
@@ -21,20 +21,22 @@ from chorus.types import (
 )
 
 
-def choose(ctx: ModeContext) -> tuple[str, dict[str, object]]:
-    """The explicit model, else the user's or server's default, else the first of the pool."""
-    for model, reason in ((ctx.options.model, "requested by the client"),
-                          (ctx.defaults.default_model, "the configured default model")):
+def choose(ctx: ModeContext) -> tuple[str, JSON]:
+    """The explicit model, else the default model from settings, else the router's pick."""
+    analysis = router.analyse(ctx.question, ctx.history)
+    preference = (ctx.options.cost_preference if ctx.options.cost_preference is not None
+                  else ctx.defaults.cost_preference)
+    for model, why in ((ctx.options.model, "the request names this model"),
+                       (ctx.defaults.default_model, "the default model from settings")):
         if model:
             ctx.caller.entry(model)
-            return model, {"routed_to": model, "category": None, "difficulty": None,
-                           "reason": reason}
-    pool = ctx.caller.models()
-    if not pool:
-        raise InvalidRequest("no model is configured: set a provider key or use a sk_test_ key")
-    model = pool[0].id
-    return model, {"routed_to": model, "category": None, "difficulty": None,
-                   "reason": "the first model of the pool"}
+            return model, {
+                "routed_to": model, "category": analysis.category,
+                "difficulty": round(analysis.difficulty, 3),
+                "reason": f"{why}, so routing was skipped (a {router.NEEDS[analysis.category]} "
+                          f"question, difficulty {analysis.difficulty:.2f})."}
+    decision = router.route(analysis, ctx.caller.models(), preference)
+    return decision.model, decision.details()
 
 
 async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:

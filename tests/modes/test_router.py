@@ -1,0 +1,216 @@
+"""The smart_chat router: accuracy on its labelled set, cost preference, overrides, windows."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from pydantic import ValidationError
+
+from chorus.config import ModeDefaults, ProviderConfig, Settings
+from chorus.errors import InvalidRequest
+from chorus.modes import router
+from chorus.providers.catalog import ModelEntry, build_catalog
+from chorus.types import Message
+from tests.conftest import Harness
+from tests.data.router_set import Question, load, paste
+
+GRID = [i / 10 for i in range(11)]
+
+
+@functools.cache
+def analysed() -> list[tuple[Question, router.Analysis]]:
+    return [(q, router.analyse(q.text)) for q in load()]
+
+
+@functools.cache
+def simulated_pool() -> tuple[ModelEntry, ...]:
+    return tuple(build_catalog(Settings()).models(test=True))
+
+
+def accuracy(pairs: list[tuple[Question, router.Analysis]], hard: bool = False) -> float:
+    if hard:
+        return sum((a.difficulty >= 0.5) == q.hard for q, a in pairs) / len(pairs)
+    return sum(a.category == q.category for q, a in pairs) / len(pairs)
+
+
+def test_the_labelled_set_is_large_varied_and_split() -> None:
+    questions = load()
+    assert len(questions) >= 300
+    assert {q.category for q in questions} == set(router.CATEGORIES)
+    assert all(sum(q.category == c for q in questions) >= 25 for c in router.CATEGORIES)
+    assert 0.3 < sum(q.hard for q in questions) / len(questions) < 0.6
+    assert len({q.text for q in questions}) == len(questions)
+    held_out = [q for q in questions if q.held_out]
+    assert 0.25 <= len(held_out) / len(questions) <= 0.4
+    assert {q.category for q in held_out} == set(router.CATEGORIES)
+    assert sum(q.fresh for q in questions) >= 40 and all(q.held_out for q in questions if q.fresh)
+
+
+def test_category_accuracy_overall_and_on_the_held_out_split() -> None:
+    pairs = analysed()
+    assert accuracy(pairs) >= 0.92
+    assert accuracy([p for p in pairs if p[0].held_out]) >= 0.84
+    assert accuracy([p for p in pairs if p[0].fresh]) >= 0.80
+
+
+def test_easy_hard_accuracy_overall_and_on_the_held_out_split() -> None:
+    pairs = analysed()
+    assert accuracy(pairs, hard=True) >= 0.92
+    assert accuracy([p for p in pairs if p[0].held_out], hard=True) >= 0.88
+    assert accuracy([p for p in pairs if p[0].fresh], hard=True) >= 0.85
+
+
+def test_every_long_input_is_long_and_nothing_short_is() -> None:
+    for q, a in analysed():
+        assert (a.category == "long") == (q.category == "long"), q.id
+
+
+def test_cost_preference_never_raises_the_price_as_it_grows() -> None:
+    pool = simulated_pool()
+    for q, analysis in analysed():
+        prices = [router.route(analysis, pool, c).candidates[0].entry.blended_price
+                  for c in GRID]
+        assert prices == sorted(prices, reverse=True), q.id
+
+
+def test_zero_is_the_strongest_and_one_the_cheapest_that_can_do_it() -> None:
+    pool = simulated_pool()
+    for q, analysis in analysed()[::7]:
+        best = router.route(analysis, pool, 0.0).candidates
+        assert best[0].skill == max(c.skill for c in best), q.id
+        cheap = router.route(analysis, pool, 1.0).candidates
+        capable = [c for c in cheap if c.capable]
+        if capable:
+            assert cheap[0].entry.blended_price == min(c.entry.blended_price for c in capable)
+            assert cheap[0].capable, q.id
+        else:
+            assert cheap[0].success == max(c.success for c in cheap), q.id
+
+
+def test_easy_questions_go_cheap_and_hard_ones_strong_by_default() -> None:
+    pool = simulated_pool()
+    easy = router.route(router.analyse("What's the capital of Portugal?"), pool, 0.5)
+    hard = router.route(router.analyse(
+        "Prove that every finite integral domain is a field, then show where finiteness is "
+        "needed with a counterexample."), pool, 0.5)
+    assert easy.analysis.difficulty < 0.5 < hard.analysis.difficulty
+    assert easy.candidates[0].entry.blended_price < 1.0
+    assert hard.candidates[0].entry.quality >= 0.85
+    assert hard.analysis.category == "math" and "math" in hard.candidates[0].entry.strengths
+
+
+def entry(id: str, window: int, price: float, quality: float,
+          strengths: str = "facts code long") -> ModelEntry:
+    provider = ProviderConfig(name="p", base_url="http://127.0.0.1:1/v1")
+    return ModelEntry(id, provider, id, window, price, price * 4, frozenset(strengths.split()),
+                      quality, 80.0)
+
+
+def test_a_long_input_goes_to_a_model_whose_window_holds_it() -> None:
+    small_and_good = entry("small", 8_192, 0.1, 0.95)
+    big = entry("big", 200_000, 3.0, 0.80)
+    text = "Summarise the key decisions.\n\n" + paste("transcript", 20_000, "w")
+    analysis = router.analyse(text)
+    assert analysis.tokens > 8_192 and analysis.category == "long"
+    for preference in (0.0, 0.5, 1.0):
+        decision = router.route(analysis, [small_and_good, big], preference)
+        assert decision.model == "big"
+        assert "context window" in decision.reason
+    short = router.route(router.analyse("Who wrote Dracula?"), [small_and_good, big], 1.0)
+    assert short.model == "small"
+
+
+def test_a_prompt_no_window_holds_is_a_clear_400() -> None:
+    analysis = router.analyse(paste("log", 20_000, "x"))
+    with pytest.raises(InvalidRequest, match="context window") as caught:
+        router.route(analysis, [entry("small", 8_192, 0.1, 0.9)], 0.5)
+    assert caught.value.status == 400
+
+
+def test_history_counts_toward_the_window_and_follow_ups_keep_the_topic() -> None:
+    history = (Message("user", "Write a Python function that parses ISO dates with time "
+                               "zones and test it with pytest"),
+               Message("assistant", "def parse(text): ...\n" * 3000))
+    follow_up = router.analyse("and now in Rust?", history)
+    assert follow_up.category in ("code", "long")
+    assert follow_up.tokens > router.analyse("and now in Rust?").tokens + 5000
+    assert router.analyse("and now in Rust?", history[:1]).category == "code"
+
+
+def test_cost_preference_setting_is_validated() -> None:
+    assert ModeDefaults().cost_preference == 0.5
+    with pytest.raises(ValidationError):
+        ModeDefaults(cost_preference=1.5)
+
+
+# ---- through POST /v1/chat with a sk_test_ key (the simulated catalog) ---------------------
+
+
+async def chat(h: Harness, headers: dict[str, str], message: str, **extra: object) -> dict:
+    response = await h.client.post("/v1/chat", headers=headers,
+                                   json={"message": message, **extra})
+    assert response.status_code == 200, response.text
+    body: dict = response.json()
+    return body
+
+
+async def test_details_say_which_model_what_category_how_hard_and_why(harness: Harness) -> None:
+    headers = await harness.headers()
+    body = await chat(harness, headers, "Write a Python function that merges two sorted "
+                                        "lists in linear time, with tests.")
+    details = body["details"]
+    assert set(details) == {"routed_to", "category", "difficulty", "reason"}
+    assert body["models_used"] == [details["routed_to"]]
+    assert details["category"] == "code"
+    assert 0 <= details["difficulty"] <= 1
+    assert details["routed_to"] in details["reason"] and "cost preference 0.50" in details["reason"]
+
+
+async def test_explicit_model_and_the_users_default_model_win(harness: Harness) -> None:
+    headers = await harness.headers()
+    question = "Prove that there are infinitely many primes."
+    routed = (await chat(harness, headers, question, cost_preference=0))["details"]
+    assert routed["routed_to"] == "claude-opus-4-1-20250805"
+    explicit = (await chat(harness, headers, question, model="gpt-4o-mini"))["details"]
+    assert explicit["routed_to"] == "gpt-4o-mini" and "request names" in explicit["reason"]
+    assert explicit["category"] == "math"
+    response = await harness.client.patch("/v1/settings", headers=headers,
+                                          json={"default_model": "gemini-2.5-flash"})
+    assert response.status_code == 200, response.text
+    default = (await chat(harness, headers, question, cost_preference=0))["details"]
+    assert default["routed_to"] == "gemini-2.5-flash" and "default model" in default["reason"]
+    again = (await chat(harness, headers, question, model="gpt-4o"))["details"]
+    assert again["routed_to"] == "gpt-4o"
+
+
+async def test_the_users_cost_preference_is_the_default_and_the_request_overrides_it(
+        harness: Harness) -> None:
+    headers = await harness.headers()
+    question = "What is the capital of Kenya?"
+    response = await harness.client.patch("/v1/settings", headers=headers,
+                                          json={"cost_preference": 1})
+    assert response.status_code == 200, response.text
+    cheap = (await chat(harness, headers, question))["details"]
+    assert cheap["routed_to"] == "gemini-2.5-flash-lite"
+    assert "cost preference 1.00" in cheap["reason"]
+    best = (await chat(harness, headers, question, cost_preference=0))["details"]
+    assert best["routed_to"] == "claude-opus-4-1-20250805"
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, "cheap"])
+async def test_a_bad_cost_preference_is_a_400(harness: Harness, value: object) -> None:
+    headers = await harness.headers()
+    response = await harness.client.post("/v1/chat", headers=headers,
+                                          json={"message": "hi", "cost_preference": value})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and "cost_preference" in error["message"]
+
+
+async def test_an_unknown_explicit_model_is_a_400(harness: Harness) -> None:
+    headers = await harness.headers()
+    response = await harness.client.post("/v1/chat", headers=headers,
+                                          json={"message": "hi", "model": "no-such-model"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
