@@ -49,7 +49,9 @@ class ModelConfig(_Strict):
     context_window: int = 8192
     price_in: float = 0.0
     price_out: float = 0.0
-    strengths: list[str] = Field(default_factory=list)
+    strengths: list[Literal["code", "math", "reasoning", "creative", "facts", "long",
+                            "multilingual"]] = Field(default_factory=list)
+    """What smart_chat routes to this model for (docs/routing.md)."""
     quality: float | None = None
     speed: float | None = None
 

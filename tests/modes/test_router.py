@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from chorus.config import ModeDefaults, ProviderConfig, Settings
+from chorus.config import ConfigError, ModeDefaults, ProviderConfig, Settings, read_config_file
 from chorus.errors import InvalidRequest
 from chorus.modes import router
 from chorus.providers.catalog import ModelEntry, build_catalog
@@ -138,10 +139,20 @@ def test_history_counts_toward_the_window_and_follow_ups_keep_the_topic() -> Non
     assert router.analyse("and now in Rust?", history[:1]).category == "code"
 
 
-def test_cost_preference_setting_is_validated() -> None:
+def test_the_routing_settings_in_the_toml_are_validated(tmp_path: Path) -> None:
     assert ModeDefaults().cost_preference == 0.5
     with pytest.raises(ValidationError):
         ModeDefaults(cost_preference=1.5)
+    path = tmp_path / "chorus.toml"
+    model = ('[[providers]]\nname = "p"\nbase_url = "http://127.0.0.1:1/v1"\n[[models]]\n'
+             'id = "m"\nprovider = "p"\nstrengths = ["code", "{strength}"]\nquality = 0.7\n'
+             '[defaults]\ncost_preference = 0.25\n')
+    path.write_text(model.format(strength="math"))
+    file = read_config_file(path)
+    assert file.defaults.cost_preference == 0.25 and file.models[0].strengths == ["code", "math"]
+    path.write_text(model.format(strength="maths"))
+    with pytest.raises(ConfigError, match="strengths"):
+        read_config_file(path)
 
 
 # ---- through POST /v1/chat with a sk_test_ key (the simulated catalog) ---------------------
