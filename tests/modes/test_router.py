@@ -117,15 +117,34 @@ def test_a_long_input_goes_to_a_model_whose_window_holds_it() -> None:
     for preference in (0.0, 0.5, 1.0):
         decision = router.route(analysis, [small_and_good, big], preference)
         assert decision.model == "big"
-        assert "context window" in decision.reason
+        assert "1 model(s) left out" in decision.reason and "context window" in decision.reason
     short = router.route(router.analyse("Who wrote Dracula?"), [small_and_good, big], 1.0)
     assert short.model == "small"
 
 
-def test_a_prompt_no_window_holds_is_a_clear_400() -> None:
-    analysis = router.analyse(paste("log", 20_000, "x"))
-    with pytest.raises(InvalidRequest, match="context window") as caught:
-        router.route(analysis, [entry("small", 8_192, 0.1, 0.9)], 0.5)
+def test_the_window_keeps_room_for_the_answer() -> None:
+    """4,096 tokens (or max_tokens) stay free, as chorus.context budgets them."""
+    analysis = router.analyse("Summarise this log.\n\n" + paste("log", 5_000, "r"))
+    tight = entry("tight", analysis.tokens + 1_000, 0.1, 0.95)
+    roomy = entry("roomy", analysis.tokens * 3, 3.0, 0.80)
+    assert router.route(analysis, [tight, roomy], 1.0).model == "roomy"
+    assert router.route(analysis, [tight, roomy], 1.0, max_tokens=10).model == "tight"
+
+
+def test_when_no_window_holds_it_all_the_widest_is_used_and_the_reason_says_so() -> None:
+    small, wider = entry("small", 8_192, 0.1, 0.95), entry("wider", 16_384, 3.0, 0.7)
+    decision = router.route(router.analyse(paste("log", 20_000, "x")), [small, wider], 0.0)
+    assert decision.model == "wider" and "will be shortened" in decision.reason
+    history = tuple(Message("user", paste("article", 3_000, str(i))) for i in range(7))
+    analysis = router.analyse("What did we decide about the budget?", history)
+    assert analysis.question_tokens < 100 < 16_384 < analysis.tokens
+    decision = router.route(analysis, [small, wider], 0.0)
+    assert decision.model == "small" and "summarised" in decision.reason
+
+
+def test_no_model_at_all_is_a_clear_400() -> None:
+    with pytest.raises(InvalidRequest, match="no model") as caught:
+        router.route(router.analyse("hi"), [], 0.5)
     assert caught.value.status == 400
 
 
@@ -135,7 +154,7 @@ def test_history_counts_toward_the_window_and_follow_ups_keep_the_topic() -> Non
                Message("assistant", "def parse(text): ...\n" * 3000))
     follow_up = router.analyse("and now in Rust?", history)
     assert follow_up.category in ("code", "long")
-    assert follow_up.tokens > router.analyse("and now in Rust?").tokens + 5000
+    assert follow_up.tokens > follow_up.question_tokens + 5000
     assert router.analyse("and now in Rust?", history[:1]).category == "code"
 
 

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from chorus.context import TOKENS_PER_ESTIMATE, prompt_budget
 from chorus.errors import InvalidRequest
 from chorus.modes.router_features import FEATURES, estimate_tokens, extract
 from chorus.providers.catalog import ModelEntry
-from chorus.types import JSON, Message
+from chorus.types import JSON, Message, ModelRequest
 
 Category = Literal["code", "math", "reasoning", "creative", "facts", "long", "multilingual"]
 CATEGORIES: tuple[Category, ...] = (
@@ -25,8 +26,6 @@ LONG_TOKENS = 3000
 """From this many prompt tokens a question is "long" whatever else it is: a fact, not a guess."""
 FOLLOW_UP_WORDS = 12
 """A question this short in a session is read together with the previous one."""
-OUTPUT_RESERVE = 1024
-"""Tokens kept free in the context window for the answer."""
 
 # How skill meets difficulty. skill = quality + FIT_BONUS * (fit - 0.5), where fit is the share
 # of the question's needs among the model's strengths; a question of difficulty d needs
@@ -64,6 +63,8 @@ class Analysis:
     probabilities: dict[Category, float]
     difficulty: float
     tokens: int
+    """The whole prompt: history and question."""
+    question_tokens: int
 
 
 def _dot(weights: Sequence[float], values: Sequence[float]) -> float:
@@ -103,7 +104,7 @@ def analyse(question: str, history: Sequence[Message] = ()) -> Analysis:
         probabilities = {c: p / 2 + (0.5 if c == "long" else 0.0)
                          for c, p in probabilities.items()}
     category = max(CATEGORIES, key=lambda c: probabilities[c])
-    return Analysis(category, probabilities, difficulty, prompt_tokens)
+    return Analysis(category, probabilities, difficulty, prompt_tokens, question_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,24 +140,43 @@ def _spread(values: list[float]) -> list[float]:
     return [(v - low) / (high - low) if high > low else 1.0 for v in values]
 
 
-def score(analysis: Analysis, pool: Sequence[ModelEntry], cost_preference: float
+Fit = Literal["all", "question", "shortened"]
+"""What of the prompt the chosen models' windows hold (chorus.context fits the rest)."""
+
+
+def fitting(analysis: Analysis, pool: Sequence[ModelEntry], max_tokens: int | None = None
+            ) -> tuple[list[ModelEntry], Fit]:
+    """Models whose window holds the whole conversation; else the new message; else the widest.
+
+    The same budget as chorus.context, which drops or summarises earlier turns that do not fit
+    and shortens a message that alone does not fit: routing prefers not to need either.
+    """
+    request = ModelRequest(messages=(), max_tokens=max_tokens)
+    budgets = {m.id: prompt_budget(m, request) / TOKENS_PER_ESTIMATE.get(m.dialect, 1.0)
+               for m in pool}
+    for need, fit in ((analysis.tokens, "all"), (analysis.question_tokens, "question")):
+        models = [m for m in pool if budgets[m.id] >= need]
+        if models:
+            return models, fit  # type: ignore[return-value]
+    widest = max(budgets.values())
+    return [m for m in pool if budgets[m.id] == widest], "shortened"
+
+
+def score(analysis: Analysis, models: Sequence[ModelEntry], cost_preference: float
           ) -> list[Candidate]:
-    """Every model that fits the prompt, best first: success and skill traded against price."""
-    fitting = [m for m in pool if m.context_window >= analysis.tokens + OUTPUT_RESERVE]
-    if not fitting:
-        return []
+    """Every model given, best first: chance of success and skill traded against price."""
     need = NEED_EASY + (NEED_HARD - NEED_EASY) * analysis.difficulty
     fits = [sum(p for c, p in analysis.probabilities.items() if c in m.strengths)
-            for m in fitting]
-    skills = [m.quality + FIT_BONUS * (fit - 0.5) for m, fit in zip(fitting, fits, strict=True)]
+            for m in models]
+    skills = [m.quality + FIT_BONUS * (fit - 0.5) for m, fit in zip(models, fits, strict=True)]
     successes = [_sigmoid((s - need) / MARGIN_SCALE) for s in skills]
     skill_rank = _spread(skills)
-    cheapness = [1 - x for x in _spread([math.log(m.blended_price + 0.01) for m in fitting])]
-    speed = _spread([math.log(max(m.speed, 1.0)) for m in fitting])
+    cheapness = [1 - x for x in _spread([math.log(m.blended_price + 0.01) for m in models])]
+    speed = _spread([math.log(max(m.speed, 1.0)) for m in models])
     any_capable = any(s >= CAPABLE for s in successes)
     c = cost_preference
     out: list[Candidate] = []
-    for i, model in enumerate(fitting):
+    for i, model in enumerate(models):
         # Quality side: the chance of getting it right, plus skill itself, which matters more
         # the harder the question. Cost side: the cheapest model that can do it wins outright.
         quality = successes[i] + skill_rank[i] * (0.3 + analysis.difficulty)
@@ -170,20 +190,16 @@ def score(analysis: Analysis, pool: Sequence[ModelEntry], cost_preference: float
     return sorted(out, key=lambda x: (-x.score, x.entry.blended_price, x.entry.id))
 
 
-def route(analysis: Analysis, pool: Sequence[ModelEntry], cost_preference: float) -> Decision:
-    """The model for this question from `pool`; a prompt no model can hold is a 400."""
+def route(analysis: Analysis, pool: Sequence[ModelEntry], cost_preference: float,
+          max_tokens: int | None = None) -> Decision:
+    """The model for this question from `pool`, among those whose window holds the most."""
     if not pool:
         raise InvalidRequest("no model is configured: set a provider key or use a sk_test_ key")
-    candidates = score(analysis, pool, cost_preference)
-    if not candidates:
-        largest = max(m.context_window for m in pool)
-        raise InvalidRequest(
-            f"the conversation is about {analysis.tokens} tokens, more than any model here can "
-            f"read (the largest context window is {largest}); start a new session or shorten it",
-            param="message")
+    models, fit = fitting(analysis, pool, max_tokens)
+    candidates = score(analysis, models, cost_preference)
     best = candidates[0]
     return Decision(best.entry.id, analysis, cost_preference,
-                    explain(analysis, cost_preference, candidates, len(pool)),
+                    explain(analysis, cost_preference, candidates, len(pool), fit),
                     tuple(candidates))
 
 
@@ -198,7 +214,7 @@ NEEDS: dict[Category, str] = {
 
 
 def explain(analysis: Analysis, cost_preference: float, candidates: Sequence[Candidate],
-            pool_size: int) -> str:
+            pool_size: int, fit: Fit = "all") -> str:
     """A readable sentence or three: why this model, and why not the obvious alternatives."""
     best = candidates[0]
     level = "hard" if analysis.difficulty >= 0.5 else "easy"
@@ -225,4 +241,11 @@ def explain(analysis: Analysis, cost_preference: float, candidates: Sequence[Can
     if len(candidates) < pool_size:
         notes.append(f"{pool_size - len(candidates)} model(s) left out: the prompt "
                      f"(~{analysis.tokens} tokens) does not fit their context window")
-    return text + (" Alternatives: " + "; ".join(notes) + "." if notes else "")
+    text += " Alternatives: " + "; ".join(notes) + "." if notes else ""
+    if fit == "question":
+        text += (f" No model holds the whole conversation (~{analysis.tokens} tokens): "
+                 f"the earliest turns will be summarised or left out.")
+    elif fit == "shortened":
+        text += (f" No model holds the message itself (~{analysis.question_tokens} tokens): "
+                 f"it will be shortened to fit the widest window.")
+    return text

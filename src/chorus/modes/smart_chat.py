@@ -35,7 +35,7 @@ def choose(ctx: ModeContext) -> tuple[str, JSON]:
                 "difficulty": round(analysis.difficulty, 3),
                 "reason": f"{why}, so routing was skipped (a {router.NEEDS[analysis.category]} "
                           f"question, difficulty {analysis.difficulty:.2f})."}
-    decision = router.route(analysis, ctx.caller.models(), preference)
+    decision = router.route(analysis, ctx.caller.models(), preference, ctx.options.max_tokens)
     return decision.model, decision.details()
 
 
