@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from chorus.api.completions import ChatCompletion
 from chorus.config import FileConfig, ModelConfig, ProviderConfig
 from tests.conftest import FakeUpstream, Harness, harness_for
 
@@ -78,6 +79,7 @@ async def test_answer_has_the_openai_shape_and_a_konnect_object(harness: Harness
     assert konnect["models_used"] == ["gpt-4o"] and konnect["mode"] == "smart_chat"
     assert konnect["details"]["routed_to"] == "gpt-4o" and konnect["cost_usd"] > 0
     assert "session_id" not in konnect
+    ChatCompletion.model_validate(body)  # the schema OpenAPI documents
     sessions = (await harness.client.get("/v1/sessions", headers=headers)).json()
     assert sessions["total"] == 0, "a stateless call stores no session"
 

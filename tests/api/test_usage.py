@@ -14,6 +14,7 @@ import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 
+from chorus.api.usage import UsageReport
 from chorus.app import create_app
 from chorus.config import load_settings
 from chorus.limits import Period
@@ -103,6 +104,7 @@ async def test_totals_agree_with_the_recorded_calls(live: Harness,
                               "output": sum(r.completion_tokens for r in rows)}
     assert body["cost_usd"] == pytest.approx(sum(r.cost_usd for r in rows), abs=1e-7)
     assert body["cost_usd"] > 0
+    UsageReport.model_validate(body)  # the schema OpenAPI documents
     by_model = {g["model"]: g for g in body["by_model"]}
     assert by_model["fake-small"]["calls"] == sum(r.model == "fake-small" for r in rows)
     assert by_model["fake-broken"]["failed_calls"] == 1

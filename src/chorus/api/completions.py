@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -104,6 +104,54 @@ class CompletionBody(BaseModel):
         rest = {k: v for k, v in data.items()
                 if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
         return {**rest, "konnect": {**(nested or {}), **dotted}}
+
+
+class AnswerMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str
+    refusal: None = None
+
+
+class Choice(BaseModel):
+    index: int
+    message: AnswerMessage
+    logprobs: None = None
+    finish_reason: str
+
+
+class CompletionUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class KonnectAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    mode: ModeName
+    models_used: list[str]
+    details: dict[str, Any]
+    cost_usd: float
+    session_id: str | None = Field(None, description="only when the turn was stored")
+    message_id: str | None = Field(None, description="only when the turn was stored")
+
+
+class ChatCompletion(BaseModel):
+    """The answer without `stream`; with it, `chat.completion.chunk` events (see the docs)."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: CompletionUsage
+    konnect: KonnectAnswer
+
+
+ANSWERS: dict[int | str, dict[str, Any]] = {200: {
+    "model": ChatCompletion,
+    "description": "a chat.completion, or with stream: chat.completion.chunk events",
+    "content": {streaming.MEDIA_TYPE: {"schema": {"type": "string"}}}}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +259,7 @@ def turn_input(body: CompletionBody, conversation: Conversation, mode: ModeName,
     return TurnInput(conversation.question, mode, stored, options, context=conversation.system)
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, responses=ANSWERS)
 async def completions(request: Request, body: CompletionBody,
                       caller: Annotated[Principal, Depends(principal)]
                       ) -> JSONBytes | StreamingResponse:

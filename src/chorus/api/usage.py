@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from chorus import limits
 from chorus.api import JSONBytes
@@ -17,6 +18,49 @@ from chorus.store.usage import UsageGroup, UsageSummary, summary
 from chorus.types import JSON
 
 router = APIRouter(prefix="/v1", tags=["usage"])
+
+
+class Tokens(BaseModel):
+    input: int
+    output: int
+
+
+class Span(BaseModel):
+    start: str
+    end: str
+
+
+class Queries(BaseModel):
+    used: int
+    limit: int | None = Field(description="null: unlimited")
+
+
+class RateLimit(BaseModel):
+    limit: int | None
+    remaining: int | None
+    reset: str | None
+
+
+class Group(BaseModel):
+    model_config = ConfigDict(extra="allow")  # `model` or `mode`, by list
+
+    queries: int
+    calls: int
+    failed_calls: int
+    tokens: Tokens
+    cost_usd: float
+
+
+class UsageReport(BaseModel):
+    object: Literal["usage"]
+    tier: str
+    period: Span
+    queries: Queries
+    rate_limit: RateLimit
+    tokens: Tokens
+    cost_usd: float
+    by_model: list[Group]
+    by_mode: list[Group]
 
 
 def group_json(key: str, group: UsageGroup) -> JSON:
@@ -44,7 +88,7 @@ async def queries_used(services: Services, caller: Principal, allowed: Allowance
     return await services.limiter.queries_used(limits.quota_bucket(caller), period)
 
 
-@router.get("/usage")
+@router.get("/usage", response_model=UsageReport)
 async def usage(request: Request,
                 caller: Annotated[Principal, Depends(principal)]) -> JSONBytes:
     services: Services = request.app.state.services
