@@ -21,6 +21,7 @@ from chorus.providers.registry import Registry
 from chorus.store import Store
 from chorus.store.db import create_engine, migrate
 from chorus.titles import Titler
+from chorus.tools import WebSearch
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Services:
     registry: Registry
     client: httpx.AsyncClient
     titles: Titler
+    web: WebSearch
     limiter: Limiter  # rate limits and quotas; `healthy` is False while Redis is away
 
 
@@ -53,7 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
         titles = Titler(registry, store.sessions, store.usage, settings.file.defaults.title_model)
         limiter = build_limiter(settings)
         app.state.services = Services(settings, store, Authenticator(store.users), catalog,
-                                      registry, client, titles=titles, limiter=limiter)
+                                      registry, client, titles=titles, limiter=limiter,
+                                      web=WebSearch(settings.file.search, client))
         store.usage.start()
         await asyncio.to_thread(tokens.count, "load the encoder now, not in the first request")
         try:

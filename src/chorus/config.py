@@ -118,6 +118,27 @@ class ModeDefaults(_Strict):
     """smart_chat routing: 0 the best model for the question, 1 the cheapest that can do it."""
 
 
+SearchBackendName = Literal["searxng", "brave", "tavily"]
+
+
+class SearchConfig(_Strict):
+    """`[search]`: the web search backend that models may call as the `web_search` tool."""
+
+    backend: SearchBackendName
+    url: str | None = None
+    """SearXNG: the instance's base URL (required). Brave, Tavily: their API URL, if not the
+    official one."""
+    api_key_env: str | None = None
+    """Brave, Tavily: the variable holding the key (default BRAVE_API_KEY, TAVILY_API_KEY)."""
+    api_key: str | None = None
+    max_calls: int = Field(3, ge=1, le=10)
+    """Searches one model call may make before it must answer."""
+    results: int = Field(5, ge=1, le=20)
+    """Results per search."""
+    timeout: float = Field(10.0, gt=0)
+    """Seconds one search may take."""
+
+
 class FileConfig(_Strict):
     """The TOML file named by CHORUS_CONFIG or `--config`."""
 
@@ -126,6 +147,7 @@ class FileConfig(_Strict):
     tiers: dict[str, TierConfig] = Field(default_factory=default_tiers)
     test_keys: TestKeyLimits = Field(default_factory=TestKeyLimits)
     defaults: ModeDefaults = Field(default_factory=ModeDefaults)
+    search: SearchConfig | None = None
 
 
 class Settings(BaseSettings):
@@ -223,3 +245,6 @@ def resolve_provider_keys(file: FileConfig) -> None:
     for provider in file.providers:
         if provider.api_key is None and provider.api_key_env:
             provider.api_key = os.environ.get(provider.api_key_env)
+    search = file.search
+    if search is not None and search.api_key is None and search.backend != "searxng":
+        search.api_key = os.environ.get(search.api_key_env or f"{search.backend.upper()}_API_KEY")

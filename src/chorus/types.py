@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+"""`tool` carries a tool's result back to the model that called it."""
 ModeName = Literal["smart_chat", "ensemble", "debate", "council"]
 Aggregation = Literal["synthesis", "best_of_n", "consensus", "union"]
 MODES: tuple[ModeName, ...] = ("smart_chat", "ensemble", "debate", "council")
@@ -16,9 +17,34 @@ JSON = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A model asks for a tool; also a chunk of a provider's stream."""
+
+    id: str
+    name: str
+    arguments: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool offered to models: each dialect writes it in its own format."""
+
+    name: str
+    description: str
+    parameters: JSON
+    """A JSON Schema object."""
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    """On an assistant message: the tools it asked for."""
+    tool_call_id: str | None = None
+    """On a `tool` message: the call it answers."""
+    name: str | None = None
+    """On a `tool` message: the tool's name (Gemini matches results by name)."""
 
 
 @dataclass(slots=True)
@@ -54,6 +80,7 @@ class ModelRequest:
     max_tokens: int | None = None
     stop: tuple[str, ...] | None = None
     stream: bool = True
+    tools: tuple[ToolSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +95,9 @@ class StreamEnd:
 
 
 Chunk = TextDelta | StreamEnd
-"""What a provider yields: text as it comes, then one StreamEnd with the usage."""
+"""What a model call yields to a mode: text as it comes, then one StreamEnd with the usage."""
+ProviderChunk = TextDelta | ToolCall | StreamEnd
+"""What a provider yields: text and, when tools were offered, whole tool calls; then the end."""
 
 
 # ---- events a mode emits, framed by streaming.py -------------------------------------------

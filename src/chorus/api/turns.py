@@ -72,6 +72,8 @@ class Turn:
         self.response: JSON = {}
         self._ctx: ModeContext | None = None
         self._mode: ModeName = turn.mode or "smart_chat"
+        self._tools = "off"
+        """What `details.tools` says."""
 
     @property
     def mode(self) -> ModeName:
@@ -111,6 +113,8 @@ class Turn:
         self._ctx = ModeContext(self.caller, self.input.message, history, options,
                                 defaults_for(self.services, self.principal))
         await self._check_mode(self._ctx)
+        self.caller.tools, self._tools = self.services.web.for_request(options.enable_tools,
+                                                                       self.principal.test)
         if not self.input.persist:
             return None
         if session is None:
@@ -164,6 +168,9 @@ class Turn:
             log.exception("the %s mode failed", self._mode)
             await self._record_failure(InternalError("the mode failed").as_json())
             raise InternalError("the mode failed; the server log has details") from exc
+        outcome.details["tools"] = self._tools
+        if self.caller.tools is not None:
+            outcome.details.update(self.caller.tools.details())
         message_id, created_at = new_id("msg"), utcnow()
         if self.session is not None:
             row = await self.services.store.sessions.add_message(

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 
 from chorus.errors import UpstreamError
-from chorus.providers.wire import Answer, ErrorBody
-from chorus.types import JSON, Message, ModelRequest, TextDelta, Usage
+from chorus.providers.wire import Answer, ErrorBody, tool_arguments
+from chorus.types import JSON, Message, ModelRequest, TextDelta, ToolCall, Usage
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -40,13 +40,39 @@ def turns(messages: Sequence[Message]) -> tuple[str, list[JSON]]:
     system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content.strip())
     out: list[JSON] = []
     for message in messages:
+        if message.tool_calls or message.role == "tool":
+            _add_blocks(out, message)
+            continue
         if message.role == "system" or not message.content.strip():
             continue  # Anthropic refuses empty text blocks
-        if out and out[-1]["role"] == message.role:
+        if out and out[-1]["role"] == message.role and isinstance(out[-1]["content"], str):
             out[-1]["content"] += "\n\n" + message.content
+        elif out and out[-1]["role"] == message.role:
+            out[-1]["content"].append({"type": "text", "text": message.content})
         else:
             out.append({"role": message.role, "content": message.content})
     return system, out
+
+
+def _add_blocks(out: list[JSON], message: Message) -> None:
+    """Tool use rides in assistant content blocks; its results in the next user turn's."""
+    role = "user" if message.role == "tool" else "assistant"
+    blocks: list[JSON] = []
+    if message.role == "tool":
+        blocks.append({"type": "tool_result", "tool_use_id": message.tool_call_id,
+                       "content": message.content})
+    else:
+        if message.content.strip():
+            blocks.append({"type": "text", "text": message.content})
+        blocks += [{"type": "tool_use", "id": call.id, "name": call.name,
+                    "input": call.arguments} for call in message.tool_calls]
+    if out and out[-1]["role"] == role:
+        last = out[-1]
+        if isinstance(last["content"], str):
+            last["content"] = [{"type": "text", "text": last["content"]}]
+        last["content"] += blocks
+    else:
+        out.append({"role": role, "content": blocks})
 
 
 def _usage(data: Any, into: Usage | None = None) -> Usage | None:
@@ -77,8 +103,10 @@ class AnthropicStream:
         self.usage: Usage | None = None
         self.finish_reason = "stop"
         self.done = False
+        self._tools: dict[int, tuple[str, str, list[str]]] = {}
+        """tool_use blocks being streamed, by index: id, name and the JSON text so far."""
 
-    def feed(self, event: str | None, data: str) -> Iterator[TextDelta]:
+    def feed(self, event: str | None, data: str) -> Iterator[TextDelta | ToolCall]:
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -92,6 +120,19 @@ class AnthropicStream:
                 raise UpstreamError(f"malformed stream event: {data[:200]!r}")
             if delta.get("type") == "text_delta" and delta.get("text"):
                 yield TextDelta(str(delta["text"]))
+            elif delta.get("type") == "input_json_delta":
+                tool = self._tools.get(int(payload.get("index") or 0))
+                if tool is not None:
+                    tool[2].append(str(delta.get("partial_json") or ""))
+        elif kind == "content_block_start":
+            block = payload.get("content_block")
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                self._tools[int(payload.get("index") or 0)] = (
+                    str(block.get("id") or ""), str(block.get("name") or ""), [])
+        elif kind == "content_block_stop":
+            tool = self._tools.pop(int(payload.get("index") or 0), None)
+            if tool is not None:
+                yield ToolCall(tool[0], tool[1], tool_arguments("".join(tool[2])))
         elif kind == "message_start":
             message = payload.get("message")
             self.usage = _usage(message.get("usage") if isinstance(message, dict) else None)
@@ -106,7 +147,7 @@ class AnthropicStream:
             error_type, message = _error(payload)
             raise UpstreamError(f"{error_type or 'error'}: {message or 'error event in stream'}",
                                 retryable=error_type in RETRYABLE_ERRORS)
-        # ping, content_block_start/stop and event kinds added later carry no text for us
+        # ping and event kinds added later carry nothing for us
 
     def finish(self) -> tuple[Usage | None, str]:
         if not self.done:
@@ -142,15 +183,22 @@ class AnthropicDialect:
             body["temperature"] = min(request.temperature, MAX_TEMPERATURE)
         if request.stop:
             body["stop_sequences"] = list(request.stop)
+        if request.tools:
+            body["tools"] = [{"name": t.name, "description": t.description,
+                              "input_schema": t.parameters} for t in request.tools]
         return body
 
     def parse_answer(self, data: JSON) -> Answer:
         content = data.get("content")
         if data.get("type") == "error" or not isinstance(content, list):
             raise UpstreamError(f"unexpected answer shape: {str(data)[:200]}")
-        text = "".join(str(block.get("text") or "") for block in content
-                       if isinstance(block, dict) and block.get("type") == "text")
-        return Answer(text, _usage(data.get("usage")), finish_reason(data.get("stop_reason")))
+        blocks = [block for block in content if isinstance(block, dict)]
+        text = "".join(str(b.get("text") or "") for b in blocks if b.get("type") == "text")
+        calls = [ToolCall(str(b.get("id") or ""), str(b.get("name") or ""),
+                          tool_arguments(b.get("input")))
+                 for b in blocks if b.get("type") == "tool_use"]
+        return Answer(text, _usage(data.get("usage")), finish_reason(data.get("stop_reason")),
+                      calls)
 
     def stream_parser(self) -> AnthropicStream:
         return AnthropicStream()

@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from chorus.types import ModelRequest, StreamEnd, TextDelta, Usage
+from chorus.types import ModelRequest, ProviderChunk, StreamEnd, TextDelta, Usage
 
 
 class Provider(Protocol):
-    def stream(self, model: str, request: ModelRequest) -> AsyncIterator[TextDelta | StreamEnd]:
-        """Yield text as the model writes it, then exactly one StreamEnd; raise UpstreamError."""
+    def stream(self, model: str, request: ModelRequest) -> AsyncIterator[ProviderChunk]:
+        """Yield text as the model writes it, then exactly one StreamEnd; raise UpstreamError.
+
+        When the request offers tools, whole ToolCalls may come before the StreamEnd."""
         ...
 
 
@@ -29,6 +31,6 @@ async def collect(chunks: AsyncIterator[TextDelta | StreamEnd]) -> Completion:
     async for chunk in chunks:
         if isinstance(chunk, TextDelta):
             parts.append(chunk.text)
-        else:
+        elif isinstance(chunk, StreamEnd):
             end = chunk
     return Completion("".join(parts), end.usage, end.finish_reason)

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 
 from chorus.errors import UpstreamError
-from chorus.providers.wire import Answer, ErrorBody
-from chorus.types import JSON, Message, ModelRequest, TextDelta, Usage
+from chorus.providers.wire import Answer, ErrorBody, tool_arguments
+from chorus.types import JSON, Message, ModelRequest, TextDelta, ToolCall, Usage
 
 VERSIONED = re.compile(r"/v\d+[a-z0-9]*$")
 FINISH_REASONS = {
@@ -34,14 +34,50 @@ def contents(messages: Sequence[Message]) -> tuple[str, list[JSON]]:
     system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content.strip())
     out: list[JSON] = []
     for message in messages:
+        if message.tool_calls or message.role == "tool":
+            _add_parts(out, message)
+            continue
         if message.role == "system" or not message.content.strip():
             continue
         role = "model" if message.role == "assistant" else "user"
-        if out and out[-1]["role"] == role:
+        if out and out[-1]["role"] == role and "text" in out[-1]["parts"][0]:
             out[-1]["parts"][0]["text"] += "\n\n" + message.content
+        elif out and out[-1]["role"] == role:
+            out[-1]["parts"].append({"text": message.content})
         else:
             out.append({"role": role, "parts": [{"text": message.content}]})
     return system, out
+
+
+def _add_parts(out: list[JSON], message: Message) -> None:
+    """Function calls are parts of a `model` turn; their responses, of the next `user` turn."""
+    role = "user" if message.role == "tool" else "model"
+    parts: list[JSON] = []
+    if message.role == "tool":
+        parts.append({"functionResponse": {"name": message.name or "",
+                                           "response": {"result": message.content}}})
+    else:
+        if message.content.strip():
+            parts.append({"text": message.content})
+        parts += [{"functionCall": {"name": call.name, "args": call.arguments}}
+                  for call in message.tool_calls]
+    if out and out[-1]["role"] == role:
+        out[-1]["parts"] += parts
+    else:
+        out.append({"role": role, "parts": parts})
+
+
+def _calls(data: JSON, first_index: int) -> list[ToolCall]:
+    """The function calls of the first candidate; Gemini may give them no id."""
+    candidates = data.get("candidates")
+    if not candidates or not isinstance(candidates[0], dict):
+        return []
+    parts = (candidates[0].get("content") or {}).get("parts") or ()
+    found = [p["functionCall"] for p in parts
+             if isinstance(p, dict) and isinstance(p.get("functionCall"), dict)]
+    return [ToolCall(str(call.get("id") or f"call_{first_index + i}"), str(call.get("name")),
+                     tool_arguments(call.get("args")))
+            for i, call in enumerate(found)]
 
 
 def _usage(data: Any) -> Usage | None:
@@ -99,8 +135,9 @@ class GeminiStream:
     def __init__(self) -> None:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
+        self.calls = 0
 
-    def feed(self, event: str | None, data: str) -> Iterator[TextDelta]:
+    def feed(self, event: str | None, data: str) -> Iterator[TextDelta | ToolCall]:
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -118,6 +155,9 @@ class GeminiStream:
             self.finish_reason = reason
         if text:
             yield TextDelta(text)
+        calls = _calls(chunk, self.calls)
+        self.calls += len(calls)
+        yield from calls
 
     def finish(self) -> tuple[Usage | None, str]:
         # Gemini sends no end marker: a stream is complete once a finish reason came.
@@ -153,13 +193,18 @@ class GeminiDialect:
             config["stopSequences"] = list(request.stop)
         if config:
             body["generationConfig"] = config
+        if request.tools:
+            body["tools"] = [{"functionDeclarations": [
+                {"name": t.name, "description": t.description, "parameters": t.parameters}
+                for t in request.tools]}]
         return body
 
     def parse_answer(self, data: JSON) -> Answer:
         if "candidates" not in data and "promptFeedback" not in data:
             raise UpstreamError(f"unexpected answer shape: {str(data)[:200]}")
         text, reason = _candidate(data)
-        return Answer(text, _usage(data.get("usageMetadata")), reason or "stop")
+        return Answer(text, _usage(data.get("usageMetadata")), reason or "stop",
+                      _calls(data, 0))
 
     def stream_parser(self) -> GeminiStream:
         return GeminiStream()

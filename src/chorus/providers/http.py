@@ -16,7 +16,7 @@ from chorus import tokens
 from chorus.config import ProviderConfig
 from chorus.errors import UpstreamError, UpstreamTimeout
 from chorus.providers.wire import StreamParser, WireDialect
-from chorus.types import JSON, ModelRequest, StreamEnd, TextDelta, Usage
+from chorus.types import JSON, ModelRequest, ProviderChunk, StreamEnd, TextDelta, Usage
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class HttpProvider:
         self.backoff_base = backoff_base
 
     async def stream(self, model: str, request: ModelRequest
-                     ) -> AsyncIterator[TextDelta | StreamEnd]:
+                     ) -> AsyncIterator[ProviderChunk]:
         """Call the model; retry failures that may pass, but never once text was yielded."""
         attempt = 0
         emitted = False
@@ -79,7 +79,7 @@ class HttpProvider:
         while True:
             try:
                 async for chunk in self._attempt(model, request, deadline):
-                    emitted = emitted or isinstance(chunk, TextDelta)
+                    emitted = emitted or not isinstance(chunk, StreamEnd)
                     yield chunk
                 return
             except UpstreamError as exc:
@@ -109,7 +109,7 @@ class HttpProvider:
         return httpx.Timeout(connect=connect, read=read, write=connect, pool=connect)
 
     async def _attempt(self, model: str, request: ModelRequest, deadline: float
-                       ) -> AsyncIterator[TextDelta | StreamEnd]:
+                       ) -> AsyncIterator[ProviderChunk]:
         dialect = self.dialect
         url = dialect.url(self.config.base_url, model, request.stream)
         headers = {"content-type": "application/json", **dialect.headers(self.config.api_key)}
@@ -131,6 +131,8 @@ class HttpProvider:
                     answer = dialect.parse_answer(data)
                     if answer.text:
                         yield TextDelta(answer.text)
+                    for call in answer.tool_calls:
+                        yield call
                     yield StreamEnd(answer.usage or _estimate(request, answer.text),
                                     answer.finish_reason)
                     return
@@ -157,7 +159,7 @@ class HttpProvider:
 
     async def _relay(self, response: httpx.Response, parser: StreamParser,
                      request: ModelRequest, deadline: float
-                     ) -> AsyncIterator[TextDelta | StreamEnd]:
+                     ) -> AsyncIterator[ProviderChunk]:
         event: str | None = None
         data: list[str] = []
         text: list[str] = []
@@ -172,7 +174,8 @@ class HttpProvider:
                 continue
             if data:
                 for delta in parser.feed(event, "\n".join(data)):
-                    text.append(delta.text)
+                    if isinstance(delta, TextDelta):
+                        text.append(delta.text)
                     yield delta
             event, data = None, []
             if time.monotonic() > deadline:
@@ -180,7 +183,8 @@ class HttpProvider:
                     f"the answer took longer than {self.config.total_timeout:g}s")
         if data:
             for delta in parser.feed(event, "\n".join(data)):
-                text.append(delta.text)
+                if isinstance(delta, TextDelta):
+                    text.append(delta.text)
                 yield delta
         usage, finish = parser.finish()
         yield StreamEnd(usage or _estimate(request, "".join(text)), finish)

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 
 from chorus.errors import UpstreamError
-from chorus.providers.wire import Answer, ErrorBody
-from chorus.types import JSON, ModelRequest, TextDelta, Usage
+from chorus.providers.wire import Answer, ErrorBody, tool_arguments
+from chorus.types import JSON, Message, ModelRequest, TextDelta, ToolCall, ToolSpec, Usage
 
 REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 """OpenAI's reasoning models refuse `max_tokens` and `temperature`; they take
@@ -30,15 +30,53 @@ def _message(data: JSON) -> str | None:
     return str(error) if error else None
 
 
+def _message_json(message: Message) -> JSON:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    out: JSON = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        out["content"] = message.content or None
+        out["tool_calls"] = [
+            {"id": call.id, "type": "function",
+             "function": {"name": call.name, "arguments": orjson.dumps(call.arguments).decode()}}
+            for call in message.tool_calls]
+    return out
+
+
+def _tool_json(tool: ToolSpec) -> JSON:
+    return {"type": "function", "function": {"name": tool.name, "description": tool.description,
+                                             "parameters": tool.parameters}}
+
+
 class OpenAIStream:
     def __init__(self) -> None:
         self.usage: Usage | None = None
         self.finish_reason = "stop"
         self.done = False
+        self._calls: dict[int, dict[str, str]] = {}
+        """Tool calls being streamed, by index: id, name and the argument text so far."""
 
-    def feed(self, event: str | None, data: str) -> Iterator[TextDelta]:
+    def _tool_deltas(self, deltas: object) -> None:
+        for delta in deltas if isinstance(deltas, list) else ():
+            if not isinstance(delta, dict):
+                continue
+            call = self._calls.setdefault(int(delta.get("index") or 0),
+                                          {"id": "", "name": "", "arguments": ""})
+            function = delta.get("function") or {}
+            call["id"] = delta.get("id") or call["id"]
+            call["name"] = function.get("name") or call["name"]
+            call["arguments"] += function.get("arguments") or ""
+
+    def _whole_calls(self) -> Iterator[ToolCall]:
+        calls, self._calls = self._calls, {}
+        for index, call in sorted(calls.items()):
+            yield ToolCall(call["id"] or f"call_{index}", call["name"],
+                           tool_arguments(call["arguments"]))
+
+    def feed(self, event: str | None, data: str) -> Iterator[TextDelta | ToolCall]:
         if data == "[DONE]":
             self.done = True
+            yield from self._whole_calls()
             return
         try:
             chunk = orjson.loads(data)
@@ -52,11 +90,14 @@ class OpenAIStream:
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
                 continue
-            text = (choice.get("delta") or {}).get("content")
+            delta = choice.get("delta") or {}
+            text = delta.get("content")
             if text:
                 yield TextDelta(text)
+            self._tool_deltas(delta.get("tool_calls"))
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
+                yield from self._whole_calls()
 
     def finish(self) -> tuple[Usage | None, str]:
         if not self.done:
@@ -76,9 +117,11 @@ class OpenAIDialect:
     def body(self, upstream: str, request: ModelRequest) -> JSON:
         body: JSON = {
             "model": upstream,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_message_json(m) for m in request.messages],
             "stream": request.stream,
         }
+        if request.tools:
+            body["tools"] = [_tool_json(tool) for tool in request.tools]
         if request.stream:
             body["stream_options"] = {"include_usage": True}
         reasoning = REASONING_MODEL.match(upstream) is not None
@@ -94,9 +137,13 @@ class OpenAIDialect:
         try:
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
+            calls = [ToolCall(str(c.get("id") or f"call_{i}"), str(c["function"]["name"]),
+                              tool_arguments(c["function"].get("arguments")))
+                     for i, c in enumerate(choice["message"].get("tool_calls") or ())]
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise UpstreamError(f"unexpected answer shape: {str(data)[:200]}") from exc
-        return Answer(text, _usage(data.get("usage")), choice.get("finish_reason") or "stop")
+        return Answer(text, _usage(data.get("usage")), choice.get("finish_reason") or "stop",
+                      calls)
 
     def stream_parser(self) -> OpenAIStream:
         return OpenAIStream()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 import httpx2 as httpx
 
@@ -20,7 +21,18 @@ from chorus.providers.http import HttpProvider
 from chorus.providers.openai import OpenAIDialect
 from chorus.providers.simulated import SimulatedProvider
 from chorus.providers.wire import WireDialect
-from chorus.types import CallRecord, ModelRequest, StreamEnd, TextDelta, Usage
+from chorus.types import (
+    CallRecord,
+    ModelRequest,
+    ProviderChunk,
+    StreamEnd,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from chorus.tools import ToolLoop
 
 DIALECTS: dict[Dialect, Callable[[], WireDialect]] = {
     "openai": OpenAIDialect,
@@ -70,6 +82,8 @@ class Caller:
         self.calls: list[CallRecord] = []
         self.fitter: Fitter = fit_plain
         """Fits every request to its model's context window; a turn sets its session's."""
+        self.tools: ToolLoop | None = None
+        """The request's web search, when it is on; a turn sets it."""
 
     def entry(self, model_id: str) -> ModelEntry:
         return self.registry.catalog.get(model_id, self.test)
@@ -79,7 +93,20 @@ class Caller:
 
     async def stream(self, model_id: str, request: ModelRequest
                      ) -> AsyncIterator[TextDelta | StreamEnd]:
+        """Text and the end of one model call, tool rounds included when tools are on."""
         entry = self.entry(model_id)
+        if self.tools is not None:
+            async for chunk in self.tools.run(model_id, request,
+                                              lambda offer: self._call(entry, model_id, offer)):
+                yield chunk
+            return
+        async for part in self._call(entry, model_id, request):
+            if not isinstance(part, ToolCall):  # only offered tools are called
+                yield part
+
+    async def _call(self, entry: ModelEntry, model_id: str, request: ModelRequest
+                    ) -> AsyncIterator[ProviderChunk]:
+        """One upstream call: fitted to the window, priced and recorded."""
         request = await self.fitter(entry, request)
         provider = self.registry.provider(entry, self.test)
         provider_name = "simulated" if self.test else entry.provider.name
@@ -93,7 +120,7 @@ class Caller:
                     chunk.usage.cost_usd = entry.cost(chunk.usage)
                     self.calls.append(CallRecord(model_id, provider_name, chunk.usage,
                                                  _ms_since(started), True))
-                else:
+                elif isinstance(chunk, TextDelta):
                     seen.append(chunk.text)
                 yield chunk
         except (UpstreamError, asyncio.CancelledError, GeneratorExit) as exc:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from chorus.types import JSON, ModelRequest, TextDelta, Usage
+import orjson
+
+from chorus.types import JSON, ModelRequest, TextDelta, ToolCall, Usage
 
 
 @dataclass(slots=True)
@@ -14,6 +16,7 @@ class Answer:
     text: str
     usage: Usage | None
     finish_reason: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +30,22 @@ class ErrorBody:
     """A delay the body asks for, when the provider puts it there rather than in a header."""
 
 
+def tool_arguments(raw: object) -> JSON:
+    """A tool call's arguments; text that is not a JSON object is kept under `_raw`."""
+    if isinstance(raw, dict):
+        return raw
+    try:
+        parsed = orjson.loads(str(raw or "{}"))
+    except orjson.JSONDecodeError:
+        return {"_raw": str(raw)}
+    return parsed if isinstance(parsed, dict) else {"_raw": str(raw)}
+
+
 class StreamParser(Protocol):
-    def feed(self, event: str | None, data: str) -> Iterator[TextDelta]:
-        """Take one SSE event; raise UpstreamError for an error event or a malformed one."""
+    def feed(self, event: str | None, data: str) -> Iterator[TextDelta | ToolCall]:
+        """Take one SSE event; raise UpstreamError for an error event or a malformed one.
+
+        A tool call is yielded once whole (its arguments may come in many events)."""
         ...
 
     def finish(self) -> tuple[Usage | None, str]:
