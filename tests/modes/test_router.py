@@ -190,7 +190,8 @@ async def test_details_say_which_model_what_category_how_hard_and_why(harness: H
     body = await chat(harness, headers, "Write a Python function that merges two sorted "
                                         "lists in linear time, with tests.")
     details = body["details"]
-    assert set(details) == {"routed_to", "category", "difficulty", "reason"}
+    # `tools` says whether web search was on (docs/conversations.md)
+    assert set(details) == {"routed_to", "category", "difficulty", "reason", "tools"}
     assert body["models_used"] == [details["routed_to"]]
     assert details["category"] == "code"
     assert 0 <= details["difficulty"] <= 1
