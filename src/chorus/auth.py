@@ -7,8 +7,10 @@ import hmac
 import re
 import time
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPBearer
 
 from chorus.errors import InvalidApiKey
 from chorus.store.ids import base62
@@ -86,7 +88,13 @@ def _bearer(authorization: str | None) -> str:
     return secret
 
 
-async def principal(request: Request) -> Principal:
+# Declares the scheme in the OpenAPI document; `principal` reads the header itself.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="an API key: sk_live_…, or sk_test_… for simulated answers")
+
+
+async def principal(request: Request,
+                    _declared: Annotated[object, Security(BEARER)] = None) -> Principal:
     """FastAPI dependency: the caller, or 401 in the envelope."""
     authenticator: Authenticator = request.app.state.services.auth
     found = await authenticator.resolve(request.headers.get("authorization"))

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from chorus.config import Settings
 from chorus.errors import ChorusError, InternalError, InvalidRequest, NotFound
@@ -27,13 +28,15 @@ def install(app: FastAPI, settings: Settings) -> None:
         export,
         keys,
         models,
+        openapi,
         personas,
         search,
         sessions,
         usage,
         user_settings,
     )
-    from chorus.api.middleware import BodyLimit, RateLimits
+    from chorus.api.middleware import RateLimits, RequestGuard
+    from chorus.api.openapi import ERROR_RESPONSES
 
     # search before sessions: `/v1/sessions/search` must not be read as a session id
     for module in (chat, search, export, sessions, keys, models, user_settings,
@@ -41,51 +44,54 @@ def install(app: FastAPI, settings: Settings) -> None:
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(completions.router, responses=ERROR_RESPONSES)
     app.include_router(usage.router, responses=ERROR_RESPONSES)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimits)  # added last, so outermost: its headers reach every answer
     app.add_exception_handler(ChorusError, _chorus_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
+    openapi.install(app)
 
 
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    status: int
-    type: str | None = Field(None, description="on /v1/chat/completions: OpenAI's error type")
-    param: str | None = Field(None, description="on /v1/chat/completions: the field at fault")
+class RequestBody(BaseModel):
+    """Base of every JSON request body: a value of the wrong type is refused, never coerced
+    ("5" is not a number, "true" not a boolean); unknown fields are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: object) -> object:
+        found = unstorable_text(data)
+        if found is not None:
+            where, why = found
+            raise PydanticCustomError("invalid_text", "{where}must {why}",
+                                      {"where": f"{where}: " if where else "", "why": why})
+        return data
 
 
-class ErrorEnvelope(BaseModel):
-    """Every error, on every route."""
-
-    error: ErrorBody
-
-
-_LIMIT_HEADERS = {name: {"description": text, "schema": {"type": "integer"}, "required": True}
-                  for name, text in (
-                      ("Retry-After", "seconds to wait before trying again"),
-                      ("X-RateLimit-Limit", "requests allowed per minute for this key"),
-                      ("X-RateLimit-Remaining", "requests left in the current window"),
-                      ("X-RateLimit-Reset", "when the window ends, in epoch seconds"))}
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorEnvelope, "description": text}
-    for status, text in (
-        (400, "invalid_request: malformed JSON, wrong types, values out of range"),
-        (401, "invalid_api_key"),
-        (403, "tier_required or forbidden"),
-        (404, "not_found (another user's resources answer the same)"),
-        (409, "session_mode_mismatch"),
-        (413, "payload_too_large: the body is over the limit"),
-        (500, "internal_error"),
-        (502, "upstream_error"),
-        (504, "upstream_timeout"),
-    )
-}
-ERROR_RESPONSES[429] = {"model": ErrorEnvelope, "headers": _LIMIT_HEADERS,
-                        "description": "rate_limit_exceeded or quota_exceeded"}
+def unstorable_text(value: object, where: str = "") -> tuple[str, str] | None:
+    """The first text no database can store, as (field path, why): NUL characters, and lone
+    UTF-16 surrogates, which JSON's escapes can spell but UTF-8 cannot."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return where, "not contain NUL characters"
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return where, "be valid Unicode (no lone surrogates)"
+        return None
+    items: list[tuple[str, object]] = []
+    if isinstance(value, dict):  # keys first: a clean key is safe to name in a message
+        items = [(where, k) for k in value]
+        items += [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{where}.{i}" if where else str(i), v) for i, v in enumerate(value)]
+    for path, item in items:
+        found = unstorable_text(item, path)
+        if found is not None:
+            return found
+    return None
 
 
 class JSONBytes(Response):
@@ -121,16 +127,33 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
     if first.get("type") == "json_invalid":
         message, where = "the body is not valid JSON", ""
     text = f"{where}: {message}" if where else message
+    text = text.encode("utf-8", "replace").decode()  # a field name may hold a lone surrogate
     return error_response(request, InvalidRequest(text, param=where or None))
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 404:
         return error_response(request, NotFound(f"no route {request.url.path}"))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     error = InvalidRequest(str(exc.detail))
     body = {"code": "invalid_request" if exc.status_code < 500 else "internal_error",
             "message": error.message, "status": exc.status_code}
-    return JSONBytes({"error": body}, status_code=exc.status_code, headers=exc.headers)
+    return JSONBytes({"error": body}, status_code=exc.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the path's resource takes, as documented: Starlette names only those of the
+    first route it matched, and `/v1/sessions/search` also matches `/v1/sessions/{id}`."""
+    from chorus.api.openapi import allowed_methods
+
+    documented = allowed_methods(request.app.openapi(), request.url.path)
+    if documented is not None:
+        return documented
+    return [method for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                   for route in request.app.router.routes)]
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

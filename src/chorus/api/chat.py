@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from chorus import streaming
-from chorus.api import JSONBytes
+from chorus.api import JSONBytes, RequestBody
 from chorus.api.turns import Turn, TurnInput
 from chorus.app import Services
 from chorus.auth import Principal, principal
@@ -21,19 +21,17 @@ from chorus.types import Aggregation, ModeName
 router = APIRouter(prefix="/v1", tags=["chat"])
 
 
-class PersonaSlot(BaseModel):
+class PersonaSlot(RequestBody):
     personaId: str = Field(min_length=1, max_length=64)
     modelId: str = Field(min_length=1, max_length=200)
 
 
-class RoleIn(BaseModel):
+class RoleIn(RequestBody):
     name: str = Field(min_length=1, max_length=100)
     perspective: str = Field(min_length=1, max_length=2000)
 
 
-class ChatBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ChatBody(RequestBody):
     message: str = Field(min_length=1)
     mode: ModeName | None = None
     session_id: str | None = Field(None, max_length=64)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chorus import auth
+from chorus.api import RequestBody
 from chorus.app import Services
 from chorus.auth import Principal, principal
 from chorus.store.ids import iso
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
 Caller = Annotated[Principal, Depends(principal)]
 
 
-class KeyCreate(BaseModel):
+class KeyCreate(RequestBody):
     name: str = Field("default", min_length=1, max_length=200)
     test: bool = False
 

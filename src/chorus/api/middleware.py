@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: the request-body cap, and per-key rate limits and query quotas.
+"""Pure ASGI middleware: the request guard (body cap), per-key rate limits and quotas.
 
 Pure ASGI rather than BaseHTTPMiddleware: no extra task per request and streamed answers
 pass straight through; the limit headers are added to the `http.response.start` message.
@@ -13,7 +13,14 @@ from chorus import limits
 from chorus.api import error_response
 from chorus.app import Services
 from chorus.auth import Principal
-from chorus.errors import ChorusError, InvalidApiKey, PayloadTooLarge, QuotaExceeded, RateLimited
+from chorus.errors import (
+    ChorusError,
+    InvalidApiKey,
+    InvalidRequest,
+    PayloadTooLarge,
+    QuotaExceeded,
+    RateLimited,
+)
 
 LIMITED_PREFIXES = ("/v1/", "/api/")
 QUERY_PATHS = frozenset({"/v1/chat", "/v1/chat/completions"})  # a query is one chat request
@@ -30,8 +37,9 @@ async def answer(scope: Scope, receive: Receive, send: Send, error: ChorusError)
     await error_response(Request(scope), error)(scope, receive, send)
 
 
-class BodyLimit:
-    """413 payload_too_large for a body over `max_bytes`: by Content-Length, else by counting."""
+class RequestGuard:
+    """Refuses what no route can handle: a body over `max_bytes` (413, judged by its
+    Content-Length, else by counting), and NUL in the path or query (400: no database stores it)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -40,6 +48,10 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+            error = InvalidRequest("the path and query must not contain NUL characters")
+            await answer(scope, receive, send, error)
             return
         length = header(scope, b"content-length")
         if length is not None:

@@ -6,8 +6,9 @@ from collections.abc import Collection
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from chorus.api import RequestBody
 from chorus.app import Services
 from chorus.auth import Principal, principal
 from chorus.errors import InvalidRequest, TierRequired
@@ -21,9 +22,7 @@ MAX_CUSTOM = 200
 """Custom personas a user may keep; enough for any real use, small enough to list at once."""
 
 
-class PersonaIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class PersonaIn(RequestBody):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from chorus.api.sessions import SessionSummary, summary
+from chorus.api.sessions import MAX_OFFSET, SessionSummary, summary
 from chorus.auth import Principal, principal
 from chorus.errors import InvalidRequest
 from chorus.store.search import SearchStore
@@ -53,7 +53,7 @@ async def search_sessions(
     caller: Annotated[Principal, Depends(principal)],
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSON:
     store: SearchStore = request.app.state.services.store.search
     hits, total = await store.search(caller.user.id, words_of(q), limit, offset)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from chorus.api import JSONBytes
+from chorus.api import JSONBytes, RequestBody
 from chorus.auth import Principal, principal
 from chorus.errors import InvalidRequest
 from chorus.store.ids import iso
@@ -15,6 +15,7 @@ from chorus.store.sessions import MessageRow, SessionRow, SessionStore
 from chorus.types import JSON
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+MAX_OFFSET = 2**31 - 1  # far past any list; a larger one would overflow the databases' integers
 
 
 class SessionSummary(BaseModel):
@@ -46,7 +47,7 @@ class SessionDetail(SessionSummary):
     messages: list[MessageOut]
 
 
-class Rename(BaseModel):
+class Rename(RequestBody):
     title: str = Field(min_length=1, max_length=200)
 
 
@@ -90,7 +91,7 @@ async def list_sessions(
     request: Request,
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSONBytes:
     rows, total = await _sessions(request).page(caller.user.id, limit, offset)
     return JSONBytes({"object": "list", "data": [summary(r) for r in rows],

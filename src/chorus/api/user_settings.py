@@ -5,24 +5,28 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from chorus.api import RequestBody
 from chorus.app import Services
 from chorus.auth import Principal, principal
-from chorus.config import DebateModels
 from chorus.types import JSON, Aggregation
 
 router = APIRouter(prefix="/v1", tags=["settings"])
 
 
-class UserSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DebateChoice(RequestBody):
+    pro: str | None = None
+    con: str | None = None
+    judge: str | None = None
 
+
+class UserSettings(RequestBody):
     default_model: str | None = None
     cost_preference: float | None = Field(None, ge=0, le=1)
     ensemble_models: list[str] | None = Field(None, min_length=2, max_length=5)
     ensemble_aggregation: Aggregation | None = None
-    debate_models: DebateModels | None = None
+    debate_models: DebateChoice | None = None
     council_models: list[str] | None = Field(None, min_length=1, max_length=8)
 
 
