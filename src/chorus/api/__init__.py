@@ -34,6 +34,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         sessions,
         usage,
         user_settings,
+        web,
     )
     from chorus.api.middleware import RateLimits, RequestGuard
     from chorus.api.openapi import ERROR_RESPONSES
@@ -50,6 +51,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
+    app.include_router(web.router)  # the web app at `/`, outside the API's schema
     openapi.install(app)
 
 

@@ -1,0 +1,219 @@
+// Chorus in the browser: sign in with an API key, then chat, browse sessions and manage settings.
+// Routes live in the URL hash: #/ (new chat), #/s/<session id>, #/settings/<tab>.
+
+import { $, announce } from "./js/dom.js";
+import { Api } from "./js/api.js";
+import { Catalog } from "./js/catalog.js";
+import { Composer } from "./js/composer.js";
+import { Conversation } from "./js/conversation.js";
+import { Sidebar } from "./js/sidebar.js";
+import { SettingsView } from "./js/settings.js";
+import { modeLabel } from "./js/answer.js";
+
+const KEY_STORAGE = "chorus.apiKey";
+const NOTICE_STORAGE = "chorus.notice";
+
+function showSignin() {
+  $("#shell").hidden = true;
+  $("#signin").hidden = false;
+  const notice = sessionStorage.getItem(NOTICE_STORAGE);
+  sessionStorage.removeItem(NOTICE_STORAGE);
+  $("#signin-error").textContent = notice || "";
+  $("#signin-key").focus();
+  $("#signin-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const key = $("#signin-key").value.trim();
+    const error = $("#signin-error");
+    error.textContent = "";
+    try {
+      await new Api(key).get("/v1/sessions?limit=1");
+    } catch (failure) {
+      error.textContent = failure.status === 401
+        ? "That key was not accepted. Check it and try again." : failure.message;
+      return;
+    }
+    localStorage.setItem(KEY_STORAGE, key);
+    location.reload();
+  });
+}
+
+/** Forget the key; a reload starts from a clean page. */
+function signOut(notice) {
+  localStorage.removeItem(KEY_STORAGE);
+  if (notice) sessionStorage.setItem(NOTICE_STORAGE, notice);
+  location.hash = "";
+  location.reload();
+}
+
+let toastTimer = null;
+function toast(error) {
+  const node = $("#toast");
+  node.textContent = error.message || String(error);
+  node.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { node.hidden = true; }, 6000);
+}
+
+class App {
+  constructor(api, catalog) {
+    this.api = api;
+    this.catalog = catalog;
+    this.title = $("#chat-title");
+    this.modeBadge = $("#chat-mode");
+    this.composer = new Composer(catalog, (text, body, mode) => this.send(text, body, mode),
+      () => this.conversation.stop());
+    this.conversation = new Conversation(api, $("#conversation"), {
+      onSession: (id, mode) => this.sessionStarted(id, mode),
+      onTurnEnd: (id) => this.turnEnded(id),
+      onBusy: (busy) => this.composer.setBusy(busy),
+    });
+    this.sidebar = new Sidebar(api, {
+      onDeleted: (id) => { if (this.conversation.sessionId === id) location.hash = "#/"; },
+      onRenamed: (summary) => {
+        if (this.conversation.sessionId === summary.id) this.showTitle(summary);
+      },
+      onError: toast,
+    });
+    this.settings = new SettingsView(api, catalog, {
+      onRevokedOwn: () => signOut("The key this browser used was revoked. Sign in with another."),
+      onDefaultsSaved: (settings) => {
+        catalog.settings = settings;
+        this.composer.state = this.composer.initialState();
+        this.composer.render();
+      },
+      onError: toast,
+    });
+    this.wireChrome();
+  }
+
+  wireChrome() {
+    $("#new-chat").addEventListener("click", () => {
+      location.hash = "#/";
+      this.closeSidebar();
+      this.composer.input.focus();
+    });
+    $("#sign-out").addEventListener("click", () => signOut());
+    $("#toggle-sidebar").addEventListener("click", () => {
+      if ($("#shell").classList.contains("sidebar-open")) this.closeSidebar();
+      else this.openSidebar();
+    });
+    $("#sidebar-backdrop").addEventListener("click", () => this.closeSidebar());
+    $("#sidebar").addEventListener("click", (event) => {
+      if (event.target.closest("a")) this.closeSidebar();
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && $("#shell").classList.contains("sidebar-open")) {
+        this.closeSidebar();
+        $("#toggle-sidebar").focus();
+      }
+    });
+    window.addEventListener("hashchange", () => this.route());
+  }
+
+  openSidebar() {
+    $("#shell").classList.add("sidebar-open");
+    $("#toggle-sidebar").setAttribute("aria-expanded", "true");
+    $("#new-chat").focus();
+  }
+
+  closeSidebar() {
+    $("#shell").classList.remove("sidebar-open");
+    $("#toggle-sidebar").setAttribute("aria-expanded", "false");
+  }
+
+  showTitle(session) {
+    this.title.textContent = session ? session.title : "New chat";
+    this.modeBadge.textContent = session ? modeLabel(session.mode) : "";
+    this.modeBadge.hidden = !session;
+    document.title = session ? `${session.title} · Chorus` : "Chorus";
+  }
+
+  showView(name) {
+    $("#chat-view").hidden = name !== "chat";
+    $("#settings-view").hidden = name !== "settings";
+  }
+
+  async route() {
+    const [, section, arg] = (location.hash || "#/").split("/");
+    if (section === "settings") {
+      this.showView("settings");
+      this.showTitle(null);
+      this.title.textContent = "Settings";
+      this.sidebar.setActive(null);
+      await this.settings.show(arg);
+      return;
+    }
+    this.showView("chat");
+    if (section === "s" && arg) {
+      if (this.conversation.sessionId === arg) return;
+      this.sidebar.setActive(arg);
+      try {
+        const session = await this.conversation.open(decodeURIComponent(arg));
+        if (!session) return;
+        this.showTitle(session);
+        this.composer.lock(session.messages.length ? session : null);
+      } catch (error) {
+        toast(error.status === 404 ? new Error("That chat does not exist any more.") : error);
+        location.hash = "#/";
+      }
+      return;
+    }
+    this.sidebar.setActive(null);
+    this.conversation.showEmpty();
+    this.showTitle(null);
+    this.composer.lock(null);
+  }
+
+  async send(text, body, mode) {
+    await this.conversation.send(text, body, mode);
+  }
+
+  sessionStarted(id, mode) {
+    history.replaceState(null, "", `#/s/${id}`);
+    const aggregation = mode === "ensemble" ? this.composer.state.ensemble.aggregation : null;
+    this.composer.lock({ mode, aggregation });
+    const title = "New chat";
+    this.sidebar.toTop({ id, title, mode, message_count: 1 });
+    this.sidebar.setActive(id);
+    this.showTitle({ title, mode });
+  }
+
+  /** Refresh the session's summary (title, count) once its turn is over. */
+  async turnEnded(id) {
+    try {
+      const { messages, ...summary } = await this.api.get(`/v1/sessions/${id}`);
+      this.sidebar.toTop({ ...summary, message_count: summary.message_count ?? messages.length });
+      if (this.conversation.sessionId === id) this.showTitle(summary);
+    } catch (error) {
+      if (error.status !== 404) toast(error);
+    }
+  }
+}
+
+async function main() {
+  const key = localStorage.getItem(KEY_STORAGE);
+  if (!key) {
+    showSignin();
+    return;
+  }
+  const api = new Api(key, () => signOut("Your key was not accepted any more. Sign in again."));
+  let catalog;
+  try {
+    catalog = await new Catalog(api).load();
+  } catch (error) {
+    if (error.status !== 401) {
+      showSignin();
+      $("#signin-error").textContent = `The server could not be reached: ${error.message}`;
+    }
+    return;
+  }
+  $("#signin").hidden = true;
+  $("#shell").hidden = false;
+  const app = new App(api, catalog);
+  await Promise.all([app.route(), app.sidebar.reset()]);
+  if (!$("#settings-view").hidden) return;
+  app.composer.input.focus();
+  announce("Signed in");
+}
+
+main();

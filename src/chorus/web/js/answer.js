@@ -1,0 +1,278 @@
+// One assistant answer, drawn the same way live (from stream events) and from history (from a
+// stored message): smart_chat's route, ensemble members side by side, debate rounds, council.
+
+import { h, formatCost } from "./dom.js";
+import { FinalBlock, MemberCard, errorBox, slotKey } from "./cards.js";
+
+const MODE_LABELS = {
+  smart_chat: "Smart chat", ensemble: "Ensemble", debate: "Debate", council: "Council",
+};
+const AGGREGATION_LABELS = {
+  synthesis: "Synthesis", best_of_n: "Best of N", consensus: "Consensus", union: "Union",
+};
+
+export const modeLabel = (mode) => MODE_LABELS[mode] || mode;
+export const aggregationLabel = (name) => AGGREGATION_LABELS[name] || name;
+
+/** Scalar facts of `details` not shown otherwise (a judge's reason, an agreement level). */
+function notes(details, skip) {
+  const facts = Object.entries(details || {})
+    .filter(([key, value]) => !skip.includes(key) && value !== null && value !== ""
+            && ["string", "number", "boolean"].includes(typeof value));
+  if (!facts.length) return null;
+  return h("dl", { class: "notes" }, facts.map(([key, value]) => [
+    h("dt", {}, key.replace(/_/g, " ")),
+    h("dd", {}, typeof value === "number" && !Number.isInteger(value)
+      ? value.toFixed(2) : String(value)),
+  ]));
+}
+
+class AnswerView {
+  constructor(mode, finalTitle) {
+    this.mode = mode;
+    this.members = new Map();
+    this.final = new FinalBlock(finalTitle);
+    this.finalFrom = null;
+    this.progress = h("p", { class: "progress", "aria-hidden": "true" });
+    this.foot = h("footer", { class: "answer-foot" });
+    this.panel = h("div", { class: "panel" });
+    this.el = h("article", { class: `answer mode-${mode}`, dataset: { status: "pending" } },
+      this.progress, this.panel, this.final.el, this.foot);
+    this.setProgress("Waiting for the first model…");
+  }
+
+  setStatus(status) {
+    this.el.dataset.status = status;
+  }
+
+  setProgress(text) {
+    this.progress.textContent = text || "";
+    this.progress.hidden = !text;
+  }
+
+  /** Route one stream event; the conversation calls this for each event of the turn. */
+  handle(event, data) {
+    if (this.el.dataset.status === "pending") this.setStatus("streaming");
+    switch (event) {
+      case "member.started": this.card(data).setStatus("streaming"); break;
+      case "member.delta": this.memberDelta(data); break;
+      case "member.completed":
+      case "member.failed": this.card(data).finish(data); break;
+      case "stage": this.stage(data); break;
+      case "message.delta": this.answerDelta(data.delta || ""); break;
+      case "message.completed": this.completed(data); break;
+      case "error": this.failed(data); break;
+      default: break;
+    }
+  }
+
+  memberDelta(data) {
+    this.card(data).append(data.delta || "");
+    this.setProgress("");
+  }
+
+  answerDelta(text) {
+    if (this.finalFrom !== "message") {
+      this.finalFrom = "message";
+      this.final.body.set("");
+    }
+    this.final.body.append(text);
+    this.setProgress("");
+  }
+
+  stage(data) {
+    const round = data.round !== undefined && data.round !== null ? ` ${data.round}` : "";
+    const name = String(data.stage || "").replace(/_/g, " ");
+    this.setProgress(data.status === "started" ? `${name}${round}…` : "");
+  }
+
+  /** The card of the member a slot names, made on first sight. */
+  card(slot) {
+    const key = slotKey(slot);
+    let card = this.members.get(key);
+    if (!card) {
+      card = new MemberCard(slot, this.titleOf(slot));
+      this.members.set(key, card);
+      this.place(card);
+    }
+    return card;
+  }
+
+  titleOf(slot) {
+    return slot.model;
+  }
+
+  place(card) {
+    this.panel.append(card.el);
+  }
+
+  /** The whole answer as stored: fills in what the stream may not have shown, then settles. */
+  completed(message) {
+    this.fromDetails(message.details || {});
+    this.final.body.set(message.content || "");
+    this.finalFrom = "message";
+    this.setProgress("");
+    this.foot.replaceChildren();
+    if (message.error) {
+      this.failed(message.error);
+      return;
+    }
+    const facts = [];
+    if (message.models_used && message.models_used.length) {
+      facts.push(`models: ${message.models_used.join(", ")}`);
+    }
+    if (message.usage) {
+      facts.push(`${message.usage.total_tokens} tokens`, formatCost(message.usage.cost_usd));
+    }
+    if (message.latency_ms) facts.push(`${(message.latency_ms / 1000).toFixed(1)} s`);
+    if (facts.length) this.foot.append(h("span", { class: "facts" }, facts.join(" · ")));
+    this.setStatus("done");
+  }
+
+  fromDetails(details) {
+    for (const member of details.members || []) this.card(member).finish(member);
+  }
+
+  failed(error) {
+    this.setProgress("");
+    this.foot.replaceChildren(errorBox(error));
+    for (const card of this.members.values()) {
+      if (card.status === "waiting" || card.status === "streaming") card.setStatus("failed");
+    }
+    this.setStatus("failed");
+  }
+}
+
+class SmartChatView extends AnswerView {
+  constructor() {
+    super("smart_chat", "Answer");
+    this.route = h("p", { class: "route" });
+    this.final.extra.append(this.route);
+    this.panel.hidden = true;
+  }
+
+  card(slot) {
+    this.route.textContent = `Answering: ${slot.model}`;
+    this.routeModel = slot.model;
+    return super.card(slot);
+  }
+
+  fromDetails(details) {
+    if (!details.routed_to) return;
+    const parts = [`Answered by ${details.routed_to}`];
+    if (details.reason) parts.push(details.reason);
+    if (details.category) parts.push(`category: ${details.category}`);
+    if (typeof details.difficulty === "number") {
+      parts.push(`difficulty ${details.difficulty.toFixed(2)}`);
+    }
+    this.route.textContent = parts.join(" · ");
+  }
+}
+
+class EnsembleView extends AnswerView {
+  constructor() {
+    super("ensemble", "Combined answer");
+    this.panel.classList.add("members");
+  }
+
+  fromDetails(details) {
+    super.fromDetails(details);
+    if (details.aggregation) this.final.titleEl.textContent = aggregationLabel(details.aggregation);
+    this.final.extra.replaceChildren(notes(details, ["aggregation"]) || "");
+  }
+}
+
+const SIDES = { pro: "Pro", con: "Con", judge: "Judge" };
+const WINNERS = { pro: "Pro wins", con: "Con wins", draw: "Draw" };
+
+class DebateView extends AnswerView {
+  constructor() {
+    super("debate", "Verdict");
+    this.rounds = new Map();
+    this.verdict = h("p", { class: "verdict" });
+    this.final.extra.append(this.verdict);
+  }
+
+  titleOf(slot) {
+    return SIDES[slot.side] || slot.side || slot.model;
+  }
+
+  roundSection(number) {
+    let section = this.rounds.get(number);
+    if (!section) {
+      const title = number === 0 ? "Openings" : `Round ${number}`;
+      const pro = h("div", { class: "side side-pro" });
+      const con = h("div", { class: "side side-con" });
+      section = { el: h("section", { class: "round", dataset: { round: number } },
+        h("h3", { class: "round-title" }, title), h("div", { class: "sides" }, pro, con)), pro, con };
+      this.rounds.set(number, section);
+      const later = [...this.rounds.entries()].filter(([n]) => n > number).sort((a, b) => a[0] - b[0]);
+      this.panel.insertBefore(section.el, later.length ? later[0][1].el : null);
+    }
+    return section;
+  }
+
+  place(card) {
+    const { side, round } = card.slot;
+    if (side === "pro" || side === "con") {
+      this.roundSection(Number(round) || 0)[side].append(card.el);
+    } else {
+      this.final.extra.append(card.el);
+    }
+  }
+
+  fromDetails(details) {
+    for (const round of details.rounds || []) {
+      for (const side of ["pro", "con"]) {
+        const result = round[side];
+        if (result) this.card({ ...result, side, round: round.round }).finish(result);
+      }
+    }
+    const verdict = details.verdict;
+    if (!verdict) return;
+    this.verdict.dataset.winner = verdict.winner || "none";
+    this.verdict.textContent = WINNERS[verdict.winner] || "No verdict";
+    if (verdict.error) this.verdict.after(errorBox(verdict.error));
+  }
+}
+
+class CouncilView extends AnswerView {
+  constructor() {
+    super("council", "Synthesis");
+    this.panel.classList.add("experts");
+  }
+
+  titleOf(slot) {
+    return slot.expert || slot.name || slot.model;
+  }
+
+  card(slot) {
+    const card = super.card({ ...slot, expert: slot.expert || slot.name });
+    if (slot.perspective && !card.perspective) {
+      card.perspective = h("p", { class: "perspective" }, slot.perspective);
+      card.body.el.before(card.perspective);
+    }
+    return card;
+  }
+
+  fromDetails(details) {
+    for (const expert of details.experts || []) this.card(expert).finish(expert);
+    if (details.synthesizer) this.final.setBy(`by ${details.synthesizer}`);
+  }
+}
+
+const VIEWS = {
+  smart_chat: SmartChatView, ensemble: EnsembleView, debate: DebateView, council: CouncilView,
+};
+
+export function answerView(mode) {
+  const View = VIEWS[mode] || SmartChatView;
+  return new View();
+}
+
+/** A stored assistant message, drawn as it was when it streamed. */
+export function storedAnswer(mode, message) {
+  const view = answerView(mode);
+  view.completed(message);
+  return view;
+}

@@ -1,0 +1,177 @@
+// The sessions sidebar: newest first, the next page loaded as the list scrolls into view,
+// rename in place, delete after a confirmation.
+
+import { h, $, announce } from "./dom.js";
+import { modeLabel } from "./answer.js";
+import { confirmDialog } from "./dialog.js";
+
+const PAGE = 30;
+
+export class Sidebar {
+  /** hooks: onDeleted(id) after a session is deleted; onError(error). */
+  constructor(api, hooks) {
+    this.api = api;
+    this.hooks = hooks;
+    this.list = $("#session-list");
+    this.sentinel = $("#session-sentinel");
+    this.scroller = $("#session-scroll");
+    this.items = new Map();
+    this.activeId = null;
+    this.offset = 0;
+    this.hasMore = true;
+    this.loading = null;
+    this.observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) this.loadMore();
+    }, { root: this.scroller, rootMargin: "120px" });
+    this.observer.observe(this.sentinel);
+  }
+
+  async reset() {
+    this.list.replaceChildren();
+    this.items.clear();
+    this.offset = 0;
+    this.hasMore = true;
+    await this.loading;
+    this.loading = null;
+    await this.loadMore();
+  }
+
+  /** The next page, unless one is loading or none is left. */
+  loadMore() {
+    if (this.loading || !this.hasMore) return this.loading;
+    this.sentinel.textContent = "Loading…";
+    this.loading = this.api.get(`/v1/sessions?limit=${PAGE}&offset=${this.offset}`)
+      .then((page) => {
+        this.offset += page.data.length;
+        this.hasMore = page.has_more;
+        for (const summary of page.data) {
+          if (!this.items.has(summary.id)) this.list.append(this.item(summary));
+        }
+        this.sentinel.textContent = this.items.size ? "" : "No chats yet";
+      })
+      .catch((error) => {
+        this.sentinel.textContent = "";
+        this.hooks.onError(error);
+      })
+      .finally(() => {
+        this.loading = null;
+        // A short page may leave the sentinel in view, which fires no new intersection.
+        if (this.hasMore && this.sentinelVisible()) this.loadMore();
+      });
+    return this.loading;
+  }
+
+  sentinelVisible() {
+    const box = this.sentinel.getBoundingClientRect();
+    const view = this.scroller.getBoundingClientRect();
+    return box.top < view.bottom + 120 && view.height > 0;
+  }
+
+  item(summary) {
+    const title = h("span", { class: "title" }, summary.title);
+    const meta = h("span", { class: "meta" });
+    const link = h("a", { class: "session-link", href: `#/s/${summary.id}` }, title, meta);
+    const li = h("li", { class: "session", dataset: { id: summary.id } }, link,
+      h("span", { class: "actions" },
+        h("button", { type: "button", class: "icon", title: "Rename", "aria-label": "Rename",
+                      onclick: () => this.rename(summary.id) }, "✎"),
+        h("button", { type: "button", class: "icon", title: "Delete", "aria-label": "Delete",
+                      onclick: () => this.remove(summary.id) }, "🗑")));
+    link.addEventListener("dblclick", (event) => {
+      event.preventDefault();
+      this.rename(summary.id);
+    });
+    const entry = { li, title, meta, link, summary };
+    this.items.set(summary.id, entry);
+    this.fill(entry, summary);
+    if (summary.id === this.activeId) li.setAttribute("aria-current", "page");
+    return li;
+  }
+
+  fill(entry, summary) {
+    entry.summary = summary;
+    entry.title.textContent = summary.title;
+    entry.link.title = summary.title;
+    const count = summary.message_count;
+    entry.meta.textContent = `${modeLabel(summary.mode)} · ${count} message${count === 1 ? "" : "s"}`;
+  }
+
+  /** Show a session as the newest (a new chat, or one that just got a message). */
+  toTop(summary) {
+    let entry = this.items.get(summary.id);
+    if (!entry) {
+      this.list.prepend(this.item(summary));
+      this.offset += 1;
+    } else {
+      this.fill(entry, summary);
+      this.list.prepend(entry.li);
+    }
+    this.sentinel.textContent = "";
+  }
+
+  setActive(id) {
+    this.activeId = id;
+    for (const [key, entry] of this.items) {
+      if (key === id) entry.li.setAttribute("aria-current", "page");
+      else entry.li.removeAttribute("aria-current");
+    }
+  }
+
+  rename(id) {
+    const entry = this.items.get(id);
+    if (!entry || entry.li.querySelector("input")) return;
+    const input = h("input", { type: "text", class: "rename", value: entry.summary.title,
+                               "aria-label": "New title", maxLength: 200 });
+    let done = false;
+    const finish = async (save) => {
+      if (done) return;
+      done = true;
+      const title = input.value.trim();
+      input.replaceWith(entry.link);
+      if (!save || !title || title === entry.summary.title) {
+        entry.link.focus();
+        return;
+      }
+      try {
+        this.fill(entry, await this.api.patch(`/v1/sessions/${id}`, { title }));
+        announce("Renamed");
+        this.hooks.onRenamed(entry.summary);
+      } catch (error) {
+        this.hooks.onError(error);
+      }
+      entry.link.focus();
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") { event.preventDefault(); finish(true); }
+      if (event.key === "Escape") { event.preventDefault(); finish(false); }
+    });
+    input.addEventListener("blur", () => finish(true));
+    entry.link.replaceWith(input);
+    input.focus();
+    input.select();
+  }
+
+  async remove(id) {
+    const entry = this.items.get(id);
+    if (!entry) return;
+    const sure = await confirmDialog(`Delete “${entry.summary.title}”?`,
+      "The chat and all its messages are deleted for good.", "Delete");
+    if (!sure) return;
+    try {
+      await this.api.delete(`/v1/sessions/${id}`);
+    } catch (error) {
+      if (error.status !== 404) {
+        this.hooks.onError(error);
+        return;
+      }
+    }
+    const next = entry.li.nextElementSibling || entry.li.previousElementSibling;
+    entry.li.remove();
+    this.items.delete(id);
+    this.offset = Math.max(0, this.offset - 1);
+    if (!this.items.size) this.sentinel.textContent = "No chats yet";
+    announce("Chat deleted");
+    this.hooks.onDeleted(id);
+    (next ? next.querySelector("a") : $("#new-chat")).focus();
+  }
+}

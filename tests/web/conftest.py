@@ -1,0 +1,65 @@
+"""Fixtures for the browser tests: a live Chorus on a real socket and Debian's Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from chorus.app import create_app
+from chorus.config import FileConfig, ModelConfig, ProviderConfig, load_settings
+from chorus.fakellm.server import FakeLLM
+from tests.conftest import ServerThread, unavailable
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, FAKE_MODEL, Live
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+SIMULATED_SPEED = 0.2
+"""Fast enough for a quick suite, slow enough that the page visibly streams."""
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium; absent browser skips locally and fails in CI."""
+    if not CHROMIUM.exists():
+        unavailable("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        unavailable("playwright", f"{exc} (pip install -e '.[web-test]')")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def live(browser: Browser, tmp_path_factory: pytest.TempPathFactory,
+         fake_server: tuple[ServerThread, FakeLLM]) -> Iterator[Live]:
+    """Chorus serving the web app; test keys get simulated models, live keys the fake echo."""
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('web')}/chorus.db"
+    settings = load_settings(None, database_url=database_url, simulated_speed=SIMULATED_SPEED,
+                             retry_backoff=0.01)
+    upstream, _ = fake_server
+    settings.file = FileConfig(
+        providers=[ProviderConfig(name="fake", base_url=f"{upstream.url}/v1", api_key="fake")],
+        models=[ModelConfig(id=FAKE_MODEL, provider="fake", upstream="echo")])
+    with ServerThread(create_app(settings)) as server:
+        yield Live(server.url, database_url)
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh wide page; a script error on it fails the test."""
+    options: dict[str, Any] = getattr(request, "param", {})
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 860}, **options})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
