@@ -53,6 +53,7 @@ async def test_shape_for_a_new_key(harness: Harness) -> None:
         "queries": {"used": 0, "limit": None},
         "rate_limit": {"limit": 60, "remaining": 59, "reset": body["rate_limit"]["reset"]},
         "tokens": {"input": 0, "output": 0}, "cost_usd": 0.0, "by_model": [], "by_mode": [],
+        "by_day": [],
     }
     period = Period.current()
     assert body["period"] == {"start": period.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -190,3 +191,24 @@ async def test_a_call_cancelled_by_a_departing_client_is_recorded(
     assert fake_llm.requests[-1]["cancelled"] is True
     assert row.model == "fake-slow" and row.ok is False
     assert 0 < row.completion_tokens < 400 and row.prompt_tokens > 0 and row.cost_usd > 0
+
+
+async def test_by_day_groups_the_records_by_utc_date(harness: Harness) -> None:
+    headers = await harness.headers()
+    await harness.client.post("/v1/chat", headers=headers, json={"message": "Hi"})
+    start, _ = month_of(utcnow())
+    me = await harness.services.auth.resolve(headers["authorization"])
+    await harness.services.store.usage.flush()
+    async with harness.services.store.engine.begin() as conn:
+        row = (await conn.execute(sa.select(usage_records).where(
+            usage_records.c.user_id == me.user.id))).mappings().one()
+        first_day = {**row, "request_id": "req_first_day", "created_at": start}
+        del first_day["id"]
+        await conn.execute(usage_records.insert().values(**first_day))
+    body = await usage_of(harness, headers)
+    days = {g["date"]: g for g in body["by_day"]}
+    expected = sorted({start.date().isoformat(), row["created_at"].date().isoformat()})
+    assert [g["date"] for g in body["by_day"]] == expected
+    assert sum(g["queries"] for g in days.values()) == body["queries"]["used"] == 2
+    assert sum(g["tokens"]["input"] for g in days.values()) == body["tokens"]["input"]
+    assert sum(g["cost_usd"] for g in days.values()) == pytest.approx(body["cost_usd"])

@@ -20,9 +20,13 @@ SIMULATED_SPEED = 0.2
 """Fast enough for a quick suite, slow enough that the page visibly streams."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium; absent browser skips locally and fails in CI."""
+    """Headless Chromium; absent browser skips locally and fails in CI.
+
+    Per module: Playwright's sync API keeps an event loop running in this thread while it is
+    open, and the async tests that follow need the thread to themselves.
+    """
     if not CHROMIUM.exists():
         unavailable("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
     try:
@@ -36,7 +40,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def live(browser: Browser, tmp_path_factory: pytest.TempPathFactory,
+def live(tmp_path_factory: pytest.TempPathFactory,
          fake_server: tuple[ServerThread, FakeLLM]) -> Iterator[Live]:
     """Chorus serving the web app; test keys get simulated models, live keys the fake echo."""
     database_url = f"sqlite:///{tmp_path_factory.mktemp('web')}/chorus.db"
@@ -52,7 +56,10 @@ def live(browser: Browser, tmp_path_factory: pytest.TempPathFactory,
 
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A fresh wide page; a script error on it fails the test."""
+    """A fresh wide page; a script error on it fails the test.
+
+    Parametrize it (indirect) with context options: a viewport, a colour scheme, bypass_csp.
+    """
     options: dict[str, Any] = getattr(request, "param", {})
     context = browser.new_context(**{"viewport": {"width": 1280, "height": 860}, **options})
     page = context.new_page()

@@ -141,6 +141,7 @@ def test_a_narrow_screen_collapses_the_sidebar(page: Page, live: Live) -> None:
     page.click("#toggle-sidebar")
     expect(sidebar).to_be_visible()
     expect(page.locator("#new-chat")).to_be_focused()
+    expect(sidebar).to_have_css("transform", "none")
     screenshot(page, "narrow_sidebar")
     page.keyboard.press("Escape")
     expect(sidebar).not_to_be_visible()

@@ -107,4 +107,5 @@ async def usage(request: Request,
         "cost_usd": round(found.cost_usd, 8),
         "by_model": [group_json("model", g) for g in found.by_model],
         "by_mode": [group_json("mode", g) for g in found.by_mode],
+        "by_day": [group_json("date", g) for g in found.by_day],
     })

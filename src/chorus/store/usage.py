@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -139,6 +139,8 @@ class UsageGroup:
 class UsageSummary:
     by_model: list[UsageGroup]
     by_mode: list[UsageGroup]
+    by_day: list[UsageGroup] = field(default_factory=list)
+    """One group per UTC date (`YYYY-MM-DD`) that has records, oldest first."""
 
     @property
     def queries(self) -> int:
@@ -176,10 +178,12 @@ def _group(row: sa.Row[Any]) -> UsageGroup:
 
 async def summary(engine: AsyncEngine, user_id: str, start: datetime,
                   end: datetime) -> UsageSummary:
-    """A user's usage with `start <= created_at < end`, by model and by mode."""
+    """A user's usage with `start <= created_at < end`, by model, by mode and by day."""
     c = usage_records.c
     where = sa.and_(c.user_id == user_id, c.created_at >= start, c.created_at < end)
     async with engine.connect() as conn:
         by_model = [_group(r) for r in await conn.execute(_grouped(c.model, where))]
         by_mode = [_group(r) for r in await conn.execute(_grouped(c.mode, where))]
-    return UsageSummary(by_model, by_mode)
+        day = sa.func.date(c.created_at)
+        by_day = [_group(r) for r in await conn.execute(_grouped(day, where))]
+    return UsageSummary(by_model, by_mode, by_day)

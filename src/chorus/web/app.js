@@ -165,7 +165,8 @@ class App {
   }
 
   async send(text, body, mode) {
-    await this.conversation.send(text, body, mode);
+    const aggregation = mode === "ensemble" ? this.composer.state.ensemble.aggregation : null;
+    await this.conversation.send(text, body, mode, aggregation);
   }
 
   sessionStarted(id, mode) {

@@ -1,5 +1,9 @@
 // One assistant answer, drawn the same way live (from stream events) and from history (from a
 // stored message): smart_chat's route, ensemble members side by side, debate rounds, council.
+//
+// Who speaks is in the event's slot: {model, persona, side, round, expert, role}. A slot with
+// role "aggregator" or "synthesizer" writes the final answer (its text arrives as
+// message.delta); role "judge" is the ensemble's or the debate's judge.
 
 import { h, formatCost } from "./dom.js";
 import { FinalBlock, MemberCard, errorBox, slotKey } from "./cards.js";
@@ -10,6 +14,12 @@ const MODE_LABELS = {
 const AGGREGATION_LABELS = {
   synthesis: "Synthesis", best_of_n: "Best of N", consensus: "Consensus", union: "Union",
 };
+const STAGE_LABELS = {
+  members: "The models are answering", aggregation: "Combining the answers",
+  openings: "Opening statements", verdict: "The judge is deciding",
+  experts: "The experts are answering", synthesis: "The Synthesizer is writing",
+};
+const WRITERS = new Set(["aggregator", "synthesizer"]);
 
 export const modeLabel = (mode) => MODE_LABELS[mode] || mode;
 export const aggregationLabel = (name) => AGGREGATION_LABELS[name] || name;
@@ -27,17 +37,41 @@ function notes(details, skip) {
   ]));
 }
 
+/** The model writing the final answer: shown in the final block's byline, not as a card. */
+class Writer {
+  constructor(final, slot) {
+    this.final = final;
+    this.slot = slot;
+    this.status = "waiting";
+    final.setBy(`by ${slot.model}`);
+  }
+
+  setStatus(status) {
+    this.status = status;
+    this.final.el.dataset.status = status;
+  }
+
+  // Its text comes as message.delta, which the view routes to the final block already.
+  append() {}
+
+  finish(result) {
+    this.setStatus(result.status === "failed" ? "failed" : "ok");
+    if (result.status === "failed") this.final.extra.append(errorBox(result.error));
+  }
+}
+
 class AnswerView {
   constructor(mode, finalTitle) {
     this.mode = mode;
     this.members = new Map();
     this.final = new FinalBlock(finalTitle);
-    this.finalFrom = null;
     this.progress = h("p", { class: "progress", "aria-hidden": "true" });
     this.foot = h("footer", { class: "answer-foot" });
     this.panel = h("div", { class: "panel" });
+    this.judgeBox = h("details", { class: "judge", open: true, hidden: true },
+      h("summary", {}, "The judge's answer"));
     this.el = h("article", { class: `answer mode-${mode}`, dataset: { status: "pending" } },
-      this.progress, this.panel, this.final.el, this.foot);
+      this.progress, this.panel, this.final.el, this.judgeBox, this.foot);
     this.setProgress("Waiting for the first model…");
   }
 
@@ -52,10 +86,13 @@ class AnswerView {
 
   /** Route one stream event; the conversation calls this for each event of the turn. */
   handle(event, data) {
-    if (this.el.dataset.status === "pending") this.setStatus("streaming");
+    if (this.el.dataset.status === "pending") {
+      this.setStatus("streaming");
+      this.setProgress("");
+    }
     switch (event) {
       case "member.started": this.card(data).setStatus("streaming"); break;
-      case "member.delta": this.memberDelta(data); break;
+      case "member.delta": this.card(data).append(data.delta || ""); break;
       case "member.completed":
       case "member.failed": this.card(data).finish(data); break;
       case "stage": this.stage(data); break;
@@ -66,52 +103,54 @@ class AnswerView {
     }
   }
 
-  memberDelta(data) {
-    this.card(data).append(data.delta || "");
-    this.setProgress("");
-  }
-
   answerDelta(text) {
-    if (this.finalFrom !== "message") {
-      this.finalFrom = "message";
-      this.final.body.set("");
-    }
     this.final.body.append(text);
-    this.setProgress("");
   }
 
   stage(data) {
-    const round = data.round !== undefined && data.round !== null ? ` ${data.round}` : "";
-    const name = String(data.stage || "").replace(/_/g, " ");
-    this.setProgress(data.status === "started" ? `${name}${round}…` : "");
+    if (data.status !== "started") {
+      this.setProgress("");
+      return;
+    }
+    const label = data.stage === "round" ? `Round ${data.round}`
+      : STAGE_LABELS[data.stage] || String(data.stage || "").replace(/_/g, " ");
+    this.setProgress(`${label}…`);
   }
 
-  /** The card of the member a slot names, made on first sight. */
+  /** The card (or writer) of the member a slot names, made on first sight. */
   card(slot) {
     const key = slotKey(slot);
     let card = this.members.get(key);
     if (!card) {
-      card = new MemberCard(slot, this.titleOf(slot));
+      if (WRITERS.has(slot.role)) card = new Writer(this.final, slot);
+      else {
+        card = new MemberCard(slot, this.titleOf(slot));
+        this.place(card);
+      }
       this.members.set(key, card);
-      this.place(card);
     }
     return card;
   }
 
   titleOf(slot) {
-    return slot.model;
+    return slot.role === "judge" ? "Judge" : slot.model;
   }
 
   place(card) {
-    this.panel.append(card.el);
+    if (card.slot.role === "judge") {
+      this.judgeBox.hidden = false;
+      this.judgeBox.append(card.el);
+    } else {
+      this.panel.append(card.el);
+    }
   }
 
   /** The whole answer as stored: fills in what the stream may not have shown, then settles. */
   completed(message) {
     this.fromDetails(message.details || {});
-    this.final.body.set(message.content || "");
-    this.finalFrom = "message";
+    this.final.body.set(this.finalText(message));
     this.setProgress("");
+    this.judgeBox.open = false;
     this.foot.replaceChildren();
     if (message.error) {
       this.failed(message.error);
@@ -127,6 +166,10 @@ class AnswerView {
     if (message.latency_ms) facts.push(`${(message.latency_ms / 1000).toFixed(1)} s`);
     if (facts.length) this.foot.append(h("span", { class: "facts" }, facts.join(" · ")));
     this.setStatus("done");
+  }
+
+  finalText(message) {
+    return message.content || "";
   }
 
   fromDetails(details) {
@@ -153,7 +196,6 @@ class SmartChatView extends AnswerView {
 
   card(slot) {
     this.route.textContent = `Answering: ${slot.model}`;
-    this.routeModel = slot.model;
     return super.card(slot);
   }
 
@@ -170,19 +212,21 @@ class SmartChatView extends AnswerView {
 }
 
 class EnsembleView extends AnswerView {
-  constructor() {
-    super("ensemble", "Combined answer");
+  constructor(aggregation) {
+    super("ensemble", aggregationLabel(aggregation || "synthesis"));
     this.panel.classList.add("members");
   }
 
   fromDetails(details) {
     super.fromDetails(details);
     if (details.aggregation) this.final.titleEl.textContent = aggregationLabel(details.aggregation);
+    const step = details.aggregator;
+    if (step && step.model) this.final.setBy(`${step.role || "aggregator"}: ${step.model}`);
     this.final.extra.replaceChildren(notes(details, ["aggregation"]) || "");
+    if (step && step.status === "failed") this.final.extra.append(errorBox(step.error));
   }
 }
 
-const SIDES = { pro: "Pro", con: "Con", judge: "Judge" };
 const WINNERS = { pro: "Pro wins", con: "Con wins", draw: "Draw" };
 
 class DebateView extends AnswerView {
@@ -194,8 +238,13 @@ class DebateView extends AnswerView {
   }
 
   titleOf(slot) {
-    return SIDES[slot.side] || slot.side || slot.model;
+    if (slot.side === "pro") return "Pro";
+    if (slot.side === "con") return "Con";
+    return super.titleOf(slot);
   }
+
+  // message.delta carries the whole transcript, which the rounds already show.
+  answerDelta() {}
 
   roundSection(number) {
     let section = this.rounds.get(number);
@@ -214,11 +263,8 @@ class DebateView extends AnswerView {
 
   place(card) {
     const { side, round } = card.slot;
-    if (side === "pro" || side === "con") {
-      this.roundSection(Number(round) || 0)[side].append(card.el);
-    } else {
-      this.final.extra.append(card.el);
-    }
+    if (side === "pro" || side === "con") this.roundSection(Number(round) || 0)[side].append(card.el);
+    else super.place(card);
   }
 
   fromDetails(details) {
@@ -228,11 +274,18 @@ class DebateView extends AnswerView {
         if (result) this.card({ ...result, side, round: round.round }).finish(result);
       }
     }
+    if (details.judge) this.card(details.judge).finish(details.judge);
     const verdict = details.verdict;
     if (!verdict) return;
     this.verdict.dataset.winner = verdict.winner || "none";
     this.verdict.textContent = WINNERS[verdict.winner] || "No verdict";
+    if (details.judge) this.final.setBy(`judged by ${details.judge.model}`);
     if (verdict.error) this.verdict.after(errorBox(verdict.error));
+  }
+
+  finalText(message) {
+    const verdict = (message.details || {}).verdict;
+    return verdict ? verdict.reasoning || "" : message.content || "";
   }
 }
 
@@ -248,7 +301,7 @@ class CouncilView extends AnswerView {
 
   card(slot) {
     const card = super.card({ ...slot, expert: slot.expert || slot.name });
-    if (slot.perspective && !card.perspective) {
+    if (slot.perspective && card.body && !card.perspective) {
       card.perspective = h("p", { class: "perspective" }, slot.perspective);
       card.body.el.before(card.perspective);
     }
@@ -258,16 +311,21 @@ class CouncilView extends AnswerView {
   fromDetails(details) {
     for (const expert of details.experts || []) this.card(expert).finish(expert);
     if (details.synthesizer) this.final.setBy(`by ${details.synthesizer}`);
+    if (details.synthesizer_status === "failed") {
+      this.final.extra.replaceChildren(errorBox(details.synthesizer_error));
+    }
+    if (details.fallback) this.final.extra.append(h("p", { class: "hint" }, details.fallback));
   }
 }
 
-const VIEWS = {
-  smart_chat: SmartChatView, ensemble: EnsembleView, debate: DebateView, council: CouncilView,
-};
-
-export function answerView(mode) {
-  const View = VIEWS[mode] || SmartChatView;
-  return new View();
+/** An empty view for a turn of `mode` (an ensemble's aggregation names its final block). */
+export function answerView(mode, aggregation = null) {
+  switch (mode) {
+    case "ensemble": return new EnsembleView(aggregation);
+    case "debate": return new DebateView();
+    case "council": return new CouncilView();
+    default: return new SmartChatView();
+  }
 }
 
 /** A stored assistant message, drawn as it was when it streamed. */

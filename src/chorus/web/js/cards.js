@@ -110,6 +110,6 @@ export class FinalBlock {
 
 /** A key that tells one member's events from another's. */
 export function slotKey(slot) {
-  return [slot.model, slot.persona, slot.side, slot.round, slot.expert]
+  return [slot.model, slot.persona, slot.side, slot.round, slot.expert, slot.role]
     .map((part) => (part === undefined || part === null ? "" : String(part))).join("\u241f");
 }

@@ -3,7 +3,7 @@
 
 import { h, svg } from "./dom.js";
 
-const WIDTH = 640;
+const WIDTH = 480;
 
 function niceMax(value) {
   if (value <= 0) return 1;
@@ -28,7 +28,7 @@ function tooltip(label, series, values, format) {
  */
 export function columnChart(title, series, rows, format) {
   const height = 200;
-  const pad = { top: 12, right: 8, bottom: 34, left: 56 };
+  const pad = { top: 12, right: 8, bottom: 34, left: 70 };
   const max = niceMax(Math.max(0, ...rows.map((r) => r.values.reduce((a, b) => a + b, 0))));
   const plotW = WIDTH - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
@@ -50,8 +50,10 @@ export function columnChart(title, series, rows, format) {
       base += value;
       return rect;
     });
+    // Dates read as MM-DD under the columns; the tooltip keeps the full label.
+    const short = /^\d{4}-\d\d-\d\d$/.test(row.label) ? row.label.slice(5) : row.label;
     const label = index % labelEvery === 0 ? svg("text", { x: x + barW / 2, y: height - pad.bottom + 16,
-      class: "axis", "text-anchor": "middle" }, row.label) : null;
+      class: "axis", "text-anchor": "middle" }, short) : null;
     return svg("g", { class: "bar" }, svg("title", {}, tooltip(row.label, series, row.values, format)),
       parts, label);
   });
@@ -63,7 +65,7 @@ export function columnChart(title, series, rows, format) {
 /** Horizontal bars, one per row, stacking the row's values; labels on the left. */
 export function barChart(title, series, rows, format) {
   const rowH = 26;
-  const pad = { top: 6, right: 90, bottom: 6, left: 170 };
+  const pad = { top: 6, right: 80, bottom: 6, left: 150 };
   const height = pad.top + pad.bottom + rowH * Math.max(rows.length, 1);
   const max = niceMax(Math.max(0, ...rows.map((r) => r.values.reduce((a, b) => a + b, 0))));
   const plotW = WIDTH - pad.left - pad.right;
@@ -76,7 +78,7 @@ export function barChart(title, series, rows, format) {
       base += value;
       return rect;
     });
-    const name = row.label.length > 24 ? `${row.label.slice(0, 23)}…` : row.label;
+    const name = row.label.length > 22 ? `${row.label.slice(0, 21)}…` : row.label;
     return svg("g", { class: "bar" },
       svg("title", {}, tooltip(row.label, series, row.values, format)),
       svg("text", { x: pad.left - 8, y: top + rowH / 2 + 4, class: "axis", "text-anchor": "end" }, name),

@@ -1,6 +1,6 @@
 // The composer: the message box and the mode picker with each mode's options.
 
-import { h, $ } from "./dom.js";
+import { h, $, icon } from "./dom.js";
 import { aggregationLabel } from "./answer.js";
 
 const AGGREGATIONS = ["synthesis", "best_of_n", "consensus", "union"];
@@ -186,7 +186,7 @@ export class Composer {
     return h("div", { class: "slot" },
       h("span", { class: "slot-label" }, label), model, persona,
       removable ? h("button", { type: "button", class: "icon", "aria-label": `Remove ${label}`,
-                                title: `Remove ${label}`, onclick: onRemove }, "✕") : null);
+                                title: `Remove ${label}`, onclick: onRemove }, icon("close")) : null);
   }
 
   ensembleOptions() {
@@ -236,7 +236,7 @@ export class Composer {
       return h("div", { class: "slot role" }, name, perspective, model,
         state.roles.length > MIN_ROLES ? h("button", { type: "button", class: "icon",
           "aria-label": `Remove expert ${index + 1}`,
-          onclick: () => { state.roles.splice(index, 1); this.render(); } }, "✕") : null);
+          onclick: () => { state.roles.splice(index, 1); this.render(); } }, icon("close")) : null);
     });
     const add = h("button", { type: "button", class: "ghost",
       disabled: state.roles.length >= MAX_ROLES,

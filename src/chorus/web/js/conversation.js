@@ -69,10 +69,10 @@ export class Conversation {
   }
 
   /** Stream one turn. Resolves true when the server took the message (even if it failed). */
-  async send(text, body, mode) {
+  async send(text, body, mode, aggregation) {
     if (!this.session) this.root.replaceChildren();
     const question = userBubble(text);
-    const view = answerView(mode);
+    const view = answerView(mode, aggregation);
     this.root.append(question, view.el);
     question.scrollIntoView({ block: "start", behavior: "smooth" });
     const turn = { controller: new AbortController(), detached: false, view };

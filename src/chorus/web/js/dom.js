@@ -63,3 +63,16 @@ export function formatTokens(count) {
   if (value >= 1e4) return `${(value / 1e3).toFixed(1)}k`;
   return String(value);
 }
+
+const ICONS = {
+  edit: "M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4",
+  trash: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6",
+  close: "M6 6l12 12M18 6L6 18",
+};
+
+/** A small line icon (decorative: the button around it carries the label). */
+export function icon(name) {
+  return svg("svg", { viewBox: "0 0 24 24", width: 18, height: 18, class: "icon-svg",
+                      "aria-hidden": "true", focusable: "false" },
+    svg("path", { d: ICONS[name] }));
+}

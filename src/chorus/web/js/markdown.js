@@ -88,6 +88,8 @@ export function inline(text, parent) {
     if (made === null) {
       plain += char;
       i += 1;
+    } else if (typeof made === "string") {
+      plain += made; // an escaped character, or a link refused for its URL
     } else {
       if (plain) parent.append(plain);
       plain = "";
@@ -180,10 +182,13 @@ function listItem(lines, start, baseIndent) {
     }
   }
   const li = el("li");
-  const blocks = renderBlocks(body);
-  const only = blocks.childNodes.length === 1 ? blocks.firstChild : null;
-  if (only && only.nodeName === "P") li.append(...only.childNodes);
-  else li.append(blocks);
+  li.append(renderBlocks(body));
+  // A tight item (no blank line inside) shows its text without paragraph spacing.
+  if (!body.some(isBlank)) {
+    for (const p of [...li.children].filter((node) => node.nodeName === "P")) {
+      p.replaceWith(...p.childNodes);
+    }
+  }
   return [li, i];
 }
 

@@ -27,8 +27,7 @@ export class SettingsView {
     const tablist = h("nav", { role: "tablist", class: "tabs", "aria-label": "Settings" },
       [...this.tabs.values()]);
     tablist.addEventListener("keydown", (event) => this.arrowKeys(event));
-    this.root.replaceChildren(h("h2", { class: "view-title" }, "Settings"), tablist,
-      ...this.sections.values());
+    this.root.replaceChildren(tablist, ...this.sections.values());
   }
 
   /** Left and right arrows move between tabs, as in any tab list. */

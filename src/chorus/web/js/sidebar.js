@@ -1,7 +1,7 @@
 // The sessions sidebar: newest first, the next page loaded as the list scrolls into view,
 // rename in place, delete after a confirmation.
 
-import { h, $, announce } from "./dom.js";
+import { h, $, announce, icon } from "./dom.js";
 import { modeLabel } from "./answer.js";
 import { confirmDialog } from "./dialog.js";
 
@@ -74,9 +74,9 @@ export class Sidebar {
     const li = h("li", { class: "session", dataset: { id: summary.id } }, link,
       h("span", { class: "actions" },
         h("button", { type: "button", class: "icon", title: "Rename", "aria-label": "Rename",
-                      onclick: () => this.rename(summary.id) }, "✎"),
+                      onclick: () => this.rename(summary.id) }, icon("edit")),
         h("button", { type: "button", class: "icon", title: "Delete", "aria-label": "Delete",
-                      onclick: () => this.remove(summary.id) }, "🗑")));
+                      onclick: () => this.remove(summary.id) }, icon("trash"))));
     link.addEventListener("dblclick", (event) => {
       event.preventDefault();
       this.rename(summary.id);
