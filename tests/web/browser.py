@@ -33,6 +33,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 FAKE_MODEL = "fake-echo"
 """A live-key model served by the fake upstream, which echoes the question back."""
+BROKEN_MODEL = "fake-broken"
+"""A live-key model whose upstream always answers 500."""
 
 T = TypeVar("T")
 
@@ -140,7 +142,10 @@ def grew_while_streaming(lengths: list[int], final: int) -> bool:
     return len(partial) >= 3
 
 
-def screenshot(page: Page, name: str) -> Path:
+def screenshot(page: Page, name: str, from_question: bool = True) -> Path:
+    """Save the viewport under test-artifacts/web/, scrolled to the last question."""
+    if from_question and page.locator(".turn-user").count():
+        page.locator(".turn-user").last.evaluate("node => node.scrollIntoView({block: 'start'})")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)

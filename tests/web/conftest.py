@@ -11,12 +11,12 @@ from chorus.app import create_app
 from chorus.config import FileConfig, ModelConfig, ProviderConfig, load_settings
 from chorus.fakellm.server import FakeLLM
 from tests.conftest import ServerThread, unavailable
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, FAKE_MODEL, Live
+from tests.web.browser import BROKEN_MODEL, CHROMIUM, CHROMIUM_ARGS, FAKE_MODEL, Live
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-SIMULATED_SPEED = 0.2
+SIMULATED_SPEED = 0.5
 """Fast enough for a quick suite, slow enough that the page visibly streams."""
 
 
@@ -49,7 +49,8 @@ def live(tmp_path_factory: pytest.TempPathFactory,
     upstream, _ = fake_server
     settings.file = FileConfig(
         providers=[ProviderConfig(name="fake", base_url=f"{upstream.url}/v1", api_key="fake")],
-        models=[ModelConfig(id=FAKE_MODEL, provider="fake", upstream="echo")])
+        models=[ModelConfig(id=FAKE_MODEL, provider="fake", upstream="echo"),
+                ModelConfig(id=BROKEN_MODEL, provider="fake", upstream="echo@fault=500")])
     with ServerThread(create_app(settings)) as server:
         yield Live(server.url, database_url)
 

@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from tests.web.browser import Live, Page, expect, screenshot, send_and_watch, sign_in
+from tests.web.browser import (
+    BROKEN_MODEL,
+    FAKE_MODEL,
+    Live,
+    Page,
+    expect,
+    screenshot,
+    send_and_watch,
+    sign_in,
+)
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("chorus.modes.ensemble") is None,
                                 reason="the multi-model modes are not in this build")
@@ -76,7 +85,10 @@ def test_debate_shows_rounds_with_both_sides_and_the_verdict(page: Page, live: L
     assert verdict in VERDICTS, verdict
     expect(answer.locator(".judge .member-title")).to_have_text("Judge")
     expect(answer.locator(".final-title")).to_have_text("Verdict")
+    expect(answer.locator(".byline")).to_contain_text("judged by ")
     screenshot(page, "debate")
+    answer.locator(".final").scroll_into_view_if_needed()
+    screenshot(page, "debate_verdict", from_question=False)
 
 
 def test_council_shows_expert_cards_and_the_synthesis(page: Page, live: Live) -> None:
@@ -110,3 +122,37 @@ def test_council_shows_expert_cards_and_the_synthesis(page: Page, live: Live) ->
     page.reload()
     expect(page.locator(".answer .experts .perspective")).to_have_text(
         ["costs and incentives", "what happened before"])
+
+
+def test_a_failed_member_is_marked_and_the_others_still_answer(page: Page, live: Live) -> None:
+    sign_in(page, live, live.key(test=False))
+    page.select_option("#mode", "ensemble")
+    slots = page.locator("#mode-options .slot select:not(.persona)")
+    slots.nth(0).select_option(FAKE_MODEL)
+    slots.nth(1).select_option(BROKEN_MODEL)
+    send_and_watch(page, "Name three rivers")
+    answer = page.locator(".answer").last
+    expect(answer).to_have_attribute("data-status", "done")
+    members = answer.locator(".members .member")
+    expect(members.locator(".status")).to_have_text(["done", "failed"])
+    expect(members.nth(1)).to_have_attribute("data-status", "failed")
+    expect(members.nth(1).locator(".error-box")).to_contain_text("upstream_error")
+    expect(answer.locator(".final-text")).to_contain_text("Fake answer to: Name three rivers")
+    screenshot(page, "ensemble_failed_member")
+
+
+def test_escape_stops_a_streaming_answer(page: Page, live: Live) -> None:
+    sign_in(page, live, live.key())
+    page.select_option("#mode", "debate")
+    page.fill("#composer-input", "Is nuclear power the best way to cut emissions?")
+    page.press("#composer-input", "Enter")
+    expect(page.locator("#stop")).to_be_visible()
+    expect(page.locator(".answer .member[data-status=streaming]").first).to_be_visible()
+    page.press("#composer-input", "Escape")
+    answer = page.locator(".answer").last
+    expect(answer).to_have_attribute("data-status", "failed")
+    expect(answer.locator(".answer-foot")).to_contain_text("stopped")
+    expect(page.locator("#send")).to_be_visible()
+    page.reload()
+    expect(page.locator(".answer").last).to_have_attribute("data-status", "failed")
+    expect(page.locator(".answer").last.locator(".answer-foot")).to_contain_text("cancelled")

@@ -179,14 +179,18 @@ class App {
     this.showTitle({ title, mode });
   }
 
-  /** Refresh the session's summary (title, count) once its turn is over. */
+  /**
+   * Refresh the session's summary (its title may come from a title model) once its turn is
+   * over: the newest session of the list is the one that just got its answer.
+   */
   async turnEnded(id) {
     try {
-      const { messages, ...summary } = await this.api.get(`/v1/sessions/${id}`);
-      this.sidebar.toTop({ ...summary, message_count: summary.message_count ?? messages.length });
+      const [summary] = (await this.api.get("/v1/sessions?limit=1")).data;
+      if (!summary || summary.id !== id) return;
+      this.sidebar.toTop(summary);
       if (this.conversation.sessionId === id) this.showTitle(summary);
     } catch (error) {
-      if (error.status !== 404) toast(error);
+      toast(error);
     }
   }
 }

@@ -221,7 +221,9 @@ class EnsembleView extends AnswerView {
     super.fromDetails(details);
     if (details.aggregation) this.final.titleEl.textContent = aggregationLabel(details.aggregation);
     const step = details.aggregator;
-    if (step && step.model) this.final.setBy(`${step.role || "aggregator"}: ${step.model}`);
+    if (step && step.model) {
+      this.final.setBy(`${step.role === "judge" ? "judged" : "written"} by ${step.model}`);
+    }
     this.final.extra.replaceChildren(notes(details, ["aggregation"]) || "");
     if (step && step.status === "failed") this.final.extra.append(errorBox(step.error));
   }

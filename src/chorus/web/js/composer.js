@@ -22,6 +22,8 @@ export class Composer {
     this.input = $("#composer-input");
     this.modeSelect = $("#mode");
     this.options = $("#mode-options");
+    this.details = $("#mode-details");
+    this.summary = $("#mode-summary");
     this.lockNote = $("#mode-lock");
     this.error = $("#composer-error");
     this.sendButton = $("#send");
@@ -60,6 +62,8 @@ export class Composer {
     });
     this.input.addEventListener("input", () => this.grow());
     this.modeSelect.addEventListener("change", () => this.render());
+    this.options.addEventListener("change", () => this.summarize());
+    this.options.addEventListener("input", () => this.summarize());
     this.stopButton.addEventListener("click", () => this.onStop());
   }
 
@@ -81,6 +85,8 @@ export class Composer {
     }
     this.modeSelect.disabled = Boolean(this.locked);
     this.lockNote.hidden = !this.locked;
+    // Once a chat runs, its options fold into one line to leave room for the answers.
+    this.details.open = !this.locked;
     this.render();
   }
 
@@ -133,9 +139,20 @@ export class Composer {
     } else if (mode === "ensemble" || mode === "debate") {
       const { slots } = this.state[mode];
       if (slots.some((s) => !s.model)) throw new Error("Choose a model for every slot.");
+      if (mode === "ensemble" && new Set(slots.map((s) => s.model)).size < slots.length) {
+        // Two slots of one model would stream as the same member, indistinguishable.
+        throw new Error("Choose a different model for each slot.");
+      }
       body.models = slots.map((s) => s.model);
       const chosen = personas(slots);
-      if (chosen.length) body.personas = chosen;
+      const byModel = new Map(chosen.map((p) => [p.modelId, p.personaId]));
+      if (chosen.some((p) => byModel.get(p.modelId) !== p.personaId)) {
+        throw new Error("A persona applies to every slot of its model: give slots that share "
+          + "a model the same persona.");
+      }
+      if (byModel.size) {
+        body.personas = [...byModel].map(([modelId, personaId]) => ({ personaId, modelId }));
+      }
       if (mode === "ensemble" && !this.locked) body.aggregation = this.state.ensemble.aggregation;
     } else if (mode === "council" && this.state.council.custom) {
       const { roles } = this.state.council;
@@ -158,6 +175,24 @@ export class Composer {
     }[this.mode];
     this.options.replaceChildren(...build());
     this.options.dataset.mode = this.mode;
+    this.summarize();
+  }
+
+  /** The options in one line, shown while they are folded. */
+  summarize() {
+    const withPersona = (slot) => (slot.persona ? `${slot.model} (${slot.persona})` : slot.model);
+    const { smart_chat: smart, ensemble, debate, council } = this.state;
+    const text = {
+      smart_chat: () => (smart.model ? withPersona(smart) : "Model chosen by the router"),
+      ensemble: () => `${ensemble.slots.map(withPersona).join(", ")} · ${
+        aggregationLabel(ensemble.aggregation)}`,
+      debate: () => ["Pro", "Con", "Judge"].map(
+        (side, i) => `${side}: ${withPersona(debate.slots[i])}`).join(" · "),
+      council: () => (council.custom
+        ? `Experts: ${council.roles.map((r) => r.name.trim() || "unnamed").join(", ")}`
+        : "The default panel of experts"),
+    }[this.mode]();
+    this.summary.textContent = text;
   }
 
   smartOptions() {
