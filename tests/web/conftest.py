@@ -39,20 +39,30 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory,
-         fake_server: tuple[ServerThread, FakeLLM]) -> Iterator[Live]:
-    """Chorus serving the web app; test keys get simulated models, live keys the fake echo."""
+def serve(tmp_path_factory: pytest.TempPathFactory, file: FileConfig) -> Iterator[Live]:
     database_url = f"sqlite:///{tmp_path_factory.mktemp('web')}/chorus.db"
     settings = load_settings(None, database_url=database_url, simulated_speed=SIMULATED_SPEED,
                              retry_backoff=0.01)
-    upstream, _ = fake_server
-    settings.file = FileConfig(
-        providers=[ProviderConfig(name="fake", base_url=f"{upstream.url}/v1", api_key="fake")],
-        models=[ModelConfig(id=FAKE_MODEL, provider="fake", upstream="echo"),
-                ModelConfig(id=BROKEN_MODEL, provider="fake", upstream="echo@fault=500")])
+    settings.file = file
     with ServerThread(create_app(settings)) as server:
         yield Live(server.url, database_url)
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """Chorus serving the web app, with the built-in simulated models for test keys."""
+    yield from serve(tmp_path_factory, FileConfig())
+
+
+@pytest.fixture(scope="session")
+def live_upstream(tmp_path_factory: pytest.TempPathFactory,
+                  fake_server: tuple[ServerThread, FakeLLM]) -> Iterator[Live]:
+    """Chorus whose live keys reach the fake upstream: an echoing model and a failing one."""
+    upstream, _ = fake_server
+    yield from serve(tmp_path_factory, FileConfig(
+        providers=[ProviderConfig(name="fake", base_url=f"{upstream.url}/v1", api_key="fake")],
+        models=[ModelConfig(id=FAKE_MODEL, provider="fake", upstream="echo"),
+                ModelConfig(id=BROKEN_MODEL, provider="fake", upstream="echo@fault=500")]))
 
 
 @pytest.fixture

@@ -124,8 +124,9 @@ def test_council_shows_expert_cards_and_the_synthesis(page: Page, live: Live) ->
         ["costs and incentives", "what happened before"])
 
 
-def test_a_failed_member_is_marked_and_the_others_still_answer(page: Page, live: Live) -> None:
-    sign_in(page, live, live.key(test=False))
+def test_a_failed_member_is_marked_and_the_others_still_answer(
+        page: Page, live_upstream: Live) -> None:
+    sign_in(page, live_upstream, live_upstream.key(test=False))
     page.select_option("#mode", "ensemble")
     slots = page.locator("#mode-options .slot select:not(.persona)")
     slots.nth(0).select_option(FAKE_MODEL)

@@ -60,7 +60,7 @@ def test_a_stored_answer_with_script_and_onerror_is_shown_as_text(page: Page,
     expect(answer).to_have_attribute("data-status", "done")
     assert_inert(page, "<script>window.__xss = 'script'</script>")
     expect(answer).to_contain_text("<img src=x onerror=\"window.__xss = 'img'\">")
-    expect(answer.locator("strong")).to_contain_text("bold <b onmouseover=")
+    expect(answer.locator(".final-text strong")).to_contain_text("bold <b onmouseover=")
     expect(answer.locator(".route")).to_contain_text("<script>window.__xss='reason'</script>")
     expect(page.locator(".turn-user")).to_have_text("<img src=x onerror=\"window.__xss='title'\">")
     expect(page.locator("#chat-title")).to_contain_text("<img src=x")
@@ -70,14 +70,16 @@ def test_a_stored_answer_with_script_and_onerror_is_shown_as_text(page: Page,
 
 
 @WITHOUT_CSP
-def test_a_streamed_answer_echoing_markup_is_shown_as_text(page: Page, live: Live) -> None:
-    sign_in(page, live, live.key(test=False))
-    expect(page.locator("#mode-options select").first).to_contain_text(FAKE_MODEL)
+def test_a_streamed_answer_echoing_markup_is_shown_as_text(
+        page: Page, live_upstream: Live) -> None:
+    sign_in(page, live_upstream, live_upstream.key(test=False))
+    page.locator("#mode-options select").first.select_option(FAKE_MODEL)
     question = "<img src=x onerror=window.__xss=1> <script>window.__xss=2</script>"
     send_and_watch(page, question)
     answer = page.locator(".answer").last
     expect(answer).to_have_attribute("data-status", "done")
-    expect(answer.locator(".route")).to_contain_text(f"Answered by {FAKE_MODEL}")
+    expect(answer.locator(".route")).to_contain_text(
+        f"Answered by {FAKE_MODEL} · the request names this model")
     expect(answer.locator(".final-text")).to_contain_text(f"Fake answer to: {question}")
     assert_inert(page, question)
 

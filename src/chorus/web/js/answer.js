@@ -201,13 +201,18 @@ class SmartChatView extends AnswerView {
 
   fromDetails(details) {
     if (!details.routed_to) return;
-    const parts = [`Answered by ${details.routed_to}`];
-    if (details.reason) parts.push(details.reason);
-    if (details.category) parts.push(`category: ${details.category}`);
-    if (typeof details.difficulty === "number") {
+    const parts = [];
+    const reason = details.reason || "";
+    if (reason) parts.push(reason);
+    // The router's reason usually names both already; say them only when it does not.
+    if (details.category && !reason.includes(details.category)) {
+      parts.push(`category: ${details.category}`);
+    }
+    if (typeof details.difficulty === "number" && !reason.includes("difficulty")) {
       parts.push(`difficulty ${details.difficulty.toFixed(2)}`);
     }
-    this.route.textContent = parts.join(" · ");
+    this.route.replaceChildren(h("strong", {}, `Answered by ${details.routed_to}`),
+      parts.length ? ` · ${parts.join(" · ")}` : "");
   }
 }
 
