@@ -1,8 +1,9 @@
 """Finding a user's sessions by words in their titles and messages, ranked; two dialects.
 
-SQLite uses the FTS5 tables of migration 0002 (bm25), PostgreSQL its GIN expression indexes
-(ts_rank). A session's score is its best message's score plus twice its title's score, so a
-title match lifts a session above one that only mentions the words in passing.
+SQLite uses the FTS5 tables of migration 0002 (bm25); PostgreSQL the stored tsvector of
+messages (migration 0004) and an expression index on titles, both GIN (ts_rank). A session's
+score is its best message's score plus twice its title's score, so a title match lifts a
+session above one that only mentions the words in passing.
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ _POSTGRES_RANKED = sa.text(f"""
 WITH query AS (SELECT plainto_tsquery('english', :query) AS tsq),
 msg AS (
   SELECT DISTINCT ON (m.session_id) m.session_id AS sid, m.id AS hit,
-         ts_rank(to_tsvector('english', m.content), query.tsq) AS score
+         ts_rank(m.content_tsv, query.tsq) AS score
   FROM messages m JOIN sessions s ON s.id = m.session_id, query
-  WHERE s.user_id = :user_id AND to_tsvector('english', m.content) @@ query.tsq
+  WHERE s.user_id = :user_id AND m.content_tsv @@ query.tsq
   ORDER BY m.session_id, score DESC, m.seq DESC
 ),
 title AS (
