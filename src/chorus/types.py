@@ -184,6 +184,8 @@ class Outcome:
     models_used: list[str]
     details: JSON
     usage: Usage
+    finish_reason: str = "stop"
+    """`length` when the answering model stopped at max_tokens."""
 
 
 ModeEvent = MemberStarted | MemberDelta | MemberDone | Stage | AnswerDelta | Outcome

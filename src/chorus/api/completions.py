@@ -285,7 +285,8 @@ async def completions(request: Request, body: CompletionBody,
     message = {"role": "assistant", "content": turn.response["content"], "refusal": None}
     return JSONBytes({
         **head, "object": "chat.completion",
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "logprobs": None,
+                     "finish_reason": turn.finish_reason}],
         "usage": usage_of(turn), "konnect": konnect_of(turn),
     })
 
@@ -329,7 +330,7 @@ async def _chunks(turn: Turn, head: JSON, include_usage: bool) -> AsyncIterator[
     except ChorusError as exc:
         yield streaming.data({"error": openai_error(exc)})
         return
-    yield streaming.data({**_chunk(head, {}, "stop"), "konnect": konnect_of(turn)})
+    yield streaming.data({**_chunk(head, {}, turn.finish_reason), "konnect": konnect_of(turn)})
     if include_usage:
         yield streaming.data({**head, "choices": [], "usage": usage_of(turn)})
     yield streaming.DONE

@@ -70,6 +70,7 @@ class Turn:
         self.caller = services.registry.caller(principal.test)
         self.session: SessionRow | None = None
         self.response: JSON = {}
+        self.finish_reason = "stop"
         self._ctx: ModeContext | None = None
         self._mode: ModeName = turn.mode or "smart_chat"
         self._tools = "off"
@@ -178,6 +179,7 @@ class Turn:
                 details=outcome.details)
             message_id, created_at = row.id, row.created_at
         await self._record_usage()
+        self.finish_reason = outcome.finish_reason
         self.response = {
             "id": message_id, "object": "chat.message",
             "session_id": self.session.id if self.session else None,

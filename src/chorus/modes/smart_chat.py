@@ -50,12 +50,13 @@ async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:
     yield MemberStarted(slot)
     parts: list[str] = []
     usage = Usage()
+    finish_reason = "stop"
     async for chunk in ctx.caller.stream(model, request):
         if isinstance(chunk, StreamEnd):
-            usage = chunk.usage
+            usage, finish_reason = chunk.usage, chunk.finish_reason
         else:
             parts.append(chunk.text)
             yield AnswerDelta(chunk.text)
     content = "".join(parts)
     yield MemberDone(MemberResult(slot, "ok", content, usage=usage))
-    yield Outcome(content, [model], details, usage)
+    yield Outcome(content, [model], details, usage, finish_reason)

@@ -142,6 +142,16 @@ def pieces(text: str) -> list[str]:
     return re.findall(r"\s*\S+|\s+$", text)
 
 
+def _cut(text: str, max_tokens: int) -> str:
+    """The longest run of whole pieces within `max_tokens` (at least one piece)."""
+    kept: list[str] = []
+    for piece in pieces(text):
+        if kept and tokens.count("".join([*kept, piece])) > max_tokens:
+            break
+        kept.append(piece)
+    return "".join(kept)
+
+
 class SimulatedProvider:
     """Answers like a model of the given speed, without any network."""
 
@@ -154,8 +164,9 @@ class SimulatedProvider:
     async def stream(self, model: str, request: ModelRequest
                      ) -> AsyncIterator[TextDelta | StreamEnd]:
         text = compose(model, request.messages)
-        if request.max_tokens is not None:
-            text = "".join(pieces(text)[: max(1, request.max_tokens)])
+        finish_reason = "stop"
+        if request.max_tokens is not None and tokens.count(text) > request.max_tokens:
+            text, finish_reason = _cut(text, request.max_tokens), "length"
         if self.pace > 0:
             await asyncio.sleep(self.first_token_s * self.pace)
         delay = self.pace / self.tokens_per_s if self.pace > 0 else 0.0
@@ -164,4 +175,4 @@ class SimulatedProvider:
             await asyncio.sleep(delay)
         usage = Usage(tokens.count_messages([m.content for m in request.messages]),
                       tokens.count(text))
-        yield StreamEnd(usage, "stop")
+        yield StreamEnd(usage, finish_reason)

@@ -1,0 +1,25 @@
+"""A answer cut at max_tokens says so: `finish_reason` is `length`, streamed or not."""
+
+from __future__ import annotations
+
+import orjson
+
+from tests.conftest import Harness
+
+
+async def test_finish_reason_is_length_when_max_tokens_cuts_the_answer(harness: Harness) -> None:
+    headers = await harness.headers()
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Explain DNS"}]}
+    whole = (await harness.client.post("/v1/chat/completions", headers=headers,
+                                       json=body)).json()
+    assert whole["choices"][0]["finish_reason"] == "stop"
+    cut = (await harness.client.post("/v1/chat/completions", headers=headers,
+                                     json={**body, "max_tokens": 3})).json()
+    assert cut["choices"][0]["finish_reason"] == "length"
+    assert cut["usage"]["completion_tokens"] <= 3
+    streamed = await harness.client.post("/v1/chat/completions", headers=headers,
+                                         json={**body, "max_tokens": 3, "stream": True})
+    chunks = [orjson.loads(line[6:]) for line in streamed.text.splitlines()
+              if line.startswith("data: {")]
+    finishes = [c["choices"][0]["finish_reason"] for c in chunks if c.get("choices")]
+    assert finishes[-1] == "length" and set(finishes[:-1]) == {None}
