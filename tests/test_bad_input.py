@@ -85,17 +85,12 @@ async def test_malformed_json_and_non_objects_are_400_on_every_route(h: Harness)
             assert "Traceback" not in error["message"], (method, url, raw)
 
 
-LAX = pytest.mark.xfail(strict=True, reason="CompletionBody coerces types (\"true\" for true); "
-                        "it should derive from chorus.api.RequestBody like the others")
-
-
 async def test_every_body_route_is_in_the_wrong_type_test(h: Harness) -> None:
     _, routes = await body_routes(h)
     assert {(method, path) for method, path, _, _ in routes} == set(BODY_ROUTES)
 
 
-@pytest.mark.parametrize("route", [pytest.param(r, marks=LAX) if r[1].endswith("completions")
-                                   else r for r in BODY_ROUTES], ids=" ".join)
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=" ".join)
 async def test_a_wrong_type_in_any_field_is_400(h: Harness, route: tuple[str, str]) -> None:
     headers, routes = await body_routes(h)
     method, path, url, schema = next(r for r in routes if r[:2] == route)
@@ -134,8 +129,6 @@ async def test_text_no_database_can_store_is_400(h: Harness) -> None:
         assert_invalid(await h.client.get(url, headers=headers))
 
 
-@pytest.mark.xfail(strict=True, reason="CompletionBody and its parts should derive from "
-                   "chorus.api.RequestBody, which refuses unstorable text; today this is a 500")
 async def test_unstorable_text_is_400_on_the_openai_endpoint_too(h: Harness) -> None:
     headers = {**await h.headers(), "content-type": "application/json"}
     body = {"model": "konnect-smart", "messages": [{"role": "user", "content": "a\ud800b"}]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -121,9 +122,24 @@ async def _chorus_error(request: Request, exc: ChorusError) -> Response:
     return error_response(request, exc)
 
 
+def _is_type_tag(part: object) -> bool:
+    """Pydantic names the branch of a union it tried (`str`, `list[str]`) in the location."""
+    return isinstance(part, str) and (part in ("str", "int", "float", "bool") or "[" in part)
+
+
+def _relevant(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The error to report: for a union, the branch of the type the client actually sent."""
+    for error in errors:
+        tags = [p for p in error.get("loc", ()) if _is_type_tag(p)]
+        if tags and str(tags[-1]).startswith(type(error.get("input")).__name__):
+            return error
+    return errors[0] if errors else {}
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    first = exc.errors()[0] if exc.errors() else {}
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+    first = _relevant(list(exc.errors()))
+    location = [str(part) for part in first.get("loc", ())
+                if part not in ("body", "query") and not _is_type_tag(part)]
     where = ".".join(location)
     message = first.get("msg", "invalid request")
     if first.get("type") == "json_invalid":

@@ -9,10 +9,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chorus import streaming
-from chorus.api import JSONBytes, openai_error
+from chorus.api import JSONBytes, RequestBody, openai_error
 from chorus.api.chat import PersonaSlot, RoleIn
 from chorus.api.models import PATTERN_MODELS
 from chorus.api.turns import Turn, TurnInput
@@ -35,30 +35,22 @@ ROLES: dict[str, Role] = {"system": "system", "developer": "system", "user": "us
                           "assistant": "assistant"}
 
 
-class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ContentPart(RequestBody):
     type: str
     text: str | None = None
 
 
-class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ChatMessageIn(RequestBody):
     role: str = Field(max_length=40)
     content: str | list[ContentPart] | None = None
 
 
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class StreamOptions(RequestBody):
     include_usage: bool | None = None
 
 
-class KonnectOptions(BaseModel):
+class KonnectOptions(RequestBody):
     """The extensions, sent as dotted top-level keys or as one nested `konnect` object."""
-
-    model_config = ConfigDict(extra="ignore")
 
     pattern: str | None = Field(None, max_length=40)
     models: list[str] | None = Field(None, min_length=1, max_length=8)
@@ -70,9 +62,7 @@ class KonnectOptions(BaseModel):
     cost_preference: float | None = Field(None, ge=0, le=1)
 
 
-class CompletionBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class CompletionBody(RequestBody):
     model: str = Field(min_length=1, max_length=200)
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=10_000)
     stream: bool | None = None
@@ -81,14 +71,9 @@ class CompletionBody(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2)
     max_tokens: int | None = Field(None, ge=1, le=1_000_000)
     max_completion_tokens: int | None = Field(None, ge=1, le=1_000_000)
-    stop: list[str] | None = Field(None, max_length=4)
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = Field(
+        None, description="one stop string or a list of up to four")
     konnect: KonnectOptions = Field(default_factory=KonnectOptions)
-
-    @field_validator("stop", mode="before")
-    @classmethod
-    def _one_stop(cls, value: Any) -> Any:
-        """OpenAI takes one stop string or a list of up to four."""
-        return [value] if isinstance(value, str) else value
 
     @model_validator(mode="before")
     @classmethod
@@ -233,7 +218,7 @@ def mode_of(body: CompletionBody, services: Services, test: bool) -> tuple[ModeN
 
 def options_of(body: CompletionBody, pinned: str | None) -> ModeOptions:
     ext = body.konnect
-    stop = tuple(body.stop or ())
+    stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
     return ModeOptions(
         model=pinned,
         models=tuple(ext.models) if ext.models else None,

@@ -1,4 +1,4 @@
-"""A answer cut at max_tokens says so: `finish_reason` is `length`, streamed or not."""
+"""OpenAI options: finish_reason says when max_tokens cut the answer; stop as OpenAI takes it."""
 
 from __future__ import annotations
 
@@ -23,3 +23,15 @@ async def test_finish_reason_is_length_when_max_tokens_cuts_the_answer(harness: 
               if line.startswith("data: {")]
     finishes = [c["choices"][0]["finish_reason"] for c in chunks if c.get("choices")]
     assert finishes[-1] == "length" and set(finishes[:-1]) == {None}
+
+
+async def test_stop_is_one_string_of_any_length_or_up_to_four(harness: Harness) -> None:
+    headers = await harness.headers()
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Explain DNS"}]}
+    for stop in ("a long stop sequence", ["one", "two", "three", "four"]):
+        response = await harness.client.post("/v1/chat/completions", headers=headers,
+                                             json={**body, "stop": stop})
+        assert response.status_code == 200, response.text
+    five = await harness.client.post("/v1/chat/completions", headers=headers,
+                                     json={**body, "stop": ["a", "b", "c", "d", "e"]})
+    assert five.status_code == 400 and five.json()["error"]["param"] == "stop"
