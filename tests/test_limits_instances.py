@@ -76,6 +76,7 @@ def two_servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[list[str], 
     redis_reachable()
     env = {**os.environ, "CHORUS_DATABASE_URL": postgres_url, "CHORUS_REDIS_URL": REDIS_URL,
            "CHORUS_REDIS_PREFIX": f"chorus-test-{uuid.uuid4().hex[:12]}",
+           "CHORUS_REDIS_TIMEOUT": "5",  # a loaded CI machine must not fail over mid-test
            "CHORUS_LOG_LEVEL": "warning", "PYTHONPATH": os.pathsep.join(sys.path)}
     env.pop("CHORUS_CONFIG", None)
     created = subprocess.run(

@@ -156,6 +156,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./data/chorus.db"
     redis_url: str | None = None
     redis_prefix: str = Field("chorus", description="namespace of every Redis key we write")
+    redis_timeout: float = Field(0.5, gt=0, description="seconds before a Redis call fails over")
     config: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000

@@ -174,4 +174,5 @@ def build_limiter(settings: Settings) -> Limiter:
         return local
     from chorus.limits.shared import RedisLimiter
 
-    return RedisLimiter(settings.redis_url, settings.redis_prefix, fallback=local)
+    return RedisLimiter(settings.redis_url, settings.redis_prefix, fallback=local,
+                        timeout=settings.redis_timeout)
