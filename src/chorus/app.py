@@ -12,14 +12,17 @@ import httpx2 as httpx
 from fastapi import FastAPI
 
 from chorus import api, tokens
+from chorus.api.access import AccessMiddleware
 from chorus.auth import Authenticator
 from chorus.config import Settings
 from chorus.limits import Limiter, build_limiter
+from chorus.metrics import Metrics
 from chorus.providers.catalog import Catalog, add_ollama_models, build_catalog
 from chorus.providers.http import new_client
 from chorus.providers.registry import Registry
 from chorus.store import Store
 from chorus.store.db import create_engine, migrate
+from chorus.store.retention import RetentionTask
 from chorus.titles import Titler
 from chorus.tools import WebSearch
 
@@ -39,9 +42,12 @@ class Services:
     titles: Titler
     web: WebSearch
     limiter: Limiter  # rate limits and quotas; `healthy` is False while Redis is away
+    metrics: Metrics
 
 
 def create_app(settings: Settings) -> FastAPI:
+    metrics = Metrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
@@ -51,17 +57,23 @@ def create_app(settings: Settings) -> FastAPI:
         catalog = build_catalog(settings)
         if settings.ollama_base_url:
             await add_ollama_models(catalog, client, settings.ollama_base_url)
-        registry = Registry(catalog, client, settings.simulated_speed, settings.retry_backoff)
+        registry = Registry(catalog, client, settings.simulated_speed, settings.retry_backoff,
+                            metrics=metrics)
         titles = Titler(registry, store.sessions, store.usage, settings.file.defaults.title_model)
         limiter = build_limiter(settings)
         app.state.services = Services(settings, store, Authenticator(store.users), catalog,
                                       registry, client, titles=titles, limiter=limiter,
-                                      web=WebSearch(settings.file.search, client))
+                                      web=WebSearch(settings.file.search, client),
+                                      metrics=metrics)
         store.usage.start()
         await asyncio.to_thread(tokens.count, "load the encoder now, not in the first request")
+        retention = RetentionTask(engine, settings.retention_days, settings.retention_interval,
+                                  metrics)
+        retention.start()
         try:
             yield
         finally:
+            await retention.close()
             await titles.close()
             await limiter.close()
             await store.usage.close()
@@ -76,4 +88,5 @@ def create_app(settings: Settings) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     api.install(app, settings)
+    app.add_middleware(AccessMiddleware, metrics=metrics)  # outermost: it sees every answer
     return app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -32,11 +31,6 @@ def _settings(config: Path | None) -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 @app.command()
 def serve(host: Annotated[str | None, typer.Option()] = None,
           port: Annotated[int | None, typer.Option()] = None,
@@ -45,17 +39,18 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     """Run the server (SQLite in ./data/chorus.db unless CHORUS_DATABASE_URL says otherwise)."""
     import uvicorn
 
+    from chorus import logs
     from chorus.app import create_app
 
     settings = _settings(config)
-    _logging(settings.log_level)
+    logs.configure_for(settings)
     secret = asyncio.run(_first_start(settings))
     if secret:
         typer.echo("\nFirst start: created user 'local' (tier power) and a test key.\n"
                    "It answers with simulated models; it is shown only this once:\n\n"
                    f"    {secret}\n")
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level, access_log=False)
+                log_level=settings.log_level, access_log=False, log_config=None)
 
 
 async def _first_start(settings: Settings) -> str | None:

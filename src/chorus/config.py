@@ -162,10 +162,15 @@ class Settings(BaseSettings):
     port: int = 8000
     max_body_bytes: int = 1_000_000
     max_message_chars: int = 100_000
-    retention_days: int = 90
+    retention_days: int = Field(
+        90, ge=0, description="delete chat history older than this many days; 0 keeps it")
+    retention_interval: float = Field(3600.0, gt=0, description="seconds between purge passes")
+    readiness_requires_redis: bool = Field(
+        False, description="/readyz answers 503 while a configured Redis is unreachable")
     simulated_speed: float = Field(
         1.0, description="pace of simulated models: 1 realistic, 0 instant")
     log_level: str = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
     retry_backoff: float = Field(0.25, description="base of the upstream retry backoff, seconds")
 
     openai_api_key: str | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY"))

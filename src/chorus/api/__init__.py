@@ -27,6 +27,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         chat,
         completions,
         export,
+        health,
         keys,
         models,
         openapi,
@@ -46,6 +47,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(completions.router, responses=ERROR_RESPONSES)
     app.include_router(usage.router, responses=ERROR_RESPONSES)
+    app.include_router(health.router)
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimits)  # added last, so outermost: its headers reach every answer
     app.add_exception_handler(ChorusError, _chorus_error)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from chorus import limits
+from chorus.api.access import note_mode
 from chorus.api.personas import prompts_for
 from chorus.app import Services
 from chorus.auth import Principal
@@ -106,6 +107,7 @@ class Turn:
             history = history_of(rows)
         history = (*self.input.context, *history)
         self._check_tier()
+        note_mode(self._mode)
         options = self.input.options
         if options.model is not None:
             self.caller.entry(options.model)
@@ -174,9 +176,10 @@ class Turn:
             outcome.details.update(self.caller.tools.details())
         message_id, created_at = new_id("msg"), utcnow()
         if self.session is not None:
-            row = await self.services.store.sessions.add_message(
+            # Shielded: a client leaving while a finished answer is written must not lose it.
+            row = await asyncio.shield(self.services.store.sessions.add_message(
                 self.session.id, "assistant", outcome.content, models_used=outcome.models_used,
-                details=outcome.details)
+                details=outcome.details))
             message_id, created_at = row.id, row.created_at
         await self._record_usage()
         self.finish_reason = outcome.finish_reason
@@ -194,8 +197,8 @@ class Turn:
             await self._record_usage()
             return
         try:
-            await self.services.store.sessions.add_message(
-                self.session.id, "assistant", "", models_used=[], error=error)
+            await asyncio.shield(self.services.store.sessions.add_message(
+                self.session.id, "assistant", "", models_used=[], error=error))
         finally:
             await self._record_usage()
 

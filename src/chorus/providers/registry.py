@@ -13,6 +13,7 @@ from chorus import tokens
 from chorus.config import Dialect, ProviderConfig
 from chorus.context import Fitter, fit_plain
 from chorus.errors import UpstreamError
+from chorus.metrics import Metrics
 from chorus.providers.anthropic import AnthropicDialect
 from chorus.providers.base import Provider
 from chorus.providers.catalog import SIMULATED, Catalog, ModelEntry
@@ -45,8 +46,9 @@ class Registry:
     """Builds each upstream's provider once; simulated twins answer test keys."""
 
     def __init__(self, catalog: Catalog, client: httpx.AsyncClient, simulated_pace: float,
-                 backoff_base: float = 0.25) -> None:
+                 backoff_base: float = 0.25, metrics: Metrics | None = None) -> None:
         self.catalog = catalog
+        self.metrics = metrics if metrics is not None else Metrics()
         self.client = client
         self.simulated_pace = simulated_pace
         self.backoff_base = backoff_base
@@ -110,6 +112,7 @@ class Caller:
         request = await self.fitter(entry, request)
         provider = self.registry.provider(entry, self.test)
         provider_name = "simulated" if self.test else entry.provider.name
+        metrics = self.registry.metrics
         started = time.monotonic()
         seen: list[str] = []
         ended = False
@@ -120,6 +123,8 @@ class Caller:
                     chunk.usage.cost_usd = entry.cost(chunk.usage)
                     self.calls.append(CallRecord(model_id, provider_name, chunk.usage,
                                                  _ms_since(started), True))
+                    metrics.upstream(provider_name, model_id, "ok", time.monotonic() - started,
+                                     chunk.usage)
                 elif isinstance(chunk, TextDelta):
                     seen.append(chunk.text)
                 yield chunk
@@ -132,6 +137,9 @@ class Caller:
                 usage.cost_usd = entry.cost(usage)
                 self.calls.append(CallRecord(model_id, provider_name, usage,
                                              _ms_since(started), False))
+                code = exc.code if isinstance(exc, UpstreamError) else None
+                metrics.upstream(provider_name, model_id, "error" if code else "cancelled",
+                                 time.monotonic() - started, usage, error_code=code)
             raise
 
 

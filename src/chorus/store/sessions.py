@@ -126,14 +126,22 @@ class SessionStore:
                           models_used: list[str] | None = None, details: JSON | None = None,
                           error: JSON | None = None) -> MessageRow:
         """Append a message; the counter update orders concurrent writers into one sequence."""
-        now = utcnow()
         async with self.engine.begin() as conn:
-            seq = (await conn.execute(
+            # The first update locks the session row, so concurrent writers of a session take
+            # turns: the number (after the last message; retention lowers the count) and the
+            # time are read only once the lock is held, and both follow the order of commits.
+            found = (await conn.execute(
                 sessions.update().where(sessions.c.id == session_id)
-                .values(message_count=sessions.c.message_count + 1, updated_at=now)
-                .returning(sessions.c.message_count))).scalar()
-            if seq is None:
+                .values(message_count=sessions.c.message_count + 1)
+                .returning(sessions.c.id))).scalar()
+            if found is None:
                 raise _session_not_found(session_id)
+            seq = (await conn.execute(
+                sa.select(sa.func.coalesce(sa.func.max(messages.c.seq), 0) + 1)
+                .where(messages.c.session_id == session_id))).scalar_one()
+            now = utcnow()
+            await conn.execute(sessions.update().where(sessions.c.id == session_id)
+                               .values(updated_at=now))
             row = MessageRow(new_id("msg"), session_id, seq, role, content, models_used,
                              details, error, now)
             await conn.execute(messages.insert().values(**_as_values(row)))

@@ -1,0 +1,131 @@
+"""The access middleware: a request id, one log line and the metrics of every HTTP request.
+
+Pure ASGI (no BaseHTTPMiddleware): it only wraps `send`, so streams pass through untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chorus.metrics import Metrics
+from chorus.store.ids import new_id
+
+log = logging.getLogger("chorus.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
+UNMATCHED = "<unmatched>"
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+"""Probed every few seconds: counted, but logged only at debug level."""
+CLIENT_CLOSED = 499
+"""The status logged for a request whose client left before an answer began (as nginx does)."""
+
+
+@dataclass(slots=True)
+class RequestInfo:
+    """What handlers learn about a request that its log line and metrics should carry."""
+
+    request_id: str
+    mode: str | None = None
+
+
+_current: ContextVar[RequestInfo | None] = ContextVar("chorus_request", default=None)
+
+
+def note_mode(mode: str) -> None:
+    """Label the current request with the chat mode it runs."""
+    info = _current.get()
+    if info is not None:
+        info.mode = mode
+
+
+def current_request_id() -> str | None:
+    info = _current.get()
+    return info.request_id if info is not None else None
+
+
+def request_id_of(scope: Scope) -> str:
+    """The client's X-Request-ID when it is a sane token, else a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate: str = value.decode("latin-1")
+            if ACCEPTED_REQUEST_ID.fullmatch(candidate):
+                return candidate
+            break
+    return new_id("req")
+
+
+def route_of(scope: Scope) -> str:
+    """The route template (`/v1/sessions/{session_id}`), never the raw path: bounded labels."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED
+
+
+class AccessMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        info = RequestInfo(request_id_of(scope))
+        token = _current.set(info)
+        state = scope.setdefault("state", {})
+        started = time.perf_counter()
+        status: int | None = None
+        streaming = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, streaming
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers.append(REQUEST_ID_HEADER, info.request_id)
+                if headers.get("content-type", "").startswith("text/event-stream"):
+                    streaming = True
+                    self.metrics.active_streams.inc()
+            await send(message)
+
+        failed: BaseException | None = None
+        try:
+            with structlog.contextvars.bound_contextvars(request_id=info.request_id):
+                await self.app(scope, receive, send_with_id)
+        except BaseException as exc:
+            failed = exc
+            raise
+        finally:
+            _current.reset(token)
+            if streaming:
+                self.metrics.active_streams.dec()
+            if status is None:
+                status = CLIENT_CLOSED if isinstance(failed, asyncio.CancelledError) else 500
+            self._record(scope, state, info, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, state: dict[str, object], info: RequestInfo, status: int,
+                seconds: float) -> None:
+        route = route_of(scope)
+        method: str = scope["method"]
+        self.metrics.request(method, route, status, info.mode, seconds)
+        level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
+        if not log.isEnabledFor(level):
+            return
+        principal = state.get("principal")
+        key = getattr(principal, "key", None)
+        log.log(level, "request", extra={
+            "request_id": info.request_id, "method": method, "route": route,
+            "path": scope.get("path", ""), "status": status,
+            "latency_ms": round(seconds * 1000, 1), "mode": info.mode,
+            "user_id": getattr(key, "user_id", None), "key_id": getattr(key, "id", None),
+        })

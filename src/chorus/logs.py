@@ -1,0 +1,99 @@
+"""Structured logs: stdlib loggers rendered by structlog, one line each, scrubbed of secrets."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any, Literal, TextIO
+
+import structlog
+
+from chorus.config import Settings
+
+LogFormat = Literal["auto", "json", "console"]
+
+# Shapes of secrets that must never reach a log, whatever the message: our keys, bearer
+# tokens, OpenAI/Anthropic-style keys and Google API keys.
+SECRET_PATTERNS = (
+    (re.compile(r"sk_(live|test)_[0-9A-Za-z]+"), r"sk_\1_[redacted]"),
+    (re.compile(r"(?i)\b(bearer)\s+[^\s'\",;]+"), r"\1 [redacted]"),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{12,}"), "sk-[redacted]"),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{20,}"), "AIza[redacted]"),
+)
+MIN_SECRET_CHARS = 6
+"""Shorter configured secrets are not scrubbed one by one: they would blank ordinary words."""
+
+
+class Redactor:
+    """A structlog processor that replaces secrets in every string of an event."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET_CHARS},
+                              key=len, reverse=True)
+
+    def __call__(self, _logger: object, _method: str,
+                 event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for key, value in event.items():
+            event[key] = self.clean(value)
+        return event
+
+    def clean(self, value: object) -> object:
+        if isinstance(value, str):
+            for secret in self.secrets:
+                value = value.replace(secret, "[redacted]")
+            for pattern, replacement in SECRET_PATTERNS:
+                value = pattern.sub(replacement, value)
+            return value
+        if isinstance(value, dict):
+            return {k: self.clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.clean(v) for v in value]
+        return value
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every upstream credential the settings hold."""
+    found = [settings.openai_api_key, settings.anthropic_api_key, settings.gemini_api_key]
+    found += [provider.api_key for provider in settings.file.providers]
+    return [secret for secret in found if secret]
+
+
+def configure(level: str = "info", fmt: LogFormat = "auto", secrets: Iterable[str] = (),
+              stream: TextIO | None = None) -> logging.Handler:
+    """Send every log record of the process through one structlog formatter; returns its handler.
+
+    Code logs with plain `logging`; fields go in `extra=`, and the request id bound by the
+    access middleware is added to every line logged while a request is served.
+    """
+    out = stream or sys.stderr
+    if fmt == "auto":
+        fmt = "console" if out.isatty() else "json"
+    renderer: structlog.types.Processor = (
+        structlog.dev.ConsoleRenderer(colors=False) if fmt == "console"
+        else structlog.processors.JSONRenderer(sort_keys=False))
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars, structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name, stamp]
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, Redactor(secrets), renderer]))
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger, cache_logger_on_first_use=True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "chorus", False)]:
+        root.removeHandler(old)
+    handler.chorus = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    return handler
+
+
+def configure_for(settings: Settings) -> logging.Handler:
+    return configure(settings.log_level, settings.log_format, secrets_of(settings))

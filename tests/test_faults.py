@@ -1,0 +1,105 @@
+"""Faults of the upstream: no question is lost, every one is answered or its failure recorded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+import pytest
+
+from chorus.config import FileConfig, ModelConfig, ProviderConfig
+from tests.conftest import FakeUpstream, Harness, harness_for
+
+FIRST_BYTE_TIMEOUT = 0.3
+TOTAL_TIMEOUT = 1.0
+
+FAULTS = {
+    # model id: (upstream model with the fake's knobs, the error code the client must get)
+    "error500": ("small@fault=500", "upstream_error"),
+    "limited": ("small@fault=429,retry_after=0.01", "upstream_error"),
+    "denied": ("small@fault=401", "upstream_error"),
+    "silent": ("small@ttft_ms=3000", "upstream_timeout"),
+    "cut": ("small@fault=cut,cut_after=3", "upstream_error"),
+    "malformed": ("small@fault=malformed,cut_after=2", "upstream_error"),
+    "stalls": ("small@tps=2,tokens=10", "upstream_timeout"),
+    "endless": ("small@tps=25,tokens=200", "upstream_timeout"),
+}
+
+
+def upstream_config(fake_url: str, models: dict[str, str]) -> FileConfig:
+    """One provider on the fake with short timeouts; `models` maps ids to upstream names."""
+    provider = ProviderConfig(name="fake", base_url=f"{fake_url}/v1", api_key="fake-key",
+                              first_byte_timeout=FIRST_BYTE_TIMEOUT,
+                              total_timeout=TOTAL_TIMEOUT, max_retries=1)
+    return FileConfig(providers=[provider],
+                      models=[ModelConfig(id=i, provider="fake", upstream=u)
+                              for i, u in models.items()])
+
+
+@asynccontextmanager
+async def faulty(database_url: str, fake: FakeUpstream) -> AsyncIterator[Harness]:
+    models = {"ok": "small", **{name: upstream for name, (upstream, _) in FAULTS.items()}}
+    async with harness_for(database_url, file=upstream_config(fake.url, models)) as h:
+        yield h
+
+
+def sse(text: str) -> list[tuple[str, dict]]:
+    """(event, payload) pairs of an SSE body."""
+    events = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        events.append((fields.get("event", ""), orjson.loads(fields.get("data", "{}"))))
+    return events
+
+
+async def messages_of(h: Harness, headers: dict[str, str], session_id: str) -> list[dict]:
+    response = await h.client.get(f"/v1/sessions/{session_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["message_count"] == len(body["messages"])
+    return list(body["messages"])
+
+
+def assert_every_question_settled(messages: list[dict]) -> None:
+    """Each question is followed by its answer or by a recorded failure."""
+    for index, message in enumerate(messages):
+        if message["role"] == "user":
+            assert index + 1 < len(messages), f"question {message['content']!r} has no answer"
+            after = messages[index + 1]
+            assert after["role"] == "assistant"
+            assert after["content"] or after.get("error"), after
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+async def test_a_failed_answer_is_recorded_and_reported(database_url: str,
+                                                        fake_llm: FakeUpstream,
+                                                        fault: str) -> None:
+    code = FAULTS[fault][1]
+    async with faulty(database_url, fake_llm) as h:
+        headers = await h.headers(test=False)
+        plain = await h.client.post("/v1/chat", headers=headers,
+                                    json={"message": f"plain {fault}", "model": fault})
+        assert plain.json()["error"]["code"] == code, plain.text
+        assert plain.status_code == (504 if code == "upstream_timeout" else 502)
+        session_id = (await h.client.get("/v1/sessions", headers=headers)).json()["data"][0]["id"]
+        streamed = await h.client.post("/v1/chat", headers=headers, json={
+            "message": f"streamed {fault}", "model": fault, "session_id": session_id,
+            "stream": True})
+        events = sse(streamed.text)
+        names = [name for name, _ in events]
+        assert names[0] == "session" and names[-2:] == ["error", "done"], names
+        assert events[-2][1]["code"] == code
+        ok = await h.client.post("/v1/chat", headers=headers, json={
+            "message": "and now?", "model": "ok", "session_id": session_id})
+        assert ok.status_code == 200
+        messages = await messages_of(h, headers, session_id)
+    assert [m["content"] for m in messages if m["role"] == "user"] == [
+        f"plain {fault}", f"streamed {fault}", "and now?"]
+    assert_every_question_settled(messages)
+    failures = [m["error"] for m in messages if m.get("error")]
+    assert [f["code"] for f in failures] == [code, code]
+    assert messages[-1]["content"].startswith("Fake answer to: and now?")
+    # Failed turns are not sent as context of the next question.
+    context = fake_llm.requests[-1]["body"]["messages"]
+    assert [m["content"] for m in context] == ["and now?"]

@@ -1,0 +1,98 @@
+"""Structured logs: one line per request with its id, and never a secret."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+
+import orjson
+import pytest
+import structlog
+
+from chorus import logs
+from chorus.config import FileConfig, ModelConfig, ProviderConfig, load_settings
+from tests.conftest import FakeUpstream, harness_for
+
+PROVIDER_SECRET = "prov-Zq8xY2mW7vK4nB1cR9tL"
+"""A provider key in no well-known shape: only the configured-secret scrubbing can catch it."""
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """Every log record of the process, rendered as JSON lines at debug level."""
+    root = logging.getLogger()
+    level = root.level
+    out = io.StringIO()
+    handler = logs.configure("debug", "json", [PROVIDER_SECRET], stream=out)
+    try:
+        yield out
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        structlog.reset_defaults()
+
+
+def lines_of(out: io.StringIO) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+
+
+async def test_each_request_logs_one_line_with_its_id_and_no_secret(
+        tmp_path: object, fake_llm: FakeUpstream, captured: io.StringIO) -> None:
+    file = FileConfig(
+        providers=[ProviderConfig(name="fake", base_url=f"{fake_llm.url}/v1",
+                                  api_key=PROVIDER_SECRET, max_retries=0)],
+        models=[ModelConfig(id="ok", provider="fake", upstream="small"),
+                ModelConfig(id="denied", provider="fake", upstream="small@fault=401")])
+    async with harness_for(f"sqlite:///{tmp_path}/logs.db", file=file) as h:
+        headers = await h.headers(test=False)
+        secret = headers["authorization"].removeprefix("Bearer ")
+        ok = await h.client.post("/v1/chat", headers={**headers, "x-request-id": "rid-1"},
+                                 json={"message": "hello", "model": "ok"})
+        denied = await h.client.post("/v1/chat", headers=headers,
+                                     json={"message": "hello", "model": "denied"})
+        wrong = await h.client.get("/v1/sessions",
+                                   headers={"authorization": f"Bearer {secret[:-4]}AAAA"})
+    assert (ok.status_code, denied.status_code, wrong.status_code) == (200, 502, 401)
+    assert fake_llm.requests[0]["headers"]["authorization"] == f"Bearer {PROVIDER_SECRET}"
+    text = captured.getvalue()
+    assert secret not in text and secret[:-4] not in text
+    assert PROVIDER_SECRET not in text
+    assert headers["authorization"] not in text
+    access = [line for line in lines_of(captured) if line.get("logger") == "chorus.access"]
+    assert [line["status"] for line in access] == [200, 502, 401]
+    first = access[0]
+    assert first["request_id"] == "rid-1" and first["event"] == "request"
+    assert first["method"] == "POST" and first["route"] == "/v1/chat"
+    assert first["mode"] == "smart_chat" and isinstance(first["latency_ms"], float)
+    assert str(first["user_id"]).startswith("usr_") and str(first["key_id"]).startswith("key_")
+    assert {"timestamp", "level"} <= set(first)
+    assert access[2]["key_id"] is None
+    assert all(str(line["request_id"]).startswith(("req_", "rid-1")) for line in access)
+
+
+def test_secrets_are_scrubbed_from_any_message(captured: io.StringIO) -> None:
+    ours = "sk_live_" + "a1B2" * 11
+    log = logging.getLogger("chorus.test")
+    log.warning("upstream said: bad key %s", PROVIDER_SECRET)
+    log.warning("header was Authorization: Bearer %s", ours)
+    log.warning("client sent %s", ours.replace("live", "test"))
+    log.warning("openai key sk-proj-abcdefghijklmnop1234 and google AIzaSyA1234567890abcdefghijkl")
+    log.warning("fields too", extra={"detail": {"key": ours, "list": [PROVIDER_SECRET]}})
+    try:
+        raise ValueError(f"failed with {PROVIDER_SECRET}")
+    except ValueError:
+        log.exception("with a traceback")
+    text = captured.getvalue()
+    for leaked in (PROVIDER_SECRET, ours, ours.replace("live", "test"), "abcdefghijklmnop1234",
+                   "SyA1234567890abcdefghijkl"):
+        assert leaked not in text
+    assert text.count("[redacted]") >= 8
+    assert "ValueError" in text
+
+
+def test_serve_configures_logs_with_every_provider_key() -> None:
+    settings = load_settings(None, openai_api_key="sk-openai-secret-value",
+                             file=FileConfig(providers=[ProviderConfig(
+                                 name="x", base_url="http://127.0.0.1:1", api_key="xsecret1")]))
+    assert set(logs.secrets_of(settings)) == {"sk-openai-secret-value", "xsecret1"}

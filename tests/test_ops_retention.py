@@ -1,0 +1,115 @@
+"""Chat history retention: old messages and sessions are purged, recent ones kept intact."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from chorus.store.ids import utcnow
+from chorus.store.retention import Purged, purge
+from chorus.store.schema import messages, sessions
+from tests.conftest import Harness, harness_for
+
+
+async def chat(h: Harness, headers: dict[str, str], message: str,
+               session_id: str | None = None) -> str:
+    body: dict[str, object] = {"message": message}
+    if session_id:
+        body["session_id"] = session_id
+    response = await h.client.post("/v1/chat", headers=headers, json=body)
+    assert response.status_code == 200, response.text
+    return str(response.json()["session_id"])
+
+
+async def backdate(h: Harness, session_id: str, days: int, up_to_seq: int | None = None,
+                   session_too: bool = True) -> None:
+    """Move a session's messages (those up to `up_to_seq`, or all) `days` into the past."""
+    then = utcnow() - timedelta(days=days)
+    where = [messages.c.session_id == session_id]
+    if up_to_seq is not None:
+        where.append(messages.c.seq <= up_to_seq)
+    async with h.services.store.engine.begin() as conn:
+        await conn.execute(messages.update().where(*where).values(created_at=then))
+        values = {"created_at": then, **({"updated_at": then} if session_too else {})}
+        await conn.execute(sessions.update().where(sessions.c.id == session_id).values(**values))
+
+
+async def detail(h: Harness, headers: dict[str, str], session_id: str) -> dict:
+    response = await h.client.get(f"/v1/sessions/{session_id}", headers=headers)
+    return response.json() if response.status_code == 200 else {"status": response.status_code}
+
+
+async def test_one_pass_purges_old_history_and_keeps_the_rest(harness: Harness) -> None:
+    h = harness
+    headers = await h.headers()
+    old = await chat(h, headers, "old question")
+    await chat(h, headers, "old follow-up", old)
+    mixed = await chat(h, headers, "first, long ago")
+    await chat(h, headers, "second, recent", mixed)
+    await chat(h, headers, "third, recent", mixed)
+    split = await chat(h, headers, "asked long ago, answered now")
+    await chat(h, headers, "and recent", split)
+    recent = await chat(h, headers, "brand new")
+    await backdate(h, old, 100)
+    await backdate(h, mixed, 100, up_to_seq=2, session_too=False)
+    await backdate(h, split, 100, up_to_seq=1, session_too=False)
+
+    purged = await purge(h.services.store.engine, utcnow() - timedelta(days=90))
+
+    assert purged == Purged(sessions=1, messages=4 + 2 + 2)
+    assert await detail(h, headers, old) == {"status": 404}
+    kept = await detail(h, headers, mixed)
+    assert kept["message_count"] == len(kept["messages"]) == 4
+    assert [m["content"] for m in kept["messages"][::2]] == ["second, recent", "third, recent"]
+    # The answer of an old question goes with it: no conversation starts with an answer.
+    after_split = await detail(h, headers, split)
+    assert [m["role"] for m in after_split["messages"]] == ["user", "assistant"]
+    assert after_split["messages"][0]["content"] == "and recent"
+    assert (await detail(h, headers, recent))["message_count"] == 2
+    # A purged session goes on: new messages follow the kept ones, the count stays exact.
+    await chat(h, headers, "fourth", mixed)
+    again = await detail(h, headers, mixed)
+    assert again["message_count"] == len(again["messages"]) == 6
+    assert [m["content"] for m in again["messages"][::2]] == [
+        "second, recent", "third, recent", "fourth"]
+    assert await purge(h.services.store.engine, utcnow() - timedelta(days=90)) == Purged()
+
+
+async def test_messages_of_purged_sessions_are_gone_from_the_table(harness: Harness) -> None:
+    headers = await harness.headers()
+    old = await chat(harness, headers, "forget me")
+    await backdate(harness, old, 400)
+    await purge(harness.services.store.engine, utcnow() - timedelta(days=90))
+    async with harness.services.store.engine.connect() as conn:
+        left = (await conn.execute(sa.select(sa.func.count()).select_from(messages)
+                                   .where(messages.c.session_id == old))).scalar_one()
+    assert left == 0
+
+
+async def test_the_lifespan_task_purges_periodically(tmp_path: object) -> None:
+    async with harness_for(f"sqlite:///{tmp_path}/r.db", retention_days=30,
+                           retention_interval=0.05) as h:
+        headers = await h.headers()
+        old = await chat(h, headers, "stale")
+        fresh = await chat(h, headers, "fresh")
+        await backdate(h, old, 31)
+        for _ in range(100):
+            if (await detail(h, headers, old)) == {"status": 404}:
+                break
+            await asyncio.sleep(0.05)
+        assert await detail(h, headers, old) == {"status": 404}
+        assert (await detail(h, headers, fresh))["message_count"] == 2
+        text = (await h.client.get("/metrics")).text
+        assert 'chorus_retention_purged_total{kind="sessions"} 1.0' in text
+
+
+async def test_zero_days_keeps_everything(tmp_path: object) -> None:
+    async with harness_for(f"sqlite:///{tmp_path}/r.db", retention_days=0,
+                           retention_interval=0.05) as h:
+        headers = await h.headers()
+        old = await chat(h, headers, "keep me")
+        await backdate(h, old, 10_000)
+        await asyncio.sleep(0.3)
+        assert (await detail(h, headers, old))["message_count"] == 2
