@@ -27,11 +27,13 @@ FAULTS = {
 }
 
 
-def upstream_config(fake_url: str, models: dict[str, str]) -> FileConfig:
-    """One provider on the fake with short timeouts; `models` maps ids to upstream names."""
+def upstream_config(fake_url: str, models: dict[str, str],
+                    first_byte_timeout: float = FIRST_BYTE_TIMEOUT,
+                    total_timeout: float = TOTAL_TIMEOUT) -> FileConfig:
+    """One provider on the fake (short timeouts by default); `models` maps ids to upstreams."""
     provider = ProviderConfig(name="fake", base_url=f"{fake_url}/v1", api_key="fake-key",
-                              first_byte_timeout=FIRST_BYTE_TIMEOUT,
-                              total_timeout=TOTAL_TIMEOUT, max_retries=1)
+                              first_byte_timeout=first_byte_timeout,
+                              total_timeout=total_timeout, max_retries=1)
     return FileConfig(providers=[provider],
                       models=[ModelConfig(id=i, provider="fake", upstream=u)
                               for i, u in models.items()])
@@ -39,8 +41,12 @@ def upstream_config(fake_url: str, models: dict[str, str]) -> FileConfig:
 
 @asynccontextmanager
 async def faulty(database_url: str, fake: FakeUpstream) -> AsyncIterator[Harness]:
-    models = {"ok": "small", **{name: upstream for name, (upstream, _) in FAULTS.items()}}
-    async with harness_for(database_url, file=upstream_config(fake.url, models)) as h:
+    file = upstream_config(fake.url, {name: upstream for name, (upstream, _) in FAULTS.items()})
+    # The healthy model gets patient timeouts: a busy test machine must not make it fail.
+    file.providers.append(ProviderConfig(name="steady", base_url=f"{fake.url}/v1",
+                                         api_key="fake-key", first_byte_timeout=30))
+    file.models.append(ModelConfig(id="ok", provider="steady", upstream="small"))
+    async with harness_for(database_url, file=file) as h:
         yield h
 
 

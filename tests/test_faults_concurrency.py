@@ -12,7 +12,9 @@ CHATS = 20
 
 async def test_concurrent_chats_into_one_session_keep_every_message(
         database_url: str, fake_llm: FakeUpstream) -> None:
-    file = upstream_config(fake_llm.url, {"ok": "small@tokens=12", "flaky": "small@fault=cut"})
+    # Generous timeouts: on a busy machine twenty answers at once must not time out.
+    file = upstream_config(fake_llm.url, {"ok": "small@tokens=12", "flaky": "small@fault=cut"},
+                           first_byte_timeout=30, total_timeout=60)
     async with harness_for(database_url, file=file) as h:
         headers = await h.headers(test=False)
         first = await h.client.post("/v1/chat", headers=headers,
@@ -29,7 +31,7 @@ async def test_concurrent_chats_into_one_session_keep_every_message(
         statuses = await asyncio.gather(*(ask(n) for n in range(CHATS)))
         messages = await messages_of(h, headers, session_id)
         listed = (await h.client.get("/v1/sessions", headers=headers)).json()["data"][0]
-    assert set(statuses) <= {200, 502}
+    assert sorted(statuses) == [200] * (CHATS - CHATS // 4) + [502] * (CHATS // 4)
     assert len(messages) == listed["message_count"] == 2 * (CHATS + 1)
     questions = [m["content"] for m in messages if m["role"] == "user"]
     assert sorted(questions) == ["opening", *(f"question {n:02d}" for n in range(CHATS))]
