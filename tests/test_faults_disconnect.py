@@ -47,13 +47,16 @@ async def settled_messages(database_url: str, deadline: float = 5.0) -> list[dic
     try:
         while True:
             async with engine.connect() as conn:
-                count = (await conn.execute(sa.select(sessions.c.message_count))).scalars().all()
                 rows = (await conn.execute(
                     sa.select(messages.c.role, messages.c.content, messages.c.error)
                     .order_by(messages.c.seq))).all()
+                # Read after the rows: once the last answer is in, nothing writes any more.
+                count = (await conn.execute(sa.select(sessions.c.message_count))).scalars().all()
             found = [{"role": r, "content": c, "error": e} for r, c, e in rows]
-            if (found and found[-1]["role"] == "assistant") or time.monotonic() > stop:
-                assert count == ([len(found)] if found else [])
+            if found and found[-1]["role"] == "assistant":
+                assert count == [len(found)]
+                return found
+            if time.monotonic() > stop:
                 return found
             await asyncio.sleep(0.05)
     finally:
