@@ -16,7 +16,8 @@ from chorus.types import JSON
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["operations"])
+# Not part of the chat API, so kept out of its OpenAPI document; docs/operations.md has them.
+router = APIRouter(tags=["operations"], include_in_schema=False)
 
 CHECK_TIMEOUT = 2.0
 
