@@ -129,6 +129,23 @@ def test_the_sidebar_loads_the_next_page_as_it_scrolls(page: Page, live: Live) -
     assert titles.all_text_contents() == [f"Chat number {n:02d}" for n in range(44, -1, -1)]
 
 
+def test_search_narrows_the_sidebar_and_escape_clears_it(page: Page, live: Live) -> None:
+    user, key = live.user_key()
+    live.sessions(user, ["Where do quokkas live?", "Plan a trip to Perth", "Rust or Go?"])
+    sign_in(page, live, key)
+    titles = page.locator("#session-list .session .title")
+    expect(titles).to_have_count(3)
+    page.fill("#session-search", "quokka")
+    expect(titles).to_have_text(["Where do quokkas live?"])
+    expect(page.locator("#session-list .snippet strong")).to_have_text("quokkas")
+    page.fill("#session-search", "zebra")
+    expect(titles).to_have_count(0)
+    expect(page.locator("#session-sentinel")).to_have_text("No chats match")
+    page.press("#session-search", "Escape")
+    expect(page.locator("#session-search")).to_have_value("")
+    expect(titles).to_have_count(3)
+
+
 @pytest.mark.parametrize("page", [NARROW], indirect=True)
 def test_a_narrow_screen_collapses_the_sidebar(page: Page, live: Live) -> None:
     user, key = live.user_key()
@@ -164,3 +181,17 @@ def test_dark_mode_follows_the_system(page: Page, live: Live) -> None:
 def _luminance(css_color: str) -> float:
     red, green, blue = (int(v) / 255 for v in re.findall(r"\d+", css_color)[:3])
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def test_a_refused_message_comes_back_to_the_composer(page: Page, live: Live) -> None:
+    sign_in(page, live, live.key(tier="free"))
+    page.select_option("#mode", "ensemble")
+    page.fill("#composer-input", "Compare three databases")
+    page.press("#composer-input", "Enter")
+    expect(page.locator("#composer-error")).to_contain_text("not part of the free tier")
+    expect(page.locator("#composer-input")).to_have_value("Compare three databases")
+    expect(page.locator("#composer-input")).to_be_focused()
+    expect(page.locator(".answer")).to_have_count(0)
+    expect(page.locator(".empty")).to_be_visible()
+    expect(page.locator("#session-list .session")).to_have_count(0)
+    expect(page.locator("#mode")).to_be_enabled()

@@ -8,6 +8,13 @@ function userBubble(text) {
   return h("div", { class: "turn-user" }, h("p", { class: "bubble" }, text));
 }
 
+function emptyState() {
+  return h("div", { class: "empty" },
+    h("h2", {}, "Ask anything"),
+    h("p", {}, "Pick a mode below: one routed model, an ensemble side by side, a debate or "
+      + "a council of experts. Enter sends, Shift+Enter starts a new line."));
+}
+
 function lastAggregation(messages) {
   for (const message of [...messages].reverse()) {
     if (message.details && message.details.aggregation) return message.details.aggregation;
@@ -43,10 +50,7 @@ export class Conversation {
   showEmpty() {
     this.detach();
     this.session = null;
-    this.root.replaceChildren(h("div", { class: "empty" },
-      h("h2", {}, "Ask anything"),
-      h("p", {}, "Pick a mode below: one routed model, an ensemble side by side, a debate or "
-        + "a council of experts. Enter sends, Shift+Enter starts a new line.")));
+    this.root.replaceChildren(emptyState());
   }
 
   /** Load a session and draw every message; answers the session with its aggregation. */
@@ -102,6 +106,7 @@ export class Conversation {
       } else if (!accepted && error instanceof ApiError) {
         question.remove();
         view.el.remove();
+        if (!this.root.childElementCount) this.root.append(emptyState());
         throw error;
       } else {
         view.failed({ code: error.code || "network_error", message: error.message });

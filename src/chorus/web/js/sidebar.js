@@ -1,22 +1,28 @@
 // The sessions sidebar: newest first, the next page loaded as the list scrolls into view,
-// rename in place, delete after a confirmation.
+// search, rename in place, delete after a confirmation.
 
 import { h, $, announce, icon } from "./dom.js";
 import { modeLabel } from "./answer.js";
 import { confirmDialog } from "./dialog.js";
+import { inline } from "./markdown.js";
 
 const PAGE = 30;
+const SEARCH_DELAY_MS = 250;
+const HAS_WORD = /[\p{L}\p{N}]/u;
 
 export class Sidebar {
-  /** hooks: onDeleted(id) after a session is deleted; onError(error). */
+  /** hooks: onDeleted(id), onRenamed(summary), onError(error). */
   constructor(api, hooks) {
     this.api = api;
     this.hooks = hooks;
     this.list = $("#session-list");
     this.sentinel = $("#session-sentinel");
     this.scroller = $("#session-scroll");
+    this.searchBox = $("#session-search");
     this.items = new Map();
     this.activeId = null;
+    this.query = "";
+    this.generation = 0;
     this.offset = 0;
     this.hasMore = true;
     this.loading = null;
@@ -24,41 +30,81 @@ export class Sidebar {
       if (entries.some((entry) => entry.isIntersecting)) this.loadMore();
     }, { root: this.scroller, rootMargin: "120px" });
     this.observer.observe(this.sentinel);
+    this.wireSearch();
   }
 
-  async reset() {
+  wireSearch() {
+    let timer = null;
+    this.searchBox.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.search(this.searchBox.value), SEARCH_DELAY_MS);
+    });
+    this.searchBox.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.searchBox.value) {
+        event.stopPropagation();
+        this.searchBox.value = "";
+        clearTimeout(timer);
+        this.search("");
+      }
+    });
+  }
+
+  /** Show the chats matching `text` (GET /v1/sessions/search), or all of them when empty. */
+  search(text) {
+    const query = HAS_WORD.test(text) ? text.trim() : "";
+    if (query === this.query) return this.loading;
+    this.query = query;
+    return this.reset();
+  }
+
+  /** Start the list again from the first page; a page still loading is dropped. */
+  reset() {
+    this.generation += 1;
     this.list.replaceChildren();
     this.items.clear();
     this.offset = 0;
     this.hasMore = true;
-    await this.loading;
     this.loading = null;
-    await this.loadMore();
+    return this.loadMore();
+  }
+
+  pagePath() {
+    const page = `limit=${PAGE}&offset=${this.offset}`;
+    return this.query
+      ? `/v1/sessions/search?q=${encodeURIComponent(this.query)}&${page}`
+      : `/v1/sessions?${page}`;
   }
 
   /** The next page, unless one is loading or none is left. */
   loadMore() {
     if (this.loading || !this.hasMore) return this.loading;
+    const generation = this.generation;
     this.sentinel.textContent = "Loading…";
-    this.loading = this.api.get(`/v1/sessions?limit=${PAGE}&offset=${this.offset}`)
+    const loading = this.api.get(this.pagePath())
       .then((page) => {
+        if (generation !== this.generation) return;
         this.offset += page.data.length;
         this.hasMore = page.has_more;
         for (const summary of page.data) {
           if (!this.items.has(summary.id)) this.list.append(this.item(summary));
         }
-        this.sentinel.textContent = this.items.size ? "" : "No chats yet";
+        this.sentinel.textContent = this.items.size ? ""
+          : this.query ? "No chats match" : "No chats yet";
       })
       .catch((error) => {
+        if (generation !== this.generation) return;
         this.sentinel.textContent = "";
+        this.hasMore = false;
         this.hooks.onError(error);
       })
       .finally(() => {
+        if (generation !== this.generation) return;
         this.loading = null;
         // A short page may leave the sentinel in view, which fires no new intersection.
         if (this.hasMore && this.sentinelVisible()) this.loadMore();
       });
-    return this.loading;
+    this.loading = loading;
+    return loading;
   }
 
   sentinelVisible() {
@@ -70,7 +116,11 @@ export class Sidebar {
   item(summary) {
     const title = h("span", { class: "title" }, summary.title);
     const meta = h("span", { class: "meta" });
-    const link = h("a", { class: "session-link", href: `#/s/${summary.id}` }, title, meta);
+    // A search hit's excerpt marks the matched words in **bold**: rendered as safe Markdown.
+    const snippet = summary.snippet ? inline(summary.snippet, h("span", { class: "snippet" }))
+      : null;
+    const link = h("a", { class: "session-link", href: `#/s/${summary.id}` }, title, snippet,
+      meta);
     const li = h("li", { class: "session", dataset: { id: summary.id } }, link,
       h("span", { class: "actions" },
         h("button", { type: "button", class: "icon", title: "Rename", "aria-label": "Rename",
@@ -98,7 +148,12 @@ export class Sidebar {
 
   /** Show a session as the newest (a new chat, or one that just got a message). */
   toTop(summary) {
-    let entry = this.items.get(summary.id);
+    const entry = this.items.get(summary.id);
+    if (this.query) {
+      // Search results keep their order; a chat outside them stays out.
+      if (entry) this.fill(entry, summary);
+      return;
+    }
     if (!entry) {
       this.list.prepend(this.item(summary));
       this.offset += 1;
