@@ -63,7 +63,7 @@ class App {
     this.composer = new Composer(catalog, (text, body, mode) => this.send(text, body, mode),
       () => this.conversation.stop());
     this.conversation = new Conversation(api, $("#conversation"), {
-      onSession: (id, mode) => this.sessionStarted(id, mode),
+      onSession: (id, mode, text) => this.sessionStarted(id, mode, text),
       onTurnEnd: (id) => this.turnEnded(id),
       onBusy: (busy) => this.composer.setBusy(busy),
     });
@@ -169,11 +169,13 @@ class App {
     await this.conversation.send(text, body, mode, aggregation);
   }
 
-  sessionStarted(id, mode) {
+  sessionStarted(id, mode, text) {
     history.replaceState(null, "", `#/s/${id}`);
     const aggregation = mode === "ensemble" ? this.composer.state.ensemble.aggregation : null;
     this.composer.lock({ mode, aggregation });
-    const title = "New chat";
+    // Until the turn ends and the server's title is read: the question's first line.
+    const line = text.trim().split("\n")[0];
+    const title = line.length > 60 ? `${line.slice(0, 59)}…` : line || "New chat";
     this.sidebar.toTop({ id, title, mode, message_count: 1 });
     this.sidebar.setActive(id);
     this.showTitle({ title, mode });

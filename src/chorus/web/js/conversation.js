@@ -24,7 +24,7 @@ function lastAggregation(messages) {
 
 export class Conversation {
   /**
-   * hooks: onSession(summary-ish) when a new session starts, onTurnEnd(sessionId) when a turn
+   * hooks: onSession(id, mode, text) when a new session starts, onTurnEnd(id) when a turn
    * ends, onBusy(bool) while the visible turn streams.
    */
   constructor(api, root, hooks) {
@@ -93,7 +93,7 @@ export class Conversation {
           sessionId = data.session_id;
           if (!turn.detached && !this.session) {
             this.session = { id: sessionId, mode: data.mode, messages: [] };
-            this.hooks.onSession(sessionId, data.mode);
+            this.hooks.onSession(sessionId, data.mode, text);
           }
         }
         view.handle(event, data);

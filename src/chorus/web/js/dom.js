@@ -54,7 +54,10 @@ export function formatDate(iso) {
 export function formatCost(usd) {
   const value = Number(usd) || 0;
   if (value === 0) return "$0";
-  return value < 0.01 ? `$${value.toFixed(5)}` : `$${value.toFixed(2)}`;
+  if (value >= 0.01) return `$${value.toFixed(2)}`;
+  // Fractions of a cent: two significant digits, never exponent notation.
+  const short = String(Number(value.toPrecision(2)));
+  return `$${short.includes("e") ? value.toFixed(8) : short}`;
 }
 
 export function formatTokens(count) {
