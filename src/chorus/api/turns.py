@@ -57,8 +57,15 @@ def history_of(messages: list[MessageRow]) -> tuple[Message, ...]:
 def defaults_for(services: Services, principal: Principal) -> ModeDefaults:
     """Server defaults with the user's own settings laid over them."""
     base = services.settings.file.defaults
-    own = {k: v for k, v in principal.user.settings.items() if v is not None}
-    return base.model_copy(update={k: v for k, v in own.items() if k in ModeDefaults.model_fields})
+    merged = base.model_dump()
+    for key, value in principal.user.settings.items():
+        if value is None or key not in ModeDefaults.model_fields:
+            continue
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            # debate_models: a side the user left null keeps the server's model
+            value = {**merged[key], **{k: v for k, v in value.items() if v is not None}}
+        merged[key] = value
+    return ModeDefaults.model_validate(merged)
 
 
 class Turn:

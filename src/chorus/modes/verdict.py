@@ -29,7 +29,8 @@ _DRAW = re.compile(r"\b(?:it(?:'s| is) a|ends in a|declare a|result is a)\s+(dra
                    re.IGNORECASE)
 _CHOICE = re.compile(
     r"\b(?:best|winner|choice|pick|choose|select)\b[^0-9\n]{0,40}?\banswer\s*#?\s*(\d+)"
-    r"|\banswer\s*#?\s*(\d+)\b[^.\n]{0,30}?\b(?:is|was)\s+(?:the\s+)?(?:best|strongest)"
+    r"|\banswer\s*#?\s*(\d+)\s+(?:is|was)\s+(?!not\b)(?:\w+\s+){0,2}?(?:the\s+)?"
+    r"(?:best|strongest)"
     r"|\"?best\"?\s*[:=]\s*\"?(\d+)", re.IGNORECASE)
 
 

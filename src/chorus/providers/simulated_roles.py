@@ -205,7 +205,8 @@ def play_debater(model: str, prompt: str) -> str:
     else:
         # Their newest argument closes their speech; the rest restates or rebuts.
         claim = (substance(latest) or [latest])[-1]
-        quoted = " ".join(claim.split()[:12]).rstrip(".,;:")
+        words = claim.split()
+        quoted = " ".join(words[:12]).rstrip(".,;:") + ("…" if len(words) > 12 else "")
         answer = f"{other} argues that \"{quoted}\", {REBUTTALS[side][pick % 3]}."
     return " ".join([f"Round {round_.group(1)}. {answer}", lines[1 + (pick + 2) % 3]])
 
