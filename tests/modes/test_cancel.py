@@ -94,3 +94,18 @@ async def test_disconnect_cancels_every_member_call(
             sa.select(messages.c.error).where(messages.c.role == "assistant"))]
     await engine.dispose()
     assert errors and errors[0]["code"] == "cancelled"
+
+
+async def test_hanging_up_on_a_whole_answer_cancels_it_too(fake_llm: FakeUpstream,
+                                                          tmp_path: Any) -> None:
+    upstreams = {"m1": f"a@{SLOW}", "m2": f"b@{SLOW}"}
+    url = f"sqlite:///{tmp_path}/whole.db"
+    async with live_server(fake_llm, url, upstreams) as (server, secret):
+        body = {"message": "Tell me everything.", "mode": "ensemble", "models": list(upstreams)}
+        async with httpx.AsyncClient(base_url=server.url, timeout=0.5) as client:
+            with pytest.raises(httpx.ReadTimeout):
+                await client.post("/v1/chat", json=body,
+                                  headers={"authorization": f"Bearer {secret}"})
+        assert len(fake_llm.requests) == 2
+        assert await eventually(lambda: all(r["cancelled"] for r in fake_llm.requests)), \
+            fake_llm.requests
