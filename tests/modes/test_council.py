@@ -33,7 +33,7 @@ async def test_default_experts_answer_in_parallel_then_the_synthesizer(
     assert [e.system.split("as the ")[1].split(".")[0] for e in experts] == [
         "Domain Expert", "Devil's Advocate", "Practical Implementer", "Strategic Thinker"]
     assert [e.model for e in experts] == [A, B, A, B], "models cycle over the experts"
-    assert max(e.started for e in experts) - min(e.started for e in experts) < 0.05
+    assert max(e.started for e in experts) - min(e.started for e in experts) < 0.2
     assert all(e.prompt == QUESTION for e in experts)
     (synth,) = council.calls("synthesizer")
     assert synth.model == B, "the priciest model of the request synthesizes"

@@ -30,7 +30,7 @@ def stages(stream: Events) -> list[tuple[str, str, int | None]]:
 
 
 async def test_ensemble_stream_order(h: Harness, script: Script) -> None:
-    script.replies = {A: Reply("Alpha answer here.", delay=0.05),
+    script.replies = {A: Reply("Alpha answer here.", delay=0.3),
                       B: Reply("Beta answer here."), "aggregator": Reply("The combined one.")}
     stream = await events(h, await h.headers(), mode="ensemble", models=[A, B])
     assert stream[0] == ("session", {"session_id": stream[0][1]["session_id"],
@@ -61,7 +61,7 @@ async def test_a_slow_member_never_holds_back_a_fast_one(h: Harness, script: Scr
     fast_done = index(stream, "member.completed", model=B)
     assert fast_done < index(stream, "member.delta", model=A)
     (fast, slow) = (script.calls("member")[1], script.calls("member")[0])
-    assert abs(fast.started - slow.started) < 0.05, "members start together"
+    assert abs(fast.started - slow.started) < 0.2, "members start together"
 
 
 async def test_member_failure_streams_member_failed_with_its_error(h: Harness,
