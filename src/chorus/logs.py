@@ -53,6 +53,13 @@ class Redactor:
         return value
 
 
+def _drop_terminal_copies(_logger: object, _method: str,
+                          event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Uvicorn adds a `color_message` (the message with ANSI colours) to its records."""
+    event.pop("color_message", None)
+    return event
+
+
 def secrets_of(settings: Settings) -> list[str]:
     """Every upstream credential the settings hold."""
     found = [settings.openai_api_key, settings.anthropic_api_key, settings.gemini_api_key]
@@ -79,7 +86,7 @@ def configure(level: str = "info", fmt: LogFormat = "auto", secrets: Iterable[st
         structlog.stdlib.add_logger_name, stamp]
     handler = logging.StreamHandler(out)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_terminal_copies],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info, Redactor(secrets), renderer]))
     structlog.configure(

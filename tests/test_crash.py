@@ -1,0 +1,145 @@
+"""SIGKILL in the middle of streams: the database stays sound and completed turns are intact."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2 as httpx
+import orjson
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+CLI = "from chorus.cli import main; main()"
+
+
+def chorus_env(database: Path) -> dict[str, str]:
+    env = {**os.environ, "CHORUS_DATABASE_URL": f"sqlite:///{database}",
+           "CHORUS_SIMULATED_SPEED": "1", "CHORUS_LOG_LEVEL": "warning",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))}
+    for name in ("CHORUS_CONFIG", "CHORUS_REDIS_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY",
+                 "GEMINI_API_KEY", "GOOGLE_API_KEY", "OLLAMA_BASE_URL"):
+        env.pop(name, None)
+    return env
+
+
+def create_test_key(env: dict[str, str]) -> str:
+    done = subprocess.run([sys.executable, "-c", CLI, "keys", "create", "--user", "crash",
+                           "--test"], env=env, capture_output=True, text=True, timeout=60,
+                          check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def chorus_serve(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A real `chorus serve` process, up and answering /healthz."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", CLI, "serve", "--port", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                errors = process.stderr.read().decode() if process.stderr else ""
+                pytest.fail(f"chorus serve did not start: {errors[-2000:]}")
+            time.sleep(0.1)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        if process.stderr:
+            process.stderr.close()
+
+
+async def stream_until_killed(client: httpx.AsyncClient, body: dict[str, object],
+                              started: asyncio.Event) -> str | None:
+    """Stream a chat; set `started` at its first words; the session id, once announced."""
+    session_id = None
+    try:
+        async with client.stream("POST", "/v1/chat", json={**body, "stream": True}) as response:
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                if line.startswith("data: ") and session_id is None:
+                    session_id = orjson.loads(line[6:])["session_id"]
+                if line.startswith("event: message.delta"):
+                    started.set()
+    except httpx.TransportError:
+        pass
+    return session_id
+
+
+async def test_sigkill_mid_stream_keeps_the_database_sound(tmp_path: Path) -> None:
+    database = tmp_path / "crash.db"
+    env = chorus_env(database)
+    headers = {"authorization": f"Bearer {create_test_key(env)}"}
+    completed: dict[str, list[str]] = {}  # session id -> answers received whole
+    in_flight: dict[str, str] = {}  # session id -> the question being answered at the kill
+
+    with chorus_serve(env) as (process, url):
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+            async def finished_turns(questions: list[str]) -> None:
+                session_id = None
+                for question in questions:
+                    body = {"message": question, "session_id": session_id, "max_tokens": 20}
+                    answer = (await client.post("/v1/chat", json=body)).json()
+                    session_id = answer["session_id"]
+                    completed.setdefault(session_id, []).append(answer["content"])
+
+            await asyncio.gather(finished_turns(["What is SQLite?", "And its WAL mode?"]),
+                                 finished_turns(["Write a haiku about crashes"]))
+            starts = [asyncio.Event() for _ in range(4)]
+            continued = list(completed)
+            questions = [(f"long question {n}: explain databases in depth",
+                          continued[n] if n < len(continued) else None) for n in range(4)]
+            streams = [asyncio.create_task(stream_until_killed(
+                client, {"message": q, "session_id": s}, started))
+                for (q, s), started in zip(questions, starts, strict=True)]
+            await asyncio.wait_for(asyncio.gather(*(s.wait() for s in starts)), 30)
+            process.send_signal(signal.SIGKILL)
+            for (question, _), session_id in zip(questions, await asyncio.gather(*streams),
+                                                 strict=True):
+                assert session_id is not None
+                in_flight[session_id] = question
+
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+    with chorus_serve(env) as (_, url):
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+            listed = (await client.get("/v1/sessions")).json()
+            assert listed["total"] == len(set(completed) | set(in_flight))
+            for session_id in set(completed) | set(in_flight):
+                detail = (await client.get(f"/v1/sessions/{session_id}")).json()
+                stored = detail["messages"]
+                assert detail["message_count"] == len(stored)
+                answers = [m["content"] for m in stored if m["role"] == "assistant"]
+                assert answers == completed.get(session_id, [])
+                questions_stored = [m["content"] for m in stored if m["role"] == "user"]
+                assert questions_stored[-1] == in_flight.get(session_id, questions_stored[-1])
+            # The server goes on: an interrupted session takes new questions.
+            interrupted = next(iter(in_flight))
+            after = await client.post("/v1/chat", json={
+                "message": "still there?", "session_id": interrupted, "max_tokens": 5})
+            assert after.status_code == 200 and after.json()["content"]
