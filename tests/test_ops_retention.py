@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from chorus.store.ids import utcnow
 from chorus.store.retention import Purged, purge
 from chorus.store.schema import messages, sessions
+from chorus.store.summaries import SummaryRow, SummaryStore
 from tests.conftest import Harness, harness_for
 
 
@@ -77,15 +78,30 @@ async def test_one_pass_purges_old_history_and_keeps_the_rest(harness: Harness) 
     assert await purge(h.services.store.engine, utcnow() - timedelta(days=90)) == Purged()
 
 
-async def test_messages_of_purged_sessions_are_gone_from_the_table(harness: Harness) -> None:
-    headers = await harness.headers()
-    old = await chat(harness, headers, "forget me")
-    await backdate(harness, old, 400)
-    await purge(harness.services.store.engine, utcnow() - timedelta(days=90))
-    async with harness.services.store.engine.connect() as conn:
+async def test_nothing_of_purged_history_is_left_anywhere(harness: Harness) -> None:
+    h = harness
+    headers = await h.headers()
+    old = await chat(h, headers, "forget me entirely")
+    mixed = await chat(h, headers, "hello there")
+    await chat(h, headers, "forget this old question about cooking and a zebra", mixed)
+    await chat(h, headers, "keep this one", mixed)
+    summaries = SummaryStore(h.services.store.engine)
+    for session_id in (old, mixed):
+        await summaries.put(SummaryRow(session_id, 2, "d" * 64, "they asked to forget",
+                                       "gpt-4o-mini", utcnow()))
+    await backdate(h, old, 400)
+    await backdate(h, mixed, 400, up_to_seq=4, session_too=False)
+    await purge(h.services.store.engine, utcnow() - timedelta(days=90))
+    async with h.services.store.engine.connect() as conn:
         left = (await conn.execute(sa.select(sa.func.count()).select_from(messages)
                                    .where(messages.c.session_id == old))).scalar_one()
     assert left == 0
+    assert await summaries.get(old) is None and await summaries.get(mixed) is None
+    found = await h.client.get("/v1/sessions/search", headers=headers,
+                               params={"q": "zebra"})
+    assert found.status_code == 200 and found.json()["data"] == []
+    kept = await h.client.get("/v1/sessions/search", headers=headers, params={"q": "keep"})
+    assert len(kept.json()["data"]) == 1
 
 
 async def test_the_lifespan_task_purges_periodically(tmp_path: object) -> None:

@@ -1,7 +1,8 @@
 """Chat history retention: messages older than the period are deleted, then empty old sessions.
 
 A question and the answer stored right after it go together, so a conversation never starts
-with an orphan answer. Every step is a short transaction; a pass can run beside live traffic
+with an orphan answer. The running summary of a session goes too (it retells old messages);
+search indexes follow by their triggers. Every step is a short transaction; a pass can run beside live traffic
 and on several servers at once.
 """
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chorus.metrics import Metrics
 from chorus.store.ids import utcnow
-from chorus.store.schema import messages, sessions
+from chorus.store.schema import messages, session_summaries, sessions
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ async def _drop_prefix(conn: AsyncConnection, session_id: str, last_seq: int) ->
     if dropped:
         await conn.execute(sessions.update().where(sessions.c.id == session_id)
                            .values(message_count=sessions.c.message_count - dropped))
+        # A running summary retells the deleted messages: it goes with them.
+        await conn.execute(session_summaries.delete()
+                           .where(session_summaries.c.session_id == session_id))
     return int(dropped)
 
 
