@@ -1,9 +1,9 @@
 """Chat history retention: messages older than the period are deleted, then empty old sessions.
 
 A question and the answer stored right after it go together, so a conversation never starts
-with an orphan answer. The running summary of a session goes too (it retells old messages);
-search indexes follow by their triggers. Every step is a short transaction; a pass can run beside live traffic
-and on several servers at once.
+with an orphan answer. A session's running summary (it retells old messages) goes too; the
+search index follows by its triggers. Every step is a short transaction, so a pass can run
+beside live traffic and on several servers at once.
 """
 
 from __future__ import annotations
