@@ -33,7 +33,7 @@ from bench.procs import CHORUS, Server, create_key, free_port  # noqa: E402
 from chorus.fakellm.server import FakeLLM  # noqa: E402
 from tests.conftest import ServerThread  # noqa: E402
 
-RUNS = 10
+RUNS = 20
 MEMBERS = 5
 PARALLEL = {f"m{i}": f"m{i}@ttft_ms=500,tokens=20" for i in range(1, MEMBERS + 1)}
 STAGGERED = {f"s{i}": f"s{i}@ttft_ms={100 * i},tokens=20" for i in range(1, MEMBERS + 1)}
@@ -136,14 +136,18 @@ async def measure(url: str, key: str, fake: LastByte) -> dict[str, dict[str, flo
         "overhead_p50_ms": overhead,
         "parallel_5x500ms_plus_500ms": {
             "runs": RUNS, "ideal_ms": 1000.0, "p50_ms": round(statistics.median(totals), 1),
-            "max_ms": round(max(totals), 1), "target_ms": 1100.0},
+            "p90_ms": p90(totals), "max_ms": round(max(totals), 1), "target_ms": 1100.0},
         "member_completed_delay_staggered": {
             "samples": len(delays), "p50_ms": round(statistics.median(delays), 2),
-            "max_ms": round(max(delays), 2), "target_ms": 20.0},
+            "p90_ms": p90(delays), "max_ms": round(max(delays), 2), "target_ms": 20.0},
         "member_completed_delay_all_at_once": {
             "samples": len(burst), "p50_ms": round(statistics.median(burst), 2),
-            "max_ms": round(max(burst), 2), "target_ms": 20.0},
+            "p90_ms": p90(burst), "max_ms": round(max(burst), 2), "target_ms": 20.0},
     }
+
+
+def p90(values: list[float]) -> float:
+    return round(statistics.quantiles(values, n=10)[-1], 2)
 
 
 def run(work: Path) -> dict[str, dict[str, float]]:

@@ -13,6 +13,7 @@ LABELS = ["m-a", "m-b", "m-c"]
     ('{"best": 2, "reason": "r"}', 1, (1,), "json"),
     ('{"best": "3", "agreeing": [1, "3", "Answer 2"], "reason": "r"}', 2, (0, 1, 2), "json"),
     ('{"winner": "m-b"}', 1, (1,), "json"),
+    ('{"best": 3.0, "agreeing": [2.0]}', 2, (1, 2), "json"),
     ('Sure!\n```json\n{"choice": "Answer 1", "why": "x"}\n```', 0, (0,), "embedded_json"),
     ('My pick: {"best": 3, "agreeing": [9, 2]} because it is thorough.', 2, (1, 2),
      "embedded_json"),

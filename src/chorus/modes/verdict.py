@@ -127,6 +127,8 @@ def _index(value: object, labels: Sequence[str]) -> int | None:
     """An answer's 0-based index from 2, "2", "Answer 2" or its label; None if out of range."""
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     text = str(value).strip()
     if text in labels:
         return labels.index(text)
