@@ -96,15 +96,19 @@ async def test_disconnect_cancels_every_member_call(
     assert errors and errors[0]["code"] == "cancelled"
 
 
-async def test_hanging_up_on_a_whole_answer_cancels_it_too(fake_llm: FakeUpstream,
-                                                          tmp_path: Any) -> None:
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/chat", {"message": "Tell me everything.", "mode": "ensemble", "models": ["m1", "m2"]}),
+    ("/v1/chat/completions", {"model": "konnect-ensemble", "konnect.models": ["m1", "m2"],
+                              "messages": [{"role": "user", "content": "Tell me everything."}]}),
+])
+async def test_hanging_up_on_a_whole_answer_cancels_it_too(
+        fake_llm: FakeUpstream, tmp_path: Any, path: str, body: dict[str, Any]) -> None:
     upstreams = {"m1": f"a@{SLOW}", "m2": f"b@{SLOW}"}
     url = f"sqlite:///{tmp_path}/whole.db"
     async with live_server(fake_llm, url, upstreams) as (server, secret):
-        body = {"message": "Tell me everything.", "mode": "ensemble", "models": list(upstreams)}
         async with httpx.AsyncClient(base_url=server.url, timeout=0.5) as client:
             with pytest.raises(httpx.ReadTimeout):
-                await client.post("/v1/chat", json=body,
+                await client.post(path, json=body,
                                   headers={"authorization": f"Bearer {secret}"})
         assert len(fake_llm.requests) == 2
         assert await eventually(lambda: all(r["cancelled"] for r in fake_llm.requests)), \

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from chorus import streaming
 from chorus.api import JSONBytes, RequestBody
-from chorus.api.hangup import ClientGone, unless_hung_up
+from chorus.api.hangup import CLIENT_CLOSED, ClientGone, answer_unless_hung_up
 from chorus.api.turns import Turn, TurnInput
 from chorus.app import Services
 from chorus.auth import Principal, principal
@@ -20,8 +20,6 @@ from chorus.modes import ExpertRole, ModeOptions
 from chorus.types import Aggregation, ModeName
 
 router = APIRouter(prefix="/v1", tags=["chat"])
-CLIENT_CLOSED = 499
-"""Nobody reads it: the status a hung-up request is logged with (nginx's convention)."""
 
 
 class PersonaSlot(RequestBody):
@@ -79,15 +77,10 @@ async def chat(request: Request, body: ChatBody,
         return StreamingResponse(_events(turn), media_type=streaming.MEDIA_TYPE,
                                  headers=streaming.HEADERS)
     try:
-        await unless_hung_up(request, _whole(turn))
+        await answer_unless_hung_up(request, turn)
     except ClientGone:
         return JSONBytes({}, status_code=CLIENT_CLOSED)
     return JSONBytes(turn.response)
-
-
-async def _whole(turn: Turn) -> None:
-    async for _ in turn.run():
-        pass
 
 
 async def _events(turn: Turn) -> AsyncIterator[bytes]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from chorus import streaming
 from chorus.api import JSONBytes, RequestBody, openai_error
 from chorus.api.chat import PersonaSlot, RoleIn
+from chorus.api.hangup import CLIENT_CLOSED, ClientGone, answer_unless_hung_up
 from chorus.api.models import PATTERN_MODELS
 from chorus.api.turns import Turn, TurnInput
 from chorus.app import Services
@@ -265,8 +266,10 @@ async def completions(request: Request, body: CompletionBody,
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(_chunks(turn, head, include_usage),
                                  media_type=streaming.MEDIA_TYPE, headers=streaming.HEADERS)
-    async for _ in turn.run():
-        pass
+    try:
+        await answer_unless_hung_up(request, turn)
+    except ClientGone:
+        return JSONBytes({}, status_code=CLIENT_CLOSED)
     message = {"role": "assistant", "content": turn.response["content"], "refusal": None}
     return JSONBytes({
         **head, "object": "chat.completion",
