@@ -106,7 +106,9 @@ async def test_hanging_up_on_a_whole_answer_cancels_it_too(
     upstreams = {"m1": f"a@{SLOW}", "m2": f"b@{SLOW}"}
     url = f"sqlite:///{tmp_path}/whole.db"
     async with live_server(fake_llm, url, upstreams) as (server, secret):
-        async with httpx.AsyncClient(base_url=server.url, timeout=0.5) as client:
+        # Long enough for both members to be under way on a loaded machine; the answers
+        # themselves would take 40 s.
+        async with httpx.AsyncClient(base_url=server.url, timeout=2.0) as client:
             with pytest.raises(httpx.ReadTimeout):
                 await client.post(path, json=body,
                                   headers={"authorization": f"Bearer {secret}"})
