@@ -6,10 +6,8 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import orjson
-
 from chorus.errors import UpstreamError
-from chorus.providers.wire import Answer, ErrorBody, tool_arguments
+from chorus.providers.wire import Answer, ErrorBody, stream_json, tool_arguments
 from chorus.types import JSON, Message, ModelRequest, TextDelta, ToolCall, Usage
 
 API_VERSION = "2023-06-01"
@@ -107,12 +105,7 @@ class AnthropicStream:
         """tool_use blocks being streamed, by index: id, name and the JSON text so far."""
 
     def feed(self, event: str | None, data: str) -> Iterator[TextDelta | ToolCall]:
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamError(f"malformed stream event: {data[:200]!r}") from exc
-        if not isinstance(payload, dict):
-            raise UpstreamError(f"malformed stream event: {data[:200]!r}")
+        payload = stream_json(data)
         kind = payload.get("type") or event
         if kind == "content_block_delta":
             delta = payload.get("delta")

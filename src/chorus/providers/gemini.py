@@ -6,10 +6,8 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import orjson
-
 from chorus.errors import UpstreamError
-from chorus.providers.wire import Answer, ErrorBody, tool_arguments
+from chorus.providers.wire import Answer, ErrorBody, stream_json, tool_arguments
 from chorus.types import JSON, Message, ModelRequest, TextDelta, ToolCall, Usage
 
 VERSIONED = re.compile(r"/v\d+[a-z0-9]*$")
@@ -138,12 +136,7 @@ class GeminiStream:
         self.calls = 0
 
     def feed(self, event: str | None, data: str) -> Iterator[TextDelta | ToolCall]:
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamError(f"malformed stream chunk: {data[:200]!r}") from exc
-        if not isinstance(chunk, dict):
-            raise UpstreamError(f"malformed stream chunk: {data[:200]!r}")
+        chunk = stream_json(data)
         if "error" in chunk:
             status, message, _ = _error(chunk)
             raise UpstreamError(f"{status or 'error'}: {message or 'error in stream'}",

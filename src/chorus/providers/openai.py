@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from chorus.errors import UpstreamError
-from chorus.providers.wire import Answer, ErrorBody, tool_arguments
+from chorus.providers.wire import Answer, ErrorBody, stream_json, tool_arguments
 from chorus.types import JSON, Message, ModelRequest, TextDelta, ToolCall, ToolSpec, Usage
 
 REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
@@ -78,12 +78,7 @@ class OpenAIStream:
             self.done = True
             yield from self._whole_calls()
             return
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamError(f"malformed stream chunk: {data[:200]!r}") from exc
-        if not isinstance(chunk, dict):
-            raise UpstreamError(f"malformed stream chunk: {data[:200]!r}")
+        chunk = stream_json(data)
         if "error" in chunk:
             raise UpstreamError(_message(chunk) or "error event in stream")
         self.usage = _usage(chunk.get("usage")) or self.usage

@@ -8,6 +8,7 @@ from typing import Protocol
 
 import orjson
 
+from chorus.errors import UpstreamError
 from chorus.types import JSON, ModelRequest, TextDelta, ToolCall, Usage
 
 
@@ -39,6 +40,17 @@ def tool_arguments(raw: object) -> JSON:
     except orjson.JSONDecodeError:
         return {"_raw": str(raw)}
     return parsed if isinstance(parsed, dict) else {"_raw": str(raw)}
+
+
+def stream_json(data: str) -> JSON:
+    """One SSE data payload as a JSON object; anything else is a malformed chunk."""
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError(f"malformed stream chunk: {data[:200]!r}") from exc
+    if not isinstance(chunk, dict):
+        raise UpstreamError(f"malformed stream chunk: {data[:200]!r}")
+    return chunk
 
 
 class StreamParser(Protocol):
