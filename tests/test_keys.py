@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+from types import SimpleNamespace
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -87,3 +90,20 @@ async def test_settings_round_trip_and_validation(harness: Harness) -> None:
     unknown = await harness.client.patch("/v1/settings", headers=headers,
                                          json={"colour": "red"})  # ignored, as everywhere
     assert unknown.status_code == 200 and "colour" not in unknown.json()
+
+
+async def test_requests_missing_the_cache_together_read_the_key_once(harness: Harness) -> None:
+    secret = await harness.key()
+    authenticator = auth.Authenticator(harness.services.store.users)
+    reads: list[str] = []
+    read = authenticator.users.key_by_hash
+
+    async def counted(digest: str) -> Any:
+        reads.append(digest)
+        return await read(digest)
+
+    authenticator.users = SimpleNamespace(key_by_hash=counted)  # type: ignore[assignment]
+    found = await asyncio.gather(*(authenticator.resolve(f"Bearer {secret}") for _ in range(20)))
+    assert len(reads) == 1 and {p.key.id for p in found} == {found[0].key.id}
+    await authenticator.resolve(f"Bearer {secret}")
+    assert len(reads) == 1, "then the cache answers"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -51,6 +52,7 @@ class Authenticator:
         self.users = users
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self._reading: dict[str, asyncio.Future[tuple[KeyRow, UserRow] | None]] = {}
 
     async def resolve(self, authorization: str | None) -> Principal:
         secret = _bearer(authorization)
@@ -59,7 +61,7 @@ class Authenticator:
         cached = self._cache.get(key_hash)
         if cached is not None and cached[0] > now:
             return cached[1]
-        found = await self.users.key_by_hash(key_hash)
+        found = await self._read(key_hash)
         if found is None or not hmac.compare_digest(found[0].hash, key_hash):
             raise InvalidApiKey("invalid API key")
         key, user = found
@@ -71,8 +73,19 @@ class Authenticator:
         self._cache[key_hash] = (now + self.cache_seconds, principal)
         return principal
 
+    async def _read(self, key_hash: str) -> tuple[KeyRow, UserRow] | None:
+        """One database read per key at a time. When the cached entry expired under load, every
+        request in flight missed it at once and queued a read on SQLite's one connection."""
+        reading = self._reading.get(key_hash)
+        if reading is None:
+            reading = asyncio.ensure_future(self.users.key_by_hash(key_hash))
+            self._reading[key_hash] = reading
+            reading.add_done_callback(lambda _: self._reading.pop(key_hash, None))
+        return await asyncio.shield(reading)  # a waiter that goes away leaves it to the others
+
     def forget(self, key_id: str | None = None, user_id: str | None = None) -> None:
         """Drop cached entries of a revoked key or of a changed user."""
+        self._reading.clear()  # a read in flight may predate the change
         for key_hash, (_, principal) in list(self._cache.items()):
             if principal.key.id == key_id or principal.user.id == user_id:
                 del self._cache[key_hash]

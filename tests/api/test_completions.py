@@ -203,6 +203,21 @@ async def test_developer_role_and_max_completion_tokens_and_stop_list(
     assert sent["max_tokens"] == 20 and sent["stop"] == ["a", "b"]
 
 
+async def test_the_upstream_streams_only_when_the_client_does(
+        live: Harness, fake_llm: FakeUpstream) -> None:
+    headers = await live.headers(test=False)
+    whole = await complete(live, headers, model="fake-small", messages=[user("Hi")])
+    assert fake_llm.requests[-1]["body"]["stream"] is False
+    assert whole["usage"]["completion_tokens"] == 24, "the fake's answer, usage included"
+    response = await live.client.post(URL, headers=headers, json={
+        "model": "fake-small", "messages": [user("Hi")], "stream": True})
+    assert response.status_code == 200
+    assert fake_llm.requests[-1]["body"]["stream"] is True
+    chat = await live.client.post("/v1/chat", headers=headers,
+                                  json={"message": "Hi", "model": "fake-small"})
+    assert chat.status_code == 200 and fake_llm.requests[-1]["body"]["stream"] is False
+
+
 async def test_dotted_keys_and_the_nested_object_are_the_same(harness: Harness) -> None:
     headers = await harness.headers()
     dotted = await complete(harness, headers, model="konnect-smart",

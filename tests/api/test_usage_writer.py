@@ -116,3 +116,18 @@ async def test_shutdown_gives_up_after_its_timeout(bare_engine: AsyncEngine) -> 
     await asyncio.wait_for(writer.close(close_timeout=0.2), 5)
     assert time.monotonic() - started < 2
     assert writer.dropped == 4 and writer.written == 0
+
+
+async def test_records_of_requests_close_together_share_one_transaction(
+        bare_engine: AsyncEngine) -> None:
+    await create_table(bare_engine)
+    statements: list[int] = []
+    sa.event.listen(bare_engine.sync_engine, "before_cursor_execute",
+                    lambda *args: statements.append(1) if "INSERT" in str(args[2]) else None)
+    writer = UsageWriter(bare_engine, linger=0.2)
+    writer.start()
+    for _ in range(5):  # five requests, 10 ms apart, each with one call
+        await writer.record(CONTEXT, calls(1))
+        await asyncio.sleep(0.01)
+    await writer.close()
+    assert await count(bare_engine) == 5 and len(statements) == 1

@@ -71,7 +71,7 @@ async def chat(request: Request, body: ChatBody,
         raise InvalidRequest(
             f"message: at most {services.settings.max_message_chars} characters", param="message")
     turn = Turn(services, caller, TurnInput(body.message, body.mode, body.session_id,
-                                            options_of(body)))
+                                            options_of(body), stream=body.stream))
     await turn.prepare()
     if body.stream:
         return StreamingResponse(_events(turn), media_type=streaming.MEDIA_TYPE,

@@ -240,9 +240,10 @@ def turn_input(body: CompletionBody, conversation: Conversation, mode: ModeName,
     session_id = body.konnect.session_id
     if session_id is None:
         return TurnInput(conversation.question, mode, None, options,
-                         context=conversation.earlier, persist=False)
+                         context=conversation.earlier, persist=False, stream=bool(body.stream))
     stored = None if session_id == NEW_SESSION else session_id
-    return TurnInput(conversation.question, mode, stored, options, context=conversation.system)
+    return TurnInput(conversation.question, mode, stored, options, context=conversation.system,
+                     stream=bool(body.stream))
 
 
 @router.post("/chat/completions", response_model=None, responses=ANSWERS)

@@ -36,6 +36,8 @@ class TurnInput:
     """Messages placed before the session's history: system prompts, a stateless history."""
     persist: bool = True
     """False answers without storing anything (only with no session_id)."""
+    stream: bool = True
+    """False when the client takes the answer whole (then so do the model calls)."""
 
 
 def history_of(messages: list[MessageRow]) -> tuple[Message, ...]:
@@ -76,6 +78,7 @@ class Turn:
         self.principal = principal
         self.input = turn
         self.caller = services.registry.caller(principal.test)
+        self.caller.upstream_stream = turn.stream
         self.session: SessionRow | None = None
         self.response: JSON = {}
         self.finish_reason = "stop"

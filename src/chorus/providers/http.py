@@ -69,6 +69,7 @@ class HttpProvider:
         self.dialect = dialect
         self.client = client
         self.backoff_base = backoff_base
+        self._urls: dict[tuple[str, bool], httpx.URL] = {}
 
     async def stream(self, model: str, request: ModelRequest
                      ) -> AsyncIterator[ProviderChunk]:
@@ -101,6 +102,17 @@ class HttpProvider:
                          upstream_status=exc.upstream_status, retryable=exc.retryable,
                          retry_after=exc.retry_after)
 
+    def _url(self, model: str, stream: bool) -> httpx.URL:
+        """The call's URL, parsed once: httpx2 parsing a URL string took 85 of the 120 µs it
+        spent building each request (measured on the gateway bench)."""
+        url = self._urls.get((model, stream))
+        if url is None:
+            if len(self._urls) >= 1000:
+                self._urls.clear()
+            url = httpx.URL(self.dialect.url(self.config.base_url, model, stream))
+            self._urls[(model, stream)] = url
+        return url
+
     def _timeout(self, stream: bool, deadline: float) -> httpx.Timeout:
         """A stream must start within the first-byte timeout; a whole answer has until the end."""
         left = max(deadline - time.monotonic(), 0.001)
@@ -111,7 +123,7 @@ class HttpProvider:
     async def _attempt(self, model: str, request: ModelRequest, deadline: float
                        ) -> AsyncIterator[ProviderChunk]:
         dialect = self.dialect
-        url = dialect.url(self.config.base_url, model, request.stream)
+        url = self._url(model, request.stream)
         headers = {"content-type": "application/json", **dialect.headers(self.config.api_key)}
         body = orjson.dumps(dialect.body(model, request))
         timeout = self._timeout(request.stream, deadline)
@@ -212,9 +224,8 @@ def _is_json(response: httpx.Response) -> bool:
     return response.headers.get("content-type", "").startswith("application/json")
 
 
-def _origin(url: str) -> str:
-    parsed = httpx.URL(url)
-    return f"{parsed.scheme}://{parsed.netloc.decode()}"
+def _origin(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.netloc.decode()}"
 
 
 def _json(raw: bytes) -> JSON:

@@ -42,9 +42,12 @@ class UsageWriter:
     """
 
     def __init__(self, engine: AsyncEngine, max_queue: int = 100_000, batch: int = 500,
-                 retry_delay: float = 0.2) -> None:
+                 retry_delay: float = 0.2, linger: float = 0.05) -> None:
         self.engine = engine
         self.batch = batch
+        self.linger = linger
+        """How long the first queued record waits for others: one transaction per request cost
+        more CPU than the request itself at low concurrency (bench/gateway.py)."""
         self.retry_delay = retry_delay
         self.queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(max_queue)
         self.written = 0
@@ -72,6 +75,8 @@ class UsageWriter:
     async def _run(self) -> None:
         while True:
             rows = [await self.queue.get()]
+            if self._give_up_at is None and self.queue.qsize() < self.batch:
+                await asyncio.sleep(self.linger)
             while len(rows) < self.batch and not self.queue.empty():
                 rows.append(self.queue.get_nowait())
             try:
