@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,6 +46,15 @@ class Services:
     metrics: Metrics
 
 
+def _freeze_startup_objects() -> None:
+    """Keep the ~130,000 objects alive after start (modules, schemas, the app) out of every
+    later garbage collection: each full collection scanned them all, 65 ms of CPU, 0.1 ms per
+    request on the gateway bench. Once per process (tests build many apps in one)."""
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
+
+
 def create_app(settings: Settings) -> FastAPI:
     metrics = Metrics()
 
@@ -70,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
         retention = RetentionTask(engine, settings.retention_days, settings.retention_interval,
                                   metrics)
         retention.start()
+        _freeze_startup_objects()
         try:
             yield
         finally:
