@@ -27,4 +27,8 @@ def utcnow() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """`2026-01-01T00:00:00Z`; isoformat is 2.5x faster than strftime, which cost 13% of
+    answering a 1,000-message session (bench/store.py)."""
+    if moment.tzinfo is not None:
+        moment = moment.replace(tzinfo=None)  # the wall time, as strftime printed it
+    return moment.isoformat(timespec="seconds") + "Z"
