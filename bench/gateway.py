@@ -102,11 +102,16 @@ def run(work: Path, seconds: float, concurrencies: tuple[int, ...],
                 for name, server in targets.items():  # interleaved: each level, every target
                     path, model, headers = requests[name]
                     body = {"model": model, "messages": PROMPT, "stream": stream}
+                    cpu = server.cpu_seconds()
                     result = _one(server.url + path, body, headers, concurrency, seconds, stream)
+                    result.cpu_ms_per_request = (server.cpu_seconds() - cpu) * 1000 / max(
+                        result.requests, 1)
                     key = f"{'stream' if stream else 'plain'}/c{concurrency}"
                     results.setdefault(name, {})[key] = result.as_json()
                     print(f"  {name:8} {key:11} {result.rps:9.0f} rps  p50 {result.p50_ms:7.2f} ms"
-                          f"  p99 {result.p99_ms:7.2f} ms  errors {result.errors}", flush=True)
+                          f"  p99 {result.p99_ms:7.2f} ms  cpu/request "
+                          f"{result.cpu_ms_per_request:6.3f} ms  errors {result.errors}",
+                          flush=True)
         for name, server in targets.items():
             results[name]["peak_rss_mb"] = round(server.peak_rss_mb(), 1)
     finally:

@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx2 as httpx
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+FIRST_TOKEN = re.compile(rb'"content":\s*"[^"]')
+"""A chunk with answer text: every server first sends an empty `"content": ""` chunk."""
 
 
 @dataclass
@@ -25,6 +27,9 @@ class LoadResult:
     p99_ms: float
     ttft_p50_ms: float | None = None
     ttft_p99_ms: float | None = None
+    cpu_ms_per_request: float | None = None
+    """The server's CPU time over the requests it answered: what load on the machine
+    inflates least (latency and requests per second follow the CPU share it gets)."""
 
     def as_json(self) -> dict[str, object]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -44,8 +49,10 @@ def wrk(url: str, body: dict[str, object], headers: dict[str, str], connections:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write("\n".join(lines) + "\n")
     threads = 1 if connections == 1 else 2
+    # wrk's default 2 s timeout counted a slow server's answers as errors, not as latency
     done = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections),
-                           "-d", f"{seconds:g}s", "--latency", "-s", script.name, url],
+                           "-d", f"{seconds:g}s", "--timeout", "30s", "--latency",
+                           "-s", script.name, url],
                           capture_output=True, text=True, check=True)
     Path(script.name).unlink()
     out = done.stdout
@@ -75,7 +82,7 @@ async def _stream_once(client: httpx.AsyncClient, url: str, body: dict[str, obje
     async with client.stream("POST", url, json=body, headers=headers) as response:
         ok = response.status_code == 200
         async for chunk in response.aiter_raw():
-            if first is None and b"content" in chunk:
+            if first is None and FIRST_TOKEN.search(chunk):
                 first = time.perf_counter()
     end = time.perf_counter()
     return ((first or end) - started) * 1000, (end - started) * 1000, ok

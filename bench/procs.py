@@ -15,6 +15,7 @@ import httpx2 as httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 CHORUS = [sys.executable, "-m", "chorus.cli"]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -92,6 +93,18 @@ class Server:
         """The largest peak resident memory of any process of the tree (the worker)."""
         assert self.proc is not None
         return max(_status_kb(p, "VmHWM") for p in _tree(self.proc.pid)) / 1024
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time used so far, summed over the process tree."""
+        assert self.proc is not None
+        ticks = 0
+        for pid in _tree(self.proc.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / CLOCK_TICKS
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -8,43 +8,69 @@ from typing import Any
 
 TARGETS = {"gateway_added_p50_ms_c1": 0.7, "throughput_ratio_c64": 10.0, "list_p99_ms": 10.0,
            "get_1000_p99_ms": 30.0, "fanout_over_ideal": 0.05, "memory_1000_streams_mb": 300.0}
+TITLES = {"gateway": "Gateway overhead on /v1/chat/completions",
+          "sessions": "Sessions on /v1/chat (continue a session: history read, two writes)",
+          "store": "The store at scale (10,000 sessions, 1,000,000 messages)",
+          "fanout": "Fan-out (ensemble against fake-llm with set latencies)",
+          "router": "The smart_chat router on its labelled questions",
+          "memory": "Memory with 1,000 concurrent streaming chats"}
+META = ("date", "command", "machine", "load_average")
 
 
 def merge(latest: Path, results: dict[str, Any]) -> dict[str, Any]:
     """Sections not run this time keep their previous numbers, with their own date."""
     merged: dict[str, Any] = json.loads(latest.read_text()) if latest.exists() else {}
     for key, value in results.items():
-        if key in ("date", "command", "machine"):
+        if key in META:
             continue
         merged[key] = {"date": results["date"], "command": results["command"],
-                       "machine": results["machine"], "data": value}
+                       "machine": results["machine"],
+                       "load_average": results.get("load_average", {}).get(key), "data": value}
     latest.write_text(json.dumps(merged, indent=2) + "\n")
     return merged
 
 
-def _gateway(section: dict[str, Any]) -> list[str]:
-    data = section["data"]
+def _gateway(data: dict[str, Any]) -> list[str]:
     direct = data["direct"]
-    lines = ["| target | load | req/s | p50 ms | p99 ms | added p50 ms | TTFT p50 ms | errors |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| target | load | req/s | p50 ms | p99 ms | added p50 ms | TTFT p50 ms | "
+             "server CPU ms/req | errors |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for key in [k for k in direct if "/" in k]:
         for name, runs in data.items():
             run = runs[key]
             added = run["p50_ms"] - direct[key]["p50_ms"] if name != "direct" else 0.0
-            ttft = run.get("ttft_p50_ms")
+            ttft, cpu = run.get("ttft_p50_ms"), run.get("cpu_ms_per_request")
             lines.append(f"| {name} | {key} | {run['rps']:.0f} | {run['p50_ms']:.2f} | "
                          f"{run['p99_ms']:.2f} | {added:+.2f} | "
-                         f"{'' if ttft is None else f'{ttft:.2f}'} | {run['errors']} |")
+                         f"{'' if ttft is None else f'{ttft:.2f}'} | "
+                         f"{'' if cpu is None else f'{cpu:.3f}'} | {run['errors']} |")
     lines += ["", "Peak RSS (MB): " + ", ".join(f"{name} {runs['peak_rss_mb']}"
                                                 for name, runs in data.items())]
-    if "litellm" in data and "plain/c64" in data["litellm"]:
-        ratio = data["chorus"]["plain/c64"]["rps"] / max(data["litellm"]["plain/c64"]["rps"], 1e-9)
-        lines.append(f"\nThroughput at concurrency 64, Chorus over LiteLLM: **{ratio:.1f}x** "
-                     f"(target at least {TARGETS['throughput_ratio_c64']:g}x).")
-    if "plain/c1" in direct:
-        added = data["chorus"]["plain/c1"]["p50_ms"] - direct["plain/c1"]["p50_ms"]
-        lines.append(f"Added p50 latency at concurrency 1: **{added:.2f} ms** "
-                     f"(target at most {TARGETS['gateway_added_p50_ms_c1']} ms).")
+    return lines
+
+
+def _store(data: dict[str, Any]) -> list[str]:
+    lines = ["| database | query | p50 ms | p99 ms |", "| --- | --- | ---: | ---: |"]
+    for db, values in data.items():
+        for query, numbers in values.items():
+            if isinstance(numbers, dict):
+                lines.append(f"| {db} | {query} | {numbers['p50_ms']} | {numbers['p99_ms']} |")
+    seeded = ", ".join(f"{db} {values['seed_seconds']} s" for db, values in data.items())
+    return [*lines, "", f"Seeding took {seeded}."]
+
+
+def _router(data: dict[str, Any]) -> list[str]:
+    lines = ["| split | questions | category accuracy | easy/hard accuracy |",
+             "| --- | ---: | ---: | ---: |"]
+    lines += [f"| {name} | {v['n']} | {v['category']:.3f} | {v['easy_hard']:.3f} |"
+              for name, v in data["accuracy"].items()]
+    timing = data["decision_ms"]
+    lines += ["", f"Decision time over {timing['models']} models ({timing['decisions']} "
+              f"decisions): every run p50 {timing['every_run']['p50']} ms, p99 "
+              f"{timing['every_run']['p99']} ms; best of 5 per question p50 "
+              f"{timing['best_of_5']['p50']} ms, p99 {timing['best_of_5']['p99']} ms.", ""]
+    lines += [f"- cost_preference {pref}: " + ", ".join(f"{m} {n}" for m, n in picks.items())
+              for pref, picks in data["picks"].items()]
     return lines
 
 
@@ -63,35 +89,94 @@ def _table(data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write(results: dict[str, Any], doc: Path, raw: Path) -> None:
+def _get(merged: dict[str, Any], *path: str) -> Any:
+    value: Any = merged
+    for part in path:
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def targets(merged: dict[str, Any]) -> list[str]:
+    """One row per target of issue 8: the measured value and whether it is met."""
+    rows: list[tuple[str, str, Any, bool | None]] = []
+    gateway = _get(merged, "gateway", "data")
+    if gateway and "plain/c1" in gateway.get("direct", {}):
+        added = gateway["chorus"]["plain/c1"]["p50_ms"] - gateway["direct"]["plain/c1"]["p50_ms"]
+        limit = TARGETS["gateway_added_p50_ms_c1"]
+        rows.append(("added p50 latency over direct, concurrency 1", f"≤ {limit} ms",
+                     f"{added:.2f} ms", added <= limit))
+    if gateway and "litellm" in gateway and "plain/c64" in gateway["litellm"]:
+        ratio = gateway["chorus"]["plain/c64"]["rps"] / max(
+            gateway["litellm"]["plain/c64"]["rps"], 1e-9)
+        limit = TARGETS["throughput_ratio_c64"]
+        rows.append(("throughput at concurrency 64, Chorus over LiteLLM", f"≥ {limit:g}x",
+                     f"{ratio:.1f}x", ratio >= limit))
+    for db, values in (_get(merged, "store", "data") or {}).items():
+        worst = max(values[q]["p99_ms"] for q in values if q.startswith("list_"))
+        rows.append((f"{db}: list sessions p99 (first page and offset 9,980)",
+                     f"< {TARGETS['list_p99_ms']:g} ms", f"{worst} ms",
+                     worst < TARGETS["list_p99_ms"]))
+        get = values["get_1000_messages"]["p99_ms"]
+        rows.append((f"{db}: get a 1,000-message session p99",
+                     f"< {TARGETS['get_1000_p99_ms']:g} ms", f"{get} ms",
+                     get < TARGETS["get_1000_p99_ms"]))
+    for name, run in (_get(merged, "fanout", "data") or {}).items():
+        if isinstance(run, dict) and "ideal_ms" in run:
+            over = run["p50_ms"] / run["ideal_ms"] - 1
+            rows.append((f"fan-out {name}: p50 over ideal ({run['ideal_ms']:g} ms)",
+                         f"≤ {TARGETS['fanout_over_ideal']:.0%}", f"{over:+.1%}",
+                         over <= TARGETS["fanout_over_ideal"]))
+    peak = _get(merged, "memory", "data", "peak_rss_mb")
+    if peak is not None:
+        limit = TARGETS["memory_1000_streams_mb"]
+        rows.append(("peak RSS with 1,000 concurrent streams", f"< {limit:g} MB", f"{peak} MB",
+                     peak < limit))
+    lines = ["| target | goal | measured | met |", "| --- | --- | ---: | --- |"]
+    lines += [f"| {name} | {goal} | {value} | {'yes' if met else 'no'} |"
+              for name, goal, value, met in rows]
+    return lines
+
+
+def _heading(section: dict[str, Any]) -> str:
+    machine = section["machine"]
+    load = section.get("load_average")
+    loaded = (f" Load average (1, 5, 15 min) before {', '.join(map(str, load['before']))}, "
+              f"after {', '.join(map(str, load['after']))}." if load else "")
+    return (f"{section['date']}, `{section['command']}`; {machine['cores']} cores "
+            f"({machine['cpu']}), Python {machine['python']}, SQLite {machine['sqlite']}"
+            + (f", LiteLLM {machine['litellm']}" if machine.get("litellm") else "")
+            + "." + loaded)
+
+
+def write(results: dict[str, Any], doc: Path, raw: Path, notes: Path | None = None) -> None:
+    """The tables; `notes` (hand-written analysis, kept in bench/notes.md) follow them."""
     merged = merge(doc.parent.parent / "bench" / "results" / "latest.json", results)
     out = ["# Benchmarks", "",
            "Measured by `./dev bench` (bench/run.py) on the machine named under each section; "
            "every server runs one worker process; the upstream is `chorus fake-llm` on loopback. "
-           f"Raw numbers: `{raw}` and `bench/results/latest.json`.", ""]
-    titles = {"gateway": "Gateway overhead on /v1/chat/completions",
-              "sessions": "Sessions on /v1/chat (continue a session: history read, two writes)",
-              "store": "The store at scale (10,000 sessions, 1,000,000 messages)",
-              "fanout": "Fan-out (ensemble against fake-llm with set latencies)",
-              "memory": "Memory with 1,000 concurrent streaming chats"}
-    for key, title in titles.items():
+           f"Raw numbers: `{raw}` and `bench/results/latest.json`.", "",
+           "## Targets", "", *targets(merged), ""]
+    for key, title in TITLES.items():
         if key not in merged:
             continue
         section = merged[key]
-        machine = section["machine"]
-        out += [f"## {title}", "",
-                f"{section['date']}, `{section['command']}`; {machine['cores']} cores "
-                f"({machine['cpu']}), Python {machine['python']}, SQLite {machine['sqlite']}"
-                + (f", LiteLLM {machine['litellm']}" if machine.get("litellm") else "") + ".", ""]
+        out += [f"## {title}", "", _heading(section), ""]
         data = section["data"]
         if key == "gateway":
-            out += _gateway(section)
+            out += _gateway(data)
         elif key == "store":
-            out += _table({db: {k: v for k, v in values.items()} for db, values in data.items()})
+            out += _store(data)
+        elif key == "router":
+            out += _router(data)
         elif key == "memory":
             out += _table({"chorus": data})
         else:
             out += _table(data if all(isinstance(v, dict) for v in data.values())
                           else {"result": data})
         out.append("")
+    notes = notes or doc.parent.parent / "bench" / "notes.md"
+    if notes.exists():
+        out += [notes.read_text().strip(), ""]
     doc.write_text("\n".join(out))

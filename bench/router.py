@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
@@ -148,23 +149,23 @@ def write_weights(category: list[list[float]], difficulty: list[float], n: int, 
     print(f"wrote {router.WEIGHTS_FILE.relative_to(ROOT)}")
 
 
-def evaluate(questions: list[Question]) -> None:
+def measure(questions: list[Question]) -> dict[str, Any]:
+    """Accuracy per split, the picks per cost preference, and the decision time."""
     pool = build_catalog(Settings()).models(test=True)
     results = [(q, router.analyse(q.text)) for q in questions]
     splits = (("all", results), ("training split", [r for r in results if not r[0].held_out]),
               ("held-out split", [r for r in results if r[0].held_out]),
               ("  of which fresh", [r for r in results if r[0].fresh]))
-    for name, subset in splits:
-        cat = sum(a.category == q.category for q, a in subset) / len(subset)
-        hard = sum((a.difficulty >= 0.5) == q.hard for q, a in subset) / len(subset)
-        print(f"{name:16} n={len(subset):3}  category accuracy {cat:.3f}  "
-              f"easy/hard accuracy {hard:.3f}")
-    print("held-out confusions (label -> predicted):",
-          dict(Counter(f"{q.category}->{a.category}" for q, a in results
-                       if q.held_out and a.category != q.category)))
-    for preference in (0.0, 0.5, 1.0):
-        picks = Counter(router.route(a, pool, preference).model for _, a in results)
-        print(f"cost_preference {preference}: {dict(picks.most_common())}")
+    accuracy = {name.strip(): {
+        "n": len(subset),
+        "category": round(sum(a.category == q.category for q, a in subset) / len(subset), 3),
+        "easy_hard": round(sum((a.difficulty >= 0.5) == q.hard for q, a in subset)
+                           / len(subset), 3)} for name, subset in splits}
+    confusions = dict(Counter(f"{q.category}->{a.category}" for q, a in results
+                              if q.held_out and a.category != q.category))
+    picks = {str(preference): dict(Counter(
+        router.route(a, pool, preference).model for _, a in results).most_common())
+        for preference in (0.0, 0.5, 1.0)}
     timings: list[float] = []
     best_of: list[float] = []
     for q in questions:
@@ -175,17 +176,42 @@ def evaluate(questions: list[Question]) -> None:
             runs.append((time.perf_counter() - started) * 1000)
         timings += runs
         best_of.append(min(runs))
-    print(f"decision time, {len(timings)} decisions over {len(pool)} models "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
-    print(f"  every run:        {_percentiles(timings)}")
-    print(f"  best of 5 each:   {_percentiles(best_of)}  (robust to other processes)")
+    return {"accuracy": accuracy, "held_out_confusions": confusions, "picks": picks,
+            "decision_ms": {"decisions": len(timings), "models": len(pool),
+                            "load_average": round(os.getloadavg()[0], 1),
+                            "every_run": _percentiles(timings),
+                            "best_of_5": _percentiles(best_of)}}
 
 
-def _percentiles(values: list[float]) -> str:
+def evaluate(questions: list[Question]) -> None:
+    found = measure(questions)
+    for name, values in found["accuracy"].items():
+        print(f"{name:16} n={values['n']:3}  category accuracy {values['category']:.3f}  "
+              f"easy/hard accuracy {values['easy_hard']:.3f}")
+    print("held-out confusions (label -> predicted):", found["held_out_confusions"])
+    for preference, picks in found["picks"].items():
+        print(f"cost_preference {preference}: {picks}")
+    timing = found["decision_ms"]
+    print(f"decision time, {timing['decisions']} decisions over {timing['models']} models "
+          f"(load average {timing['load_average']} on {os.cpu_count()} CPUs):")
+    for name, label in (("every_run", "every run:      "),
+                        ("best_of_5", "best of 5 each: ")):
+        values = timing[name]
+        print(f"  {label}  p50 {values['p50']:.3f} ms, p99 {values['p99']:.3f} ms, "
+              f"max {values['max']:.3f} ms" + ("  (robust to other processes)"
+                                              if name == "best_of_5" else ""))
+
+
+def run(work: Path) -> dict[str, Any]:
+    """The `router` section of `./dev bench`."""
+    return measure(load())
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     p99 = ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
-    return (f"p50 {statistics.median(ordered):.3f} ms, p99 {p99:.3f} ms, "
-            f"max {ordered[-1]:.3f} ms")
+    return {"p50": round(statistics.median(ordered), 4), "p99": round(p99, 4),
+            "max": round(ordered[-1], 4)}
 
 
 def main() -> None:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -20,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import gateway, memory, report, sessions, store  # noqa: E402
+from bench import gateway, memory, report, router, sessions, store  # noqa: E402
 
-SECTIONS = ("gateway", "sessions", "store", "fanout", "memory")
+SECTIONS = ("gateway", "sessions", "store", "fanout", "router", "memory")
 PG_URL = os.environ.get("CHORUS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -40,6 +41,31 @@ def machine() -> dict[str, object]:
             "litellm": litellm_version, "kernel": platform.release()}
 
 
+def section(name: str, work: Path, args: argparse.Namespace, databases: list[str]) -> object:
+    """One section's results; other people's work on the machine is recorded by the caller."""
+    print({"gateway": "gateway overhead", "sessions": "sessions on /v1/chat",
+           "store": "store at scale", "fanout": "fan-out", "router": "router",
+           "memory": "memory"}[name], flush=True)
+    if name == "gateway":
+        levels = tuple(int(c) for c in args.concurrency.split(","))
+        return gateway.run(work, args.seconds, levels, not args.no_litellm)
+    if name == "sessions":
+        urls = {"sqlite": f"sqlite:///{work}/sessions.db"}
+        if "postgresql" in databases:
+            urls["postgresql"] = asyncio.run(
+                store.recreate_pg_database(PG_URL, "chorus_bench_sessions"))
+        return {db: sessions.run(work, url, db, args.seconds) for db, url in urls.items()}
+    if name == "store":
+        return {db: store.run(work, db, PG_URL) for db in databases}
+    if name == "fanout":
+        from bench import fanout
+
+        return fanout.run(work)
+    if name == "router":
+        return router.run(work)
+    return memory.run(work)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,31 +80,15 @@ def main() -> None:
     results: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                   "command": "./dev bench " + " ".join(sys.argv[1:]),
                                   "machine": machine()}
+    loads: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="chorus-bench-") as tmp:
         work = Path(tmp)
-        if "gateway" in only:
-            print("gateway overhead", flush=True)
-            levels = tuple(int(c) for c in args.concurrency.split(","))
-            results["gateway"] = gateway.run(work, args.seconds, levels, not args.no_litellm)
-        if "sessions" in only:
-            print("sessions on /v1/chat", flush=True)
-            urls = {"sqlite": f"sqlite:///{work}/sessions.db"}
-            if "postgresql" in databases:
-                import asyncio
-                urls["postgresql"] = asyncio.run(
-                    store.recreate_pg_database(PG_URL, "chorus_bench_sessions"))
-            results["sessions"] = {db: sessions.run(work, url, db, args.seconds)
-                                   for db, url in urls.items()}
-        if "store" in only:
-            print("store at scale", flush=True)
-            results["store"] = {db: store.run(work, db, PG_URL) for db in databases}
-        if "fanout" in only:
-            from bench import fanout
-            print("fan-out", flush=True)
-            results["fanout"] = fanout.run(work)
-        if "memory" in only:
-            print("memory", flush=True)
-            results["memory"] = memory.run(work)
+        for name in SECTIONS:
+            if name in only:
+                before = [round(x, 2) for x in os.getloadavg()]
+                results[name] = section(name, work, args, databases)
+                loads[name] = {"before": before, "after": [round(x, 2) for x in os.getloadavg()]}
+    results["load_average"] = loads
     out = ROOT / "bench" / "results" / (time.strftime("%Y-%m-%d-%H%M", time.gmtime()) + ".json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
