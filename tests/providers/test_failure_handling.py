@@ -127,6 +127,22 @@ async def test_total_timeout_ends_a_slow_stream(
     assert fake_llm.requests[0]["completed"] is False
 
 
+async def test_whole_answers_break_and_take_time_as_streams_do(
+        dialect: Dialect, make_provider: MakeProvider, fake_llm: FakeUpstream) -> None:
+    """Non-streaming calls meet the same faults: a cut body, one that is not JSON, slowness."""
+    provider = make_provider(max_retries=1, total_timeout=0.4)
+    cut = await fails(complete(provider, "small@fault=cut", ask(stream=False)))
+    assert cut.retryable and len(fake_llm.requests) == 2
+    malformed = await fails(complete(provider, "small@fault=malformed", ask(stream=False)))
+    assert "not JSON" in malformed.message and not malformed.retryable
+    started = time.monotonic()
+    slow = await fails(complete(provider, "small@tps=10,tokens=40", ask(stream=False)))
+    assert isinstance(slow, UpstreamTimeout) and "longer than 0.4s" in slow.message
+    assert time.monotonic() - started < 1.5
+    paced = await complete(make_provider(), "small@tps=100,tokens=20", ask(stream=False))
+    assert paced.text.startswith("Fake answer") and fake_llm.requests[-1]["completed"]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

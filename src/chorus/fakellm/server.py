@@ -130,8 +130,9 @@ class FakeLLM:
         pieces = answer_pieces(parsed, knobs.tokens)
         usage = (prompt, len(pieces))
         if not parsed.stream:
-            record["completed"] = True
-            return json_response(wire.answer(model, "".join(pieces), usage))
+            return await self._whole(request, wire.answer(model, "".join(pieces), usage),
+                                     len(pieces) / knobs.tps if knobs.tps > 0 else 0.0,
+                                     fault, record)
         return StreamingResponse(self._frames(wire, model, pieces, usage, parsed, knobs, fault,
                                               record), media_type="text/event-stream")
 
@@ -143,6 +144,30 @@ class FakeLLM:
             return None
         question = next((t for r, t in reversed(parsed.messages) if r == "user"), "")
         return ToolCall(f"call_{done + 1}", knobs.tool, {"query": question[:100] or "news"})
+
+    async def _whole(self, request: Request, answer: JSON, seconds: float, fault: str,
+                     record: JSON) -> Response:
+        """An answer asked for whole arrives when a stream of it would have ended, and the
+        stream faults break it too: `cut` ends the body early, `malformed` is not JSON."""
+        if seconds:
+            try:
+                await asyncio.wait_for(_until_disconnected(request), seconds)
+            except TimeoutError:
+                pass
+            else:
+                record["cancelled"] = True
+                return Response(status_code=499)
+        body = orjson.dumps(answer)
+        if fault == "malformed":
+            return Response(body[: len(body) // 2], media_type="application/json")
+        if fault == "cut":
+            async def cut() -> AsyncIterator[bytes]:
+                yield body[: len(body) // 2]
+                raise StreamCut("injected cut in the middle of the answer")
+            return StreamingResponse(cut(), media_type="application/json",
+                                     headers={"content-length": str(len(body))})
+        record["completed"] = True
+        return Response(body, media_type="application/json")
 
     def _stream(self, frames: list[bytes], record: JSON) -> StreamingResponse:
         async def send() -> AsyncIterator[bytes]:
