@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import gateway, memory, report, router, sessions, store  # noqa: E402
+from bench import fanout, gateway, memory, report, router, sessions, store  # noqa: E402
 
 SECTIONS = ("gateway", "sessions", "store", "fanout", "router", "memory")
 PG_URL = os.environ.get("CHORUS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -58,8 +58,6 @@ def section(name: str, work: Path, args: argparse.Namespace, databases: list[str
     if name == "store":
         return {db: store.run(work, db, PG_URL) for db in databases}
     if name == "fanout":
-        from bench import fanout
-
         return fanout.run(work)
     if name == "router":
         return router.run(work)
