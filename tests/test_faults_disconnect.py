@@ -95,7 +95,8 @@ async def test_leaving_right_after_asking_leaves_no_dangling_question(
     with socket.create_connection(("127.0.0.1", running.port)) as raw:
         raw.sendall(request)
         raw.shutdown(socket.SHUT_WR)
-    assert_every_question_settled(await settled_messages(url))
+    # The server may drop the request unread, or store the question and record its end.
+    assert_every_question_settled(await settled_messages(url, deadline=2.0))
 
 
 async def test_leaving_a_plain_request_still_stores_its_end(

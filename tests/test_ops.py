@@ -118,6 +118,15 @@ async def test_metrics_count_requests_by_route_template_status_and_mode(
     assert samples(text, "chorus_active_streams") == [({}, 0.0)]
 
 
+async def test_answers_of_the_guards_are_counted_under_their_route(tmp_path: object) -> None:
+    async with harness_for(f"sqlite:///{tmp_path}/g.db", max_body_bytes=100) as h:
+        headers = await h.headers()
+        big = await h.client.post("/v1/chat", headers=headers, json={"message": "x" * 200})
+        assert big.status_code == 413
+        text = (await h.client.get("/metrics")).text
+    assert value(text, "chorus_http_requests_total", route="/v1/chat", status="413") == 1
+
+
 async def test_each_app_has_its_own_metrics(tmp_path: object) -> None:
     async with harness_for(f"sqlite:///{tmp_path}/a.db") as a, \
             harness_for(f"sqlite:///{tmp_path}/b.db") as b:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import structlog
 from starlette.datastructures import MutableHeaders
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chorus.metrics import Metrics
@@ -48,11 +49,6 @@ def note_mode(mode: str) -> None:
         info.mode = mode
 
 
-def current_request_id() -> str | None:
-    info = _current.get()
-    return info.request_id if info is not None else None
-
-
 def request_id_of(scope: Scope) -> str:
     """The client's X-Request-ID when it is a sane token, else a new one."""
     for name, value in scope.get("headers", ()):
@@ -64,17 +60,17 @@ def request_id_of(scope: Scope) -> str:
     return new_id("req")
 
 
-def route_of(scope: Scope) -> str:
-    """The route template (`/v1/sessions/{session_id}`), never the raw path: bounded labels."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED
+def route_of(scope: Scope) -> str | None:
+    """The matched route's template (`/v1/sessions/{session_id}`), never the raw path."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else None
 
 
 class AccessMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._templates: list[tuple[re.Pattern[str], str]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,7 +111,7 @@ class AccessMiddleware:
 
     def _record(self, scope: Scope, state: dict[str, object], info: RequestInfo, status: int,
                 seconds: float) -> None:
-        route = route_of(scope)
+        route = route_of(scope) or self._template_of(scope)
         method: str = scope["method"]
         self.metrics.request(method, route, status, info.mode, seconds)
         level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
@@ -129,3 +125,14 @@ class AccessMiddleware:
             "latency_ms": round(seconds * 1000, 1), "mode": info.mode,
             "user_id": getattr(key, "user_id", None), "key_id": getattr(key, "id", None),
         })
+
+    def _template_of(self, scope: Scope) -> str:
+        """For answers given before routing (a guard's 413 or 429): the documented path that
+        matches, so they count under their route; labels stay bounded either way."""
+        if self._templates is None:
+            paths = scope["app"].openapi().get("paths", {})
+            self._templates = [(compile_path(path)[0], path) for path in paths]
+        for pattern, template in self._templates:
+            if pattern.match(scope["path"]):
+                return template
+        return UNMATCHED
