@@ -15,7 +15,7 @@ import orjson
 from chorus import tokens
 from chorus.config import ProviderConfig
 from chorus.errors import UpstreamError, UpstreamTimeout
-from chorus.providers.wire import StreamParser, WireDialect
+from chorus.providers.wire import StreamParser, WireDialect, json_object
 from chorus.types import JSON, ModelRequest, ProviderChunk, StreamEnd, TextDelta, Usage
 
 log = logging.getLogger(__name__)
@@ -229,13 +229,7 @@ def _origin(url: httpx.URL) -> str:
 
 
 def _json(raw: bytes) -> JSON:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamError(f"the answer is not JSON: {raw[:200]!r}") from exc
-    if not isinstance(data, dict):
-        raise UpstreamError(f"the answer is not a JSON object: {raw[:200]!r}")
-    return data
+    return json_object(raw, "the answer")
 
 
 def _estimate(request: ModelRequest, text: str) -> Usage:

@@ -42,15 +42,20 @@ def tool_arguments(raw: object) -> JSON:
     return parsed if isinstance(parsed, dict) else {"_raw": str(raw)}
 
 
-def stream_json(data: str) -> JSON:
-    """One SSE data payload as a JSON object; anything else is a malformed chunk."""
+def json_object(raw: str | bytes, what: str) -> JSON:
+    """An upstream payload that must be a JSON object; anything else is an upstream error."""
     try:
-        chunk = orjson.loads(data)
+        parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise UpstreamError(f"malformed stream chunk: {data[:200]!r}") from exc
-    if not isinstance(chunk, dict):
-        raise UpstreamError(f"malformed stream chunk: {data[:200]!r}")
-    return chunk
+        raise UpstreamError(f"{what} is not JSON: {raw[:200]!r}") from exc
+    if not isinstance(parsed, dict):
+        raise UpstreamError(f"{what} is not a JSON object: {raw[:200]!r}")
+    return parsed
+
+
+def stream_json(data: str) -> JSON:
+    """One SSE data payload; a payload that is not a JSON object is a malformed chunk."""
+    return json_object(data, "a stream chunk (malformed)")
 
 
 class StreamParser(Protocol):
