@@ -74,6 +74,21 @@ def _router(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _fanout(data: dict[str, Any]) -> list[str]:
+    lines = ["| measurement | p50 ms | p90 ms | max ms | ideal ms | target ms |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, values in data.items():
+        if "p50_ms" in values:
+            lines.append(f"| {name} | {values['p50_ms']} | {values.get('p90_ms', '')} | "
+                         f"{values['max_ms']} | {values.get('ideal_ms', '')} | "
+                         f"{values['target_ms']} |")
+    steps = data.get("overhead_p50_ms", {})
+    if steps:
+        lines += ["", "Where the time over the ideal goes (p50 ms, 5 members): " + ", ".join(
+            f"{step.replace('_', ' ')} {ms}" for step, ms in steps.items()) + "."]
+    return lines
+
+
 def _table(data: dict[str, Any]) -> list[str]:
     """A generic table: one row per entry, one column per measured field."""
     columns: list[str] = []
@@ -144,7 +159,7 @@ def _heading(section: dict[str, Any]) -> str:
     load = section.get("load_average")
     loaded = (f" Load average (1, 5, 15 min) before {', '.join(map(str, load['before']))}, "
               f"after {', '.join(map(str, load['after']))}." if load else "")
-    return (f"{section['date']}, `{section['command']}`; {machine['cores']} cores "
+    return (f"{section['date']}, `{section['command'].strip()}`; {machine['cores']} cores "
             f"({machine['cpu']}), Python {machine['python']}, SQLite {machine['sqlite']}"
             + (f", LiteLLM {machine['litellm']}" if machine.get("litellm") else "")
             + "." + loaded)
@@ -156,7 +171,8 @@ def write(results: dict[str, Any], doc: Path, raw: Path, notes: Path | None = No
     out = ["# Benchmarks", "",
            "Measured by `./dev bench` (bench/run.py) on the machine named under each section; "
            "every server runs one worker process; the upstream is `chorus fake-llm` on loopback. "
-           f"Raw numbers: `{raw}` and `bench/results/latest.json`.", "",
+           f"Raw numbers: one `bench/results/<date>.json` per run (the last: `{raw}`) and "
+           "`bench/results/latest.json`, the newest run of each section.", "",
            "## Targets", "", *targets(merged), ""]
     for key, title in TITLES.items():
         if key not in merged:
@@ -170,6 +186,8 @@ def write(results: dict[str, Any], doc: Path, raw: Path, notes: Path | None = No
             out += _store(data)
         elif key == "router":
             out += _router(data)
+        elif key == "fanout":
+            out += _fanout(data)
         elif key == "memory":
             out += _table({"chorus": data})
         else:

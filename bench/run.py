@@ -76,7 +76,7 @@ def main() -> None:
     only = set(args.only.split(","))
     databases = ["sqlite"] + ([] if args.no_postgres else ["postgresql"])
     results: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                                  "command": "./dev bench " + " ".join(sys.argv[1:]),
+                                  "command": " ".join(["./dev bench", *sys.argv[1:]]),
                                   "machine": machine()}
     loads: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="chorus-bench-") as tmp:
