@@ -70,8 +70,8 @@ async def test_each_request_logs_one_line_with_its_id_and_no_secret(
     assert access[2]["key_id"] is None
     assert all(str(line["request_id"]).startswith(("req_", "rid-1")) for line in access)
     # Lines logged anywhere while a request is served carry its id: here, the upstream call.
-    upstream = [line for line in lines_of(captured)
-                if line.get("logger") == "httpx2" and fake_llm.url in str(line["event"])]
+    upstream = [line for line in lines_of(captured) if line.get("logger") ==
+                "chorus.providers.http" and fake_llm.url in str(line["event"])]
     assert upstream[0]["request_id"] == "rid-1"
     assert upstream[1]["request_id"] == access[1]["request_id"]
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 from starlette.applications import Starlette
@@ -20,6 +19,7 @@ from chorus.fakellm.anthropic import AnthropicWire
 from chorus.fakellm.gemini import GeminiWire
 from chorus.fakellm.openai import OpenAIWire
 from chorus.fakellm.wire import ToolCall as FakeCall
+from chorus.httpclient import Client
 from chorus.providers.registry import DIALECTS
 from chorus.store.schema import usage_records
 from chorus.tools import WEB_SEARCH
@@ -245,7 +245,7 @@ async def test_tools_off_say_why(database_url: str, fake_llm: FakeUpstream,
 
 async def test_brave_tavily_and_searxng_backends(search: tuple[str, FakeSearch]) -> None:
     url, backend = search
-    async with httpx.AsyncClient() as client:
+    async with Client() as client:
         brave = await BraveSearch(client, 5, "brave-key", f"{url}/brave").search("a b", 2)
         assert [r.url for r in brave] == ["https://example.org/a-b/1", "https://example.org/a-b/2"]
         assert brave[0].title == "Result 1 & co" and brave[0].snippet == "Snippet 1 about a b"

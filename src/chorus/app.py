@@ -9,17 +9,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx2 as httpx
 from fastapi import FastAPI
 
 from chorus import api, tokens
 from chorus.api.access import AccessMiddleware
 from chorus.auth import Authenticator
 from chorus.config import Settings
+from chorus.httpclient import Client
 from chorus.limits import Limiter, build_limiter
 from chorus.metrics import Metrics
 from chorus.providers.catalog import Catalog, add_ollama_models, build_catalog
-from chorus.providers.http import new_client
 from chorus.providers.registry import Registry
 from chorus.store import Store
 from chorus.store.db import create_engine, migrate
@@ -39,7 +38,7 @@ class Services:
     auth: Authenticator
     catalog: Catalog
     registry: Registry
-    client: httpx.AsyncClient
+    client: Client
     titles: Titler
     web: WebSearch
     limiter: Limiter  # rate limits and quotas; `healthy` is False while Redis is away
@@ -63,7 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         engine = create_engine(settings.database_url)
         await migrate(engine)
         store = Store.over(engine)
-        client = new_client()
+        client = Client()
         catalog = build_catalog(settings)
         if settings.ollama_base_url:
             await add_ollama_models(catalog, client, settings.ollama_base_url)

@@ -99,10 +99,6 @@ def configure(level: str = "info", fmt: LogFormat = "auto", secrets: Iterable[st
     handler.chorus = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # One line per upstream call and per pool event is debugging detail, not operations.
-    for chatty in ("httpx2", "httpcore"):
-        logging.getLogger(chatty).setLevel(logging.NOTSET if level.lower() == "debug"
-                                           else logging.WARNING)
     return handler
 
 

@@ -13,9 +13,8 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 
-import httpx2 as httpx
-
 from chorus.config import SearchConfig
+from chorus.httpclient import Client
 from chorus.types import (
     JSON,
     Message,
@@ -48,7 +47,7 @@ Round = Callable[[ModelRequest], AsyncIterator[ProviderChunk]]
 class WebSearch:
     """The server's web search: its backend and limits, and whether a request gets the tool."""
 
-    def __init__(self, config: SearchConfig | None, client: httpx.AsyncClient) -> None:
+    def __init__(self, config: SearchConfig | None, client: Client) -> None:
         self.backend, self.off_reason = build_backend(config, client)
         self.max_calls = config.max_calls if config else 0
         self.results = config.results if config else 0

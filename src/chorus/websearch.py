@@ -7,9 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx2 as httpx
-
 from chorus.config import SearchConfig
+from chorus.httpclient import Client, HTTPError, Timeout
 
 BRAVE_URL = "https://api.search.brave.com/res/v1/web/search"
 TAVILY_URL = "https://api.tavily.com/search"
@@ -56,16 +55,16 @@ class HttpSearch:
 
     name = "search"
 
-    def __init__(self, client: httpx.AsyncClient, timeout: float) -> None:
+    def __init__(self, client: Client, timeout: float) -> None:
         self.client = client
         self.timeout = timeout
 
     async def _json(self, method: str, url: str, **kwargs: Any) -> Any:
         try:
-            response = await self.client.request(method, url, timeout=self.timeout, **kwargs)
-        except httpx.TimeoutException as exc:
+            response = await self.client.request(method, url, timeouts=self.timeout, **kwargs)
+        except Timeout as exc:
             raise SearchFailed(f"{self.name} did not answer within {self.timeout:g}s") from exc
-        except httpx.HTTPError as exc:
+        except HTTPError as exc:
             raise SearchFailed(f"{self.name} cannot be reached: {exc}") from exc
         if response.status_code >= 400:
             raise SearchFailed(f"{self.name} answered HTTP {response.status_code}: "
@@ -79,7 +78,7 @@ class HttpSearch:
 class SearxngSearch(HttpSearch):
     name = "searxng"
 
-    def __init__(self, client: httpx.AsyncClient, timeout: float, url: str) -> None:
+    def __init__(self, client: Client, timeout: float, url: str) -> None:
         super().__init__(client, timeout)
         self.url = url.rstrip("/") + "/search"
 
@@ -98,7 +97,7 @@ class SearxngSearch(HttpSearch):
 class BraveSearch(HttpSearch):
     name = "brave"
 
-    def __init__(self, client: httpx.AsyncClient, timeout: float, key: str, url: str) -> None:
+    def __init__(self, client: Client, timeout: float, key: str, url: str) -> None:
         super().__init__(client, timeout)
         self.key = key
         self.url = url
@@ -115,7 +114,7 @@ class BraveSearch(HttpSearch):
 class TavilySearch(HttpSearch):
     name = "tavily"
 
-    def __init__(self, client: httpx.AsyncClient, timeout: float, key: str, url: str) -> None:
+    def __init__(self, client: Client, timeout: float, key: str, url: str) -> None:
         super().__init__(client, timeout)
         self.key = key
         self.url = url
@@ -127,7 +126,7 @@ class TavilySearch(HttpSearch):
                         count)
 
 
-def build_backend(config: SearchConfig | None, client: httpx.AsyncClient
+def build_backend(config: SearchConfig | None, client: Client
                   ) -> tuple[SearchBackend | None, str]:
     """The configured backend, or None and why tools are off."""
     if config is None:

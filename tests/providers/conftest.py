@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 
 from chorus.config import Dialect, ProviderConfig
+from chorus.httpclient import Client
 from chorus.providers.base import Completion, collect
-from chorus.providers.http import HttpProvider, new_client
+from chorus.providers.http import HttpProvider
 from chorus.providers.registry import DIALECTS
 from chorus.types import Message, ModelRequest, StreamEnd, TextDelta
 from tests.conftest import FakeUpstream
@@ -30,8 +30,8 @@ def dialect(request: pytest.FixtureRequest) -> Dialect:
 
 
 @pytest.fixture
-async def http_client() -> AsyncIterator[httpx.AsyncClient]:
-    client = new_client()
+async def http_client() -> AsyncIterator[Client]:
+    client = Client()
     yield client
     await client.aclose()
 
@@ -45,7 +45,7 @@ def provider_config(dialect: Dialect, base_url: str, path: str | None = None,
 
 
 @pytest.fixture
-def make_provider(dialect: Dialect, fake_llm: FakeUpstream, http_client: httpx.AsyncClient
+def make_provider(dialect: Dialect, fake_llm: FakeUpstream, http_client: Client
                   ) -> MakeProvider:
     """`make_provider(base_url=..., path=..., max_retries=...)`: one of this test's dialect."""
     def make(base_url: str | None = None, path: str | None = None,

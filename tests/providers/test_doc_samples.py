@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx2 as httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,6 +18,7 @@ from starlette.routing import Route
 
 from chorus.config import Dialect
 from chorus.errors import UpstreamError
+from chorus.httpclient import Client
 from chorus.providers.http import HttpProvider
 from chorus.providers.registry import DIALECTS
 from chorus.types import StreamEnd, TextDelta
@@ -61,7 +61,7 @@ def replay_server() -> Iterator[tuple[str, Replay]]:
 
 @pytest.fixture
 async def replay(replay_server: tuple[str, Replay], dialect: Dialect,
-                 http_client: httpx.AsyncClient) -> tuple[HttpProvider, Replay]:
+                 http_client: Client) -> tuple[HttpProvider, Replay]:
     url, script = replay_server
     provider = HttpProvider(provider_config(dialect, url, max_retries=2), DIALECTS[dialect](),
                             http_client, backoff_base=0.01)

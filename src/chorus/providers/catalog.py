@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import httpx2 as httpx
-
 from chorus.config import Dialect, ModelConfig, ProviderConfig, Settings
 from chorus.errors import InvalidRequest
+from chorus.httpclient import Client, HTTPError
 from chorus.types import Usage
 
 log = logging.getLogger(__name__)
@@ -161,14 +160,15 @@ def _entry_from_config(model: ModelConfig, provider: ProviderConfig) -> ModelEnt
                       model.price_in, model.price_out, strengths, quality, speed)
 
 
-async def add_ollama_models(catalog: Catalog, client: httpx.AsyncClient, base_url: str) -> None:
+async def add_ollama_models(catalog: Catalog, client: Client, base_url: str) -> None:
     """Offer every model an Ollama server lists; a server that does not answer is logged."""
     root = base_url.rstrip("/").removesuffix("/v1")
     try:
-        response = await client.get(f"{root}/api/tags", timeout=5.0)
-        response.raise_for_status()
+        response = await client.request("GET", f"{root}/api/tags", timeouts=5.0)
+        if response.status_code != 200:
+            raise ValueError(f"HTTP {response.status_code}: {response.text[:200]}")
         names = [m["name"] for m in response.json().get("models", [])]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+    except (HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
         log.warning("Ollama at %s did not list its models: %s", root, exc)
         return
     provider = ProviderConfig(name="ollama", dialect="openai", base_url=f"{root}/v1")

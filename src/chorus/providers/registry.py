@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import httpx2 as httpx
-
 from chorus import tokens
 from chorus.config import Dialect, ProviderConfig
 from chorus.context import Fitter, fit_plain
 from chorus.errors import UpstreamError
+from chorus.httpclient import Client
 from chorus.metrics import Metrics
 from chorus.providers.anthropic import AnthropicDialect
 from chorus.providers.base import Provider
@@ -46,7 +45,7 @@ DIALECTS: dict[Dialect, Callable[[], WireDialect]] = {
 class Registry:
     """Builds each upstream's provider once; simulated twins answer test keys."""
 
-    def __init__(self, catalog: Catalog, client: httpx.AsyncClient, simulated_pace: float,
+    def __init__(self, catalog: Catalog, client: Client, simulated_pace: float,
                  backoff_base: float = 0.25, metrics: Metrics | None = None) -> None:
         self.catalog = catalog
         self.metrics = metrics if metrics is not None else Metrics()
