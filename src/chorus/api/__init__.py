@@ -41,12 +41,11 @@ def install(app: FastAPI, settings: Settings) -> None:
     from chorus.api.middleware import RateLimits, RequestGuard
     from chorus.api.openapi import ERROR_RESPONSES
 
-    # search before sessions: `/v1/sessions/search` must not be read as a session id
-    for module in (chat, search, export, sessions, keys, models, user_settings,
-                   personas):
+    # Routes are matched in order: the two chat endpoints first, as nearly every request is
+    # one of them; search before sessions, so `/v1/sessions/search` is not read as a session id.
+    for module in (completions, chat, search, export, sessions, keys, models, user_settings,
+                   personas, usage):
         app.include_router(module.router, responses=ERROR_RESPONSES)
-    app.include_router(completions.router, responses=ERROR_RESPONSES)
-    app.include_router(usage.router, responses=ERROR_RESPONSES)
     app.include_router(health.router)
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimits)  # added last, so outermost: its headers reach every answer
