@@ -13,12 +13,14 @@ import pytest
 import trustme
 
 from chorus.httpclient import (
+    URL,
     Client,
     ConnectError,
     ConnectTimeout,
     ProtocolError,
     Timeout,
     Timeouts,
+    _proxy_for,
     default_ssl_context,
 )
 
@@ -270,16 +272,17 @@ async def test_tls_is_verified_against_certifi_or_ssl_cert_file(
 
 async def proxy(server: Server, reader: asyncio.StreamReader,
                 writer: asyncio.StreamWriter) -> None:
-    """A forward proxy: CONNECT tunnels, absolute-form requests relayed; it records heads."""
+    """A forward proxy that finds every host on loopback: CONNECT tunnels and absolute-form
+    requests; it records the heads it was sent."""
     head = await reader.readuntil(b"\r\n\r\n")
     server.requests.append(head)
     method, target = head.split(b" ")[:2]
     if method == b"CONNECT":
-        host, port = target.rsplit(b":", 1)
+        port = target.rsplit(b":", 1)[1]
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
     else:
-        host, port = target.split(b"/")[2].rsplit(b":", 1)
-    up_reader, up_writer = await asyncio.open_connection(host.decode(), int(port))
+        port = target.split(b"/")[2].rsplit(b":", 1)[1]
+    up_reader, up_writer = await asyncio.open_connection("127.0.0.1", int(port))
     if method != b"CONNECT":
         up_writer.write(head)
 
@@ -295,27 +298,38 @@ async def test_requests_go_through_an_http_proxy_from_the_environment(
         ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("models.example").configure_cert(tls)
     async with serve(proxy) as hop, serve(keep_answering) as plain, \
-            serve(keep_answering, tls=server_tls(ca)) as secure:
+            serve(keep_answering, tls=tls) as secure:
         monkeypatch.setenv("HTTP_PROXY", f"http://user:p%40ss@127.0.0.1:{hop.port}")
         monkeypatch.setenv("HTTPS_PROXY", f"127.0.0.1:{hop.port}")
         monkeypatch.setenv("NO_PROXY", "example.com,.internal")
         async with Client() as client:
-            assert (await client.request("GET", f"http://localhost:{plain.port}/p",
+            assert (await client.request("GET", f"http://models.example:{plain.port}/p",
                                          timeouts=5)).status_code == 200
-            assert (await client.request("GET", f"https://localhost:{secure.port}/s",
+            assert (await client.request("GET", f"https://models.example:{secure.port}/s",
                                          timeouts=5)).status_code == 200
+            # Loopback is never proxied.
+            await client.request("GET", f"http://127.0.0.1:{plain.port}/direct", timeouts=5)
         first, second = hop.requests
-        assert first.startswith(b"GET http://localhost:%d/p HTTP/1.1\r\n" % plain.port)
+        assert first.startswith(b"GET http://models.example:%d/p HTTP/1.1\r\n" % plain.port)
         assert b"proxy-authorization: Basic dXNlcjpwQHNz\r\n" in first  # user:p@ss
-        assert second.startswith(b"CONNECT localhost:%d HTTP/1.1\r\n" % secure.port)
-        assert secure.requests[0].startswith(b"GET /s HTTP/1.1\r\n")
-        monkeypatch.setenv("NO_PROXY", "localhost")
-        async with Client() as client:
-            await client.request("GET", f"http://localhost:{plain.port}/direct", timeouts=5)
-        assert len(hop.requests) == 2
+        assert second.startswith(b"CONNECT models.example:%d HTTP/1.1\r\n" % secure.port)
+        assert secure.requests[0].startswith(b"GET /s HTTP/1.1\r\nhost: models.example:")
+        assert plain.requests[-1].startswith(b"GET /direct HTTP/1.1\r\n")
         monkeypatch.setenv("HTTPS_PROXY", f"https://127.0.0.1:{hop.port}")
-        monkeypatch.setenv("NO_PROXY", "")
         async with Client() as client:
             with pytest.raises(ConnectError, match="only http:// proxies"):
-                await client.request("GET", f"https://localhost:{secure.port}/", timeouts=5)
+                await client.request("GET", f"https://models.example:{secure.port}/", timeouts=5)
+
+
+@pytest.mark.parametrize(("host", "no_proxy", "direct"), [
+    ("api.example.com", "example.com", True), ("example.com", ".example.com", True),
+    ("notexample.com", "example.com", False), ("vllm.internal", "x, .internal", True),
+    ("api.openai.com", "*", True), ("api.openai.com", "", False),
+    ("localhost", "", True), ("127.0.0.5", "", True), ("::1", "", True)])
+def test_which_hosts_skip_the_proxy(host: str, no_proxy: str, direct: bool) -> None:
+    url = URL.parse(f"https://{f'[{host}]' if ':' in host else host}/")
+    env = {"https": "http://proxy.internal:3128", "no": no_proxy}
+    assert (_proxy_for(url, env) is None) is direct

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import codecs
+import ipaddress
 import os
 import re
 import ssl
@@ -455,8 +456,9 @@ def default_ssl_context() -> ssl.SSLContext:
 
 
 def _proxy_for(url: URL, env: Mapping[str, str]) -> _Proxy | None:
+    """The proxy for `url`; loopback is never proxied (a proxy cannot reach our loopback)."""
     address = env.get(url.scheme) or env.get("all")
-    if not address or _bypassed(url.host, env.get("no", "")):
+    if not address or _loopback(url.host) or _bypassed(url.host, env.get("no", "")):
         return None
     parts = urllib.parse.urlsplit(address if "://" in address else f"http://{address}")
     if parts.scheme != "http":
@@ -469,11 +471,22 @@ def _proxy_for(url: URL, env: Mapping[str, str]) -> _Proxy | None:
     return _Proxy(URL.parse(f"http://{parts.hostname}:{parts.port or 80}"), authorization)
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost")
+
+
 def _bypassed(host: str, no_proxy: str) -> bool:
     """NO_PROXY: `*`, or hosts and domains (`example.com` also covers `api.example.com`)."""
     for entry in no_proxy.replace(" ", "").lower().split(","):
-        name = entry.lstrip(".").rsplit(":", 1)[0] if entry.count(":") == 1 else entry
-        if entry == "*" or (name and (host == name or host.endswith("." + name))):
+        if entry == "*":
+            return True
+        name = entry.lstrip(".")
+        if name.count(":") == 1:  # host:port; the port is not compared
+            name = name.split(":")[0]
+        if name and (host == name or host.endswith("." + name)):
             return True
     return False
 
