@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -291,6 +292,35 @@ async def test_quota_counts_chat_queries_and_then_refuses(app_with: Any) -> None
         used = await h.services.limiter.queries_used(limits.quota_bucket(caller),
                                                      limits.Period.current())
         assert used == 2
+
+
+async def test_a_restart_keeps_counting_the_months_queries(database_url: str) -> None:
+    """Without Redis, counts live in the process; a new one starts from the usage records."""
+    config = file_config(pro={"queries_per_period": 3})
+    chat = {"message": "hello"}
+    async with harness_for(database_url, file=config) as h:
+        headers = await h.headers(user="steady", tier="pro")
+        for _ in range(2):
+            assert (await h.client.post("/v1/chat", headers=headers, json=chat)).status_code == 200
+        refused = await h.client.post("/v1/chat", headers=headers,
+                                      json={"message": "hi", "mode": "council"})
+        assert refused.status_code == 403
+        other = await h.headers(user="other", tier="pro")
+        assert (await h.client.post("/v1/chat", headers=other, json=chat)).status_code == 200
+    async with harness_for(database_url, file=config) as h:  # the same database, restarted
+        headers = await h.headers(user="steady", tier="pro")
+        usage = (await h.client.get("/v1/usage", headers=headers)).json()
+        assert usage["queries"]["used"] == 2
+        answers = await asyncio.gather(*(h.client.post("/v1/chat", headers=headers, json=chat)
+                                         for _ in range(3)))  # racing the first read
+        assert sorted(a.status_code for a in answers) == [200, 429, 429]
+        assert [a.json()["error"]["code"] for a in answers if a.status_code == 429] == [
+            "quota_exceeded"] * 2
+        live = await h.headers(user="steady", tier="pro", test=False)
+        caller = await h.services.auth.resolve(live["authorization"])
+        used = await h.services.limiter.queries_used(limits.quota_bucket(caller),
+                                                     limits.Period.current())
+        assert used == 0  # live keys' queries are a bucket of their own
 
 
 async def test_test_keys_have_their_own_lower_limits(app_with: Any) -> None:

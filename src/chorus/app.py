@@ -8,21 +8,25 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus import api, tokens
 from chorus.api.access import AccessMiddleware
 from chorus.auth import Authenticator
 from chorus.config import Settings
 from chorus.httpclient import Client
-from chorus.limits import Limiter, build_limiter
+from chorus.limits import Limiter, Period, bucket_owner, build_limiter
 from chorus.metrics import Metrics
 from chorus.providers.catalog import Catalog, add_ollama_models, build_catalog
 from chorus.providers.registry import Registry
 from chorus.store import Store
 from chorus.store.db import create_engine, migrate
 from chorus.store.retention import RetentionTask
+from chorus.store.usage import chat_queries
 from chorus.titles import Titler
 from chorus.tools import WebSearch
 
@@ -54,6 +58,18 @@ def _freeze_startup_objects() -> None:
         gc.freeze()
 
 
+async def queries_before(engine: AsyncEngine, bucket: str, period: Period) -> int:
+    """A quota bucket's queries in the usage records: where a restarted process counts from."""
+    user_id, test = bucket_owner(bucket)
+    try:
+        return await chat_queries(engine, user_id, test, period.start.replace(tzinfo=None),
+                                  period.end.replace(tzinfo=None))
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("could not read the queries %s used this month (%s); counting from zero",
+                    user_id, exc)
+        return 0
+
+
 def create_app(settings: Settings) -> FastAPI:
     metrics = Metrics()
 
@@ -69,7 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
         registry = Registry(catalog, client, settings.simulated_speed, settings.retry_backoff,
                             metrics=metrics)
         titles = Titler(registry, store.sessions, store.usage, settings.file.defaults.title_model)
-        limiter = build_limiter(settings)
+        limiter = build_limiter(settings, seed=partial(queries_before, engine))
         app.state.services = Services(settings, store, Authenticator(store.users), catalog,
                                       registry, client, titles=titles, limiter=limiter,
                                       web=WebSearch(settings.file.search, client),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -72,6 +73,12 @@ def check_custom_personas(settings: Settings, principal: Principal) -> None:
 def quota_bucket(principal: Principal) -> str:
     """Queries are counted per user; a test key's simulated ones apart from real ones."""
     return f"{principal.user.id}:test" if principal.test else principal.user.id
+
+
+def bucket_owner(bucket: str) -> tuple[str, bool]:
+    """The user id of a quota bucket, and whether it counts their test keys' queries."""
+    user_id, _, test = bucket.partition(":")
+    return user_id, test == "test"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +172,16 @@ class Limiter(Protocol):
     async def close(self) -> None: ...
 
 
-def build_limiter(settings: Settings) -> Limiter:
-    """The shared Redis limiter when CHORUS_REDIS_URL is set, else the in-process one."""
+QuotaSeed = Callable[[str, Period], Awaitable[int]]
+"""The queries a bucket used in a period before this process began counting them."""
+
+
+def build_limiter(settings: Settings, seed: QuotaSeed | None = None) -> Limiter:
+    """The shared Redis limiter when CHORUS_REDIS_URL is set, else the in-process one, whose
+    quota counts start from `seed` (the usage records), so a restart does not reset them."""
     from chorus.limits.local import LocalLimiter
 
-    local = LocalLimiter()
+    local = LocalLimiter(seed=seed)
     if not settings.redis_url:
         return local
     from chorus.limits.shared import RedisLimiter

@@ -14,8 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.store.ids import utcnow
-from chorus.store.schema import usage_records
-from chorus.types import CallRecord
+from chorus.store.schema import api_keys, usage_records
+from chorus.types import MODES, CallRecord
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,19 @@ def _group(row: sa.Row[Any]) -> UsageGroup:
     name, queries, calls, failed, tokens_in, tokens_out, cost = tuple(row)
     return UsageGroup(str(name), int(queries), int(calls), int(failed), int(tokens_in),
                       int(tokens_out), float(cost))
+
+
+async def chat_queries(engine: AsyncEngine, user_id: str, test: bool, start: datetime,
+                       end: datetime) -> int:
+    """Chat requests of a user's test or live keys with `start <= created_at < end` that got
+    at least one answer from a model: what a quota counts (failed queries are given back)."""
+    c = usage_records.c
+    query = (sa.select(sa.func.count(sa.distinct(c.request_id)))
+             .select_from(usage_records.join(api_keys, api_keys.c.id == c.key_id))
+             .where(c.user_id == user_id, c.created_at >= start, c.created_at < end,
+                    c.mode.in_(MODES), c.ok, api_keys.c.test == test))
+    async with engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
 
 
 async def summary(engine: AsyncEngine, user_id: str, start: datetime,
