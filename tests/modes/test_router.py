@@ -13,7 +13,7 @@ from chorus.errors import InvalidRequest
 from chorus.modes import router
 from chorus.providers.catalog import ModelEntry, build_catalog
 from chorus.types import Message
-from tests.conftest import Harness
+from tests.conftest import Harness, harness_for
 from tests.data.router_set import Question, load, paste
 
 GRID = [i / 10 for i in range(11)]
@@ -245,3 +245,15 @@ async def test_an_unknown_explicit_model_is_a_400(harness: Harness) -> None:
                                           json={"message": "hi", "model": "no-such-model"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_request"
+
+
+async def test_with_no_model_to_route_to_nothing_is_stored(tmp_path: Path) -> None:
+    no_providers = {name: None for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY",
+                                            "GEMINI_API_KEY", "OLLAMA_BASE_URL")}
+    async with harness_for(f"sqlite:///{tmp_path}/r.db", **no_providers) as h:
+        headers = await h.headers(test=False)
+        response = await h.client.post("/v1/chat", headers=headers, json={"message": "hi"})
+        assert response.status_code == 400
+        assert "no model is configured" in response.json()["error"]["message"]
+        listed = await h.client.get("/v1/sessions", headers=headers)
+        assert listed.json()["data"] == []

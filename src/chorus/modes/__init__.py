@@ -73,12 +73,8 @@ def mode_runner(name: ModeName) -> Mode:
 
 
 def mode_check(name: ModeName) -> Check:
-    from chorus.modes import council, debate, ensemble
+    from chorus.modes import council, debate, ensemble, smart_chat
 
-    checks: dict[ModeName, Check] = {"ensemble": ensemble.plan, "debate": debate.plan,
-                                     "council": council.plan}
-    return checks.get(name, _no_check)
-
-
-def _no_check(ctx: ModeContext) -> None:
-    return None
+    checks: dict[ModeName, Check] = {"smart_chat": smart_chat.plan, "ensemble": ensemble.plan,
+                                     "debate": debate.plan, "council": council.plan}
+    return checks[name]

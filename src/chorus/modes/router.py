@@ -194,11 +194,15 @@ def score(analysis: Analysis, models: Sequence[ModelEntry], cost_preference: flo
     return sorted(out, key=lambda x: (-x.score, x.entry.blended_price, x.entry.id))
 
 
+def require_models(pool: Sequence[ModelEntry]) -> None:
+    if not pool:
+        raise InvalidRequest("no model is configured: set a provider key or use a sk_test_ key")
+
+
 def route(analysis: Analysis, pool: Sequence[ModelEntry], cost_preference: float,
           max_tokens: int | None = None) -> Decision:
     """The model for this question from `pool`, among those whose window holds the most."""
-    if not pool:
-        raise InvalidRequest("no model is configured: set a provider key or use a sk_test_ key")
+    require_models(pool)
     models, fit = fitting(analysis, pool, max_tokens)
     candidates = score(analysis, models, cost_preference)
     best = candidates[0]

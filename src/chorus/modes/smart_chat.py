@@ -21,6 +21,15 @@ from chorus.types import (
 )
 
 
+def plan(ctx: ModeContext) -> None:
+    """Checked before the question is stored: there is a model to answer it."""
+    model = ctx.options.model or ctx.defaults.default_model
+    if model:
+        ctx.caller.entry(model)
+    else:
+        router.require_models(ctx.caller.models())
+
+
 def choose(ctx: ModeContext) -> tuple[str, JSON]:
     """The explicit model, else the default model from settings, else the router's pick."""
     analysis = router.analyse(ctx.question, ctx.history)
