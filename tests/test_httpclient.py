@@ -20,9 +20,9 @@ from chorus.httpclient import (
     ProtocolError,
     Timeout,
     Timeouts,
-    _proxy_for,
     default_ssl_context,
 )
+from chorus.httpclient.proxy import proxy_for
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}"
@@ -332,4 +332,4 @@ async def test_requests_go_through_an_http_proxy_from_the_environment(
 def test_which_hosts_skip_the_proxy(host: str, no_proxy: str, direct: bool) -> None:
     url = URL.parse(f"https://{f'[{host}]' if ':' in host else host}/")
     env = {"https": "http://proxy.internal:3128", "no": no_proxy}
-    assert (_proxy_for(url, env) is None) is direct
+    assert (proxy_for(url, env) is None) is direct

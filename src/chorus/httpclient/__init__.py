@@ -1,0 +1,25 @@
+"""The process's one outbound HTTP client: HTTP/1.1 with keep-alive over asyncio streams.
+
+Every call to a provider, to Ollama and to a search backend goes through `Client`. It speaks
+what those calls need: plain and TLS connections (certifi's roots, or SSL_CERT_FILE and
+SSL_CERT_DIR), an `http://` proxy from HTTP(S)_PROXY / ALL_PROXY / NO_PROXY, fixed-length,
+chunked and close-delimited answers (httptools parses them), gzip and deflate bodies, and a
+pool of idle connections per origin. It follows no redirects and keeps no cookies.
+
+It replaces httpx2, which spent about 0.45 ms of CPU per keep-alive call on work these calls
+never use; docs/architecture.md has the measurements.
+"""
+
+from chorus.httpclient.client import Client, Timeouts, default_ssl_context
+from chorus.httpclient.connection import Response
+from chorus.httpclient.errors import (
+    ConnectError,
+    ConnectTimeout,
+    HTTPError,
+    ProtocolError,
+    Timeout,
+)
+from chorus.httpclient.url import URL
+
+__all__ = ["URL", "Client", "ConnectError", "ConnectTimeout", "HTTPError", "ProtocolError",
+           "Response", "Timeout", "Timeouts", "default_ssl_context"]
