@@ -132,6 +132,8 @@ class MemberResult:
     error: JSON | None = None
     latency_ms: int = 0
     usage: Usage = field(default_factory=Usage)
+    finish_reason: str = "stop"
+    """Why the model stopped: `length` when max_tokens cut its answer."""
 
     def as_json(self) -> JSON:
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from tests.conftest import Harness
 
@@ -23,6 +24,19 @@ async def test_finish_reason_is_length_when_max_tokens_cuts_the_answer(harness: 
               if line.startswith("data: {")]
     finishes = [c["choices"][0]["finish_reason"] for c in chunks if c.get("choices")]
     assert finishes[-1] == "length" and set(finishes[:-1]) == {None}
+
+
+@pytest.mark.parametrize("model", ["konnect-ensemble", "konnect-debate", "konnect-council"])
+async def test_multi_model_answers_say_when_max_tokens_cut_them(harness: Harness,
+                                                                model: str) -> None:
+    headers = await harness.headers()
+    body = {"model": model, "messages": [{"role": "user", "content": "Explain DNS"}]}
+    whole = (await harness.client.post("/v1/chat/completions", headers=headers,
+                                       json=body)).json()
+    assert whole["choices"][0]["finish_reason"] == "stop"
+    cut = (await harness.client.post("/v1/chat/completions", headers=headers,
+                                     json={**body, "max_tokens": 3})).json()
+    assert cut["choices"][0]["finish_reason"] == "length", cut
 
 
 async def test_stop_is_one_string_of_any_length_or_up_to_four(harness: Harness) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from chorus.modes import ModeContext, agreement, prompts, verdict
-from chorus.modes.fanout import Call, FanOut, succeeded, total_usage
+from chorus.modes.fanout import Call, FanOut, finish_of, succeeded, total_usage
 from chorus.types import (
     JSON,
     Aggregation,
@@ -44,9 +44,11 @@ def details(aggregation: Aggregation, members: Sequence[MemberResult],
 
 
 def outcome(content: str, used: Sequence[str], members: Sequence[MemberResult],
-            step: MemberResult | None, info: JSON) -> Outcome:
+            step: MemberResult | None, info: JSON, sources: Sequence[MemberResult]) -> Outcome:
+    """The ensemble's answer; `sources` are the calls whose text `content` holds."""
     spent = [*members, *([step] if step else [])]
-    return Outcome(content, list(dict.fromkeys(used)), info, total_usage(spent))
+    return Outcome(content, list(dict.fromkeys(used)), info, total_usage(spent),
+                   finish_of(sources))
 
 
 async def run_step(ctx: ModeContext, call: Call, out: list[MemberResult]
@@ -70,7 +72,7 @@ async def synthesis(ctx: ModeContext, model: str, members: list[MemberResult]
     if len(ok) == 1:
         yield AnswerDelta(ok[0].content)
         info = details("synthesis", members, None, fallback=ONLY_ONE)
-        yield outcome(ok[0].content, [ok[0].slot.model], members, None, info)
+        yield outcome(ok[0].content, [ok[0].slot.model], members, None, info, ok)
         return
     instruction = prompts.synthesis(ctx.question, [m.content for m in ok])
     call = Call(Slot(model, role="aggregator"), ctx.task("", instruction), answer=True)
@@ -80,14 +82,15 @@ async def synthesis(ctx: ModeContext, model: str, members: list[MemberResult]
     step = steps[0]
     if step.status == "ok":
         used = [m.slot.model for m in ok] + [model]
-        yield outcome(step.content, used, members, step, details("synthesis", members, step))
+        yield outcome(step.content, used, members, step, details("synthesis", members, step),
+                      [step])
         return
     pick = fallback_pick(ok)
     yield AnswerDelta(pick.content)
     info = details("synthesis", members, step, fallback=(
         f"the aggregator failed; this is the answer of {pick.slot.model}, the one that agrees "
         "most with the others"))
-    yield outcome(pick.content, [pick.slot.model], members, step, info)
+    yield outcome(pick.content, [pick.slot.model], members, step, info, [pick])
 
 
 async def best_of_n(ctx: ModeContext, model: str, members: list[MemberResult]
@@ -111,7 +114,7 @@ async def best_of_n(ctx: ModeContext, model: str, members: list[MemberResult]
     yield AnswerDelta(winner.content)
     info = details("best_of_n", members, step, winner=winner.slot.model, reason=reason,
                    verdict_method=picked.method if picked else "fallback", fallback=fallback)
-    yield outcome(winner.content, [winner.slot.model], members, step, info)
+    yield outcome(winner.content, [winner.slot.model], members, step, info, [winner])
 
 
 async def consensus(ctx: ModeContext, model: str, members: list[MemberResult]
@@ -147,7 +150,7 @@ async def consensus(ctx: ModeContext, model: str, members: list[MemberResult]
                        len(found.agreeing), len(ok)),
                    agreeing=[ok[i].slot.model for i in found.agreeing], method=method,
                    reason=reason, fallback=fallback)
-    yield outcome(winner.content, [winner.slot.model], members, step, info)
+    yield outcome(winner.content, [winner.slot.model], members, step, info, [winner])
 
 
 async def union(ctx: ModeContext, model: str, members: list[MemberResult]
@@ -168,7 +171,7 @@ async def union(ctx: ModeContext, model: str, members: list[MemberResult]
             named = [label for label in labels if any(label in p.models for p in points)]
             used = [*(named or labels), model]
             info = details("union", members, step, points=[p.as_json() for p in points])
-            yield outcome(step.content, used, members, step, info)
+            yield outcome(step.content, used, members, step, info, [step])
             return
     local = agreement.local_union(labelled)
     content = agreement.render(local)
@@ -177,7 +180,7 @@ async def union(ctx: ModeContext, model: str, members: list[MemberResult]
         step, "listed the answers' distinct sentences instead")
     info = details("union", members, step, points=[p.as_json() for p in local], fallback=note)
     used = [label for label in labels if any(label in p.models for p in local)]
-    yield outcome(content, used, members, step, info)
+    yield outcome(content, used, members, step, info, [m for m in ok if m.slot.model in used])
 
 
 def _choice(step: MemberResult, ok: Sequence[MemberResult]) -> verdict.Choice | None:

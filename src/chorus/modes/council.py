@@ -8,7 +8,7 @@ from itertools import cycle
 
 from chorus.errors import InvalidRequest
 from chorus.modes import ExpertRole, ModeContext, lineup, prompts
-from chorus.modes.fanout import Call, FanOut, all_failed, succeeded, total_usage
+from chorus.modes.fanout import Call, FanOut, all_failed, finish_of, succeeded, total_usage
 from chorus.types import JSON, AnswerDelta, Message, ModeEvent, Outcome, Slot, Stage
 
 DEFAULT_EXPERTS: tuple[ExpertRole, ...] = (
@@ -105,4 +105,6 @@ async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:
         info["fallback"] = ("the Synthesizer failed, so the answer gives each expert's view "
                             "under its name")
         yield AnswerDelta(content)
-    yield Outcome(content, list(dict.fromkeys(used)), info, total_usage([*experts, step]))
+    sources = [step] if step.status == "ok" else [r for _, r in ok]
+    yield Outcome(content, list(dict.fromkeys(used)), info, total_usage([*experts, step]),
+                  finish_of(sources))

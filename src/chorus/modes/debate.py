@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from chorus.errors import InvalidRequest
 from chorus.modes import ModeContext, lineup, prompts, verdict
-from chorus.modes.fanout import Call, FanOut, all_failed, total_usage
+from chorus.modes.fanout import Call, FanOut, all_failed, finish_of, total_usage
 from chorus.types import (
     JSON,
     AnswerDelta,
@@ -142,7 +142,8 @@ async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:
                    for r in range(ROUNDS + 1)],
         "verdict": decision, "judge": judge.as_json()}
     usage = total_usage([*(s.result for s in speeches), judge])
-    yield Outcome("".join(parts).rstrip(), list(dict.fromkeys(used)), info, usage)
+    yield Outcome("".join(parts).rstrip(), list(dict.fromkeys(used)), info, usage,
+                  finish_of([*(s.result for s in speeches), judge]))
 
 
 def _judge_call(ctx: ModeContext, chosen: DebatePlan, speeches: Sequence[Speech]) -> Call:

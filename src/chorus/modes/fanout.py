@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from chorus.errors import ChorusError, UpstreamError, UpstreamTimeout
@@ -56,10 +56,11 @@ async def run_member(caller: Caller, call: Call, emit: Callable[[ModeEvent], Non
     started = time.monotonic()
     parts: list[str] = []
     usage = Usage()
+    finish_reason = "stop"
     try:
         async for chunk in caller.stream(slot.model, call.request):
             if isinstance(chunk, StreamEnd):
-                usage = chunk.usage
+                usage, finish_reason = chunk.usage, chunk.finish_reason
                 continue
             parts.append(chunk.text)
             emit(AnswerDelta(chunk.text) if call.answer else MemberDelta(slot, chunk.text))
@@ -70,7 +71,7 @@ async def run_member(caller: Caller, call: Call, emit: Callable[[ModeEvent], Non
         content = "".join(parts)
         if content.strip():
             result = MemberResult(slot, "ok", content, latency_ms=_ms_since(started),
-                                  usage=usage)
+                                  usage=usage, finish_reason=finish_reason)
         else:
             # An empty answer carries no work to combine; treat it like any other failure.
             result = MemberResult(slot, "failed", error={
@@ -134,6 +135,13 @@ async def stop(tasks: Sequence[asyncio.Task[MemberResult]]) -> None:
             interrupted = True
     if interrupted:
         raise asyncio.CancelledError
+
+
+def finish_of(sources: Iterable[MemberResult]) -> str:
+    """The answer's finish_reason: the first other than `stop` among the calls whose text it
+    holds (`length`: max_tokens cut one of them), else `stop`."""
+    return next((r.finish_reason for r in sources
+                 if r.status == "ok" and r.finish_reason != "stop"), "stop")
 
 
 def total_usage(results: Sequence[MemberResult]) -> Usage:
