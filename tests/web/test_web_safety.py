@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from tests.web.browser import FAKE_MODEL, Live, Page, expect, send_and_watch, sign_in
+from tests.web.browser import (
+    FAKE_MODEL,
+    Live,
+    Page,
+    expect,
+    screenshot,
+    send_and_watch,
+    sign_in,
+)
 
 PAYLOAD = "\n\n".join([
     "<script>window.__xss = 'script'</script>",
@@ -67,6 +75,31 @@ def test_a_stored_answer_with_script_and_onerror_is_shown_as_text(page: Page,
     title = page.locator("#session-list .title")
     expect(title).to_have_text("<img src=x onerror=\"window.__xss='title'\">")
     assert title.evaluate("node => node.childElementCount") == 0
+
+
+@WITHOUT_CSP
+def test_web_sources_are_links_only_when_their_url_is_http(page: Page, live: Live) -> None:
+    user, key = live.user_key()
+    (session,) = live.sessions(user, ["What changed in DNS?"], details={
+        "routed_to": "gpt-4o-mini", "reason": "stored", "tools": "on",
+        "sources": [{"title": "DNS <b onmouseover=x>explained</b>",
+                     "url": "https://example.org/dns"},
+                    {"title": "<img src=x onerror=\"window.__xss='src'\">",
+                     "url": "javascript:window.__xss='href'"}]})
+    sign_in(page, live, key)
+    page.goto(f"{live.url}/#/s/{session}")
+    sources = page.locator(".answer .sources")
+    expect(sources.locator("summary")).to_have_text("Sources (2)")
+    sources.locator("summary").click()
+    links = sources.locator("a")
+    expect(links).to_have_count(1)
+    expect(links).to_have_text("DNS <b onmouseover=x>explained</b>")
+    expect(links).to_have_attribute("href", "https://example.org/dns")
+    expect(links).to_have_attribute("rel", "noopener noreferrer nofollow")
+    expect(sources.locator("li").nth(1)).to_have_text("<img src=x onerror=\"window.__xss='src'\">")
+    sources.locator("li").nth(1).click()
+    assert_inert(page, "What changed in DNS?")
+    screenshot(page, "sources")
 
 
 @WITHOUT_CSP

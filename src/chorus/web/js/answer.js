@@ -7,6 +7,7 @@
 
 import { h, formatCost } from "./dom.js";
 import { FinalBlock, MemberCard, errorBox, slotKey } from "./cards.js";
+import { safeHref } from "./markdown.js";
 
 const MODE_LABELS = {
   smart_chat: "Smart chat", ensemble: "Ensemble", debate: "Debate", council: "Council",
@@ -35,6 +36,21 @@ function notes(details, skip) {
     h("dd", {}, typeof value === "number" && !Number.isInteger(value)
       ? value.toFixed(2) : String(value)),
   ]));
+}
+
+/** The pages a web search brought into the answer: links when their URL is http(s). */
+function sourcesList(sources) {
+  const found = (Array.isArray(sources) ? sources : []).filter((s) => s && s.url);
+  if (!found.length) return null;
+  return h("details", { class: "sources" },
+    h("summary", {}, `Sources (${found.length})`),
+    h("ol", {}, found.map((source) => {
+      const href = safeHref(String(source.url));
+      const label = String(source.title || source.url);
+      return h("li", {}, href
+        ? h("a", { href, target: "_blank", rel: "noopener noreferrer nofollow" }, label)
+        : label);
+    })));
 }
 
 /** The model writing the final answer: shown in the final block's byline, not as a card. */
@@ -165,6 +181,8 @@ class AnswerView {
     }
     if (message.latency_ms) facts.push(`${(message.latency_ms / 1000).toFixed(1)} s`);
     if (facts.length) this.foot.append(h("span", { class: "facts" }, facts.join(" · ")));
+    const sources = sourcesList((message.details || {}).sources);
+    if (sources) this.foot.append(sources);
     this.setStatus("done");
   }
 
