@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -195,3 +197,30 @@ def test_a_refused_message_comes_back_to_the_composer(page: Page, live: Live) ->
     expect(page.locator(".empty")).to_be_visible()
     expect(page.locator("#session-list .session")).to_have_count(0)
     expect(page.locator("#mode")).to_be_enabled()
+
+
+def test_an_open_chat_downloads_as_markdown_or_json(page: Page, live: Live) -> None:
+    user, key = live.user_key()
+    (session,) = live.sessions(user, ["Export this chat"], answer="The stored answer.")
+    sign_in(page, live, key)
+    exporter = page.locator("#chat-export")
+    expect(exporter).to_be_hidden()  # a new chat has nothing to export yet
+    page.goto(f"{live.url}/#/s/{session}")
+    files = {}
+    for fmt in ("markdown", "json"):
+        exporter.locator("summary").click()
+        with page.expect_download() as download:
+            exporter.locator(f"button[data-format={fmt}]").click()
+        files[fmt] = (download.value.suggested_filename,
+                      Path(download.value.path()).read_text(encoding="utf-8"))
+    name, text = files["markdown"]
+    assert name == "export-this-chat.md"
+    assert text.startswith("# Export this chat\n") and "The stored answer." in text
+    name, text = files["json"]
+    exported = json.loads(text)
+    assert name == "export-this-chat.json" and exported["id"] == session
+    assert [m["content"] for m in exported["messages"]] == ["Export this chat",
+                                                            "The stored answer."]
+    exporter.locator("summary").click()
+    expect(exporter.locator("button[data-format=json]")).to_be_visible()
+    screenshot(page, "export_menu")

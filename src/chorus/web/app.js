@@ -1,7 +1,7 @@
 // Chorus in the browser: sign in with an API key, then chat, browse sessions and manage settings.
 // Routes live in the URL hash: #/ (new chat), #/s/<session id>, #/settings/<tab>.
 
-import { $, announce } from "./js/dom.js";
+import { $, announce, h } from "./js/dom.js";
 import { Api } from "./js/api.js";
 import { Catalog } from "./js/catalog.js";
 import { Composer } from "./js/composer.js";
@@ -108,6 +108,32 @@ class App {
       }
     });
     window.addEventListener("hashchange", () => this.route());
+    $("#chat-export").addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-format]");
+      if (button) this.exportChat(button.dataset.format);
+    });
+  }
+
+  /** Download the open chat (GET /v1/sessions/{id}/export) under the server's file name. */
+  async exportChat(format) {
+    const id = this.conversation.sessionId;
+    if (!id) return;
+    $("#chat-export").open = false;
+    try {
+      const response = await this.api.send(
+        "GET", `/v1/sessions/${encodeURIComponent(id)}/export?format=${format}`);
+      const disposition = response.headers.get("content-disposition") || "";
+      const name = (/filename="([^"]+)"/.exec(disposition) || [])[1]
+        || `${id}.${format === "json" ? "json" : "md"}`;
+      const url = URL.createObjectURL(await response.blob());
+      const link = h("a", { href: url, download: name, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (error) {
+      toast(error);
+    }
   }
 
   openSidebar() {
@@ -125,6 +151,7 @@ class App {
     this.title.textContent = session ? session.title : "New chat";
     this.modeBadge.textContent = session ? modeLabel(session.mode) : "";
     this.modeBadge.hidden = !session;
+    $("#chat-export").hidden = !session;
     document.title = session ? `${session.title} · Chorus` : "Chorus";
   }
 
