@@ -246,11 +246,11 @@ async def test_tools_off_say_why(database_url: str, fake_llm: FakeUpstream,
 async def test_brave_tavily_and_searxng_backends(search: tuple[str, FakeSearch]) -> None:
     url, backend = search
     async with Client() as client:
-        brave = await BraveSearch(client, 5, "brave-key", f"{url}/brave").search("a b", 2)
+        brave = await BraveSearch(client, 5, f"{url}/brave", "brave-key").search("a b", 2)
         assert [r.url for r in brave] == ["https://example.org/a-b/1", "https://example.org/a-b/2"]
         assert brave[0].title == "Result 1 & co" and brave[0].snippet == "Snippet 1 about a b"
         assert backend.headers[-1]["x-subscription-token"] == "brave-key"
-        tavily = await TavilySearch(client, 5, "tvly-key", f"{url}/tavily").search("c", 1)
+        tavily = await TavilySearch(client, 5, f"{url}/tavily", "tvly-key").search("c", 1)
         assert [r.url for r in tavily] == ["https://example.org/c/1"]
         assert backend.headers[-1]["authorization"] == "Bearer tvly-key"
         backend.status = 403

@@ -55,9 +55,11 @@ class HttpSearch:
 
     name = "search"
 
-    def __init__(self, client: Client, timeout: float) -> None:
+    def __init__(self, client: Client, timeout: float, url: str, key: str = "") -> None:
         self.client = client
         self.timeout = timeout
+        self.url = url
+        self.key = key
 
     async def _json(self, method: str, url: str, **kwargs: Any) -> Any:
         try:
@@ -79,8 +81,7 @@ class SearxngSearch(HttpSearch):
     name = "searxng"
 
     def __init__(self, client: Client, timeout: float, url: str) -> None:
-        super().__init__(client, timeout)
-        self.url = url.rstrip("/") + "/search"
+        super().__init__(client, timeout, url.rstrip("/") + "/search")
 
     async def search(self, query: str, count: int) -> list[SearchResult]:
         try:
@@ -97,11 +98,6 @@ class SearxngSearch(HttpSearch):
 class BraveSearch(HttpSearch):
     name = "brave"
 
-    def __init__(self, client: Client, timeout: float, key: str, url: str) -> None:
-        super().__init__(client, timeout)
-        self.key = key
-        self.url = url
-
     async def search(self, query: str, count: int) -> list[SearchResult]:
         data = await self._json("GET", self.url, params={"q": query, "count": count},
                                 headers={"accept": "application/json",
@@ -113,11 +109,6 @@ class BraveSearch(HttpSearch):
 
 class TavilySearch(HttpSearch):
     name = "tavily"
-
-    def __init__(self, client: Client, timeout: float, key: str, url: str) -> None:
-        super().__init__(client, timeout)
-        self.key = key
-        self.url = url
 
     async def search(self, query: str, count: int) -> list[SearchResult]:
         data = await self._json("POST", self.url, json={"query": query, "max_results": count},
@@ -138,5 +129,5 @@ def build_backend(config: SearchConfig | None, client: Client
     if not config.api_key:
         return None, f"the {config.backend} search backend has no API key"
     if config.backend == "brave":
-        return BraveSearch(client, config.timeout, config.api_key, config.url or BRAVE_URL), ""
-    return TavilySearch(client, config.timeout, config.api_key, config.url or TAVILY_URL), ""
+        return BraveSearch(client, config.timeout, config.url or BRAVE_URL, config.api_key), ""
+    return TavilySearch(client, config.timeout, config.url or TAVILY_URL, config.api_key), ""
