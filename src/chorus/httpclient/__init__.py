@@ -10,7 +10,7 @@ It replaces httpx2, which spent about 0.45 ms of CPU per keep-alive call on work
 never use; docs/architecture.md has the measurements.
 """
 
-from chorus.httpclient.client import Client, Timeouts, default_ssl_context
+from chorus.httpclient.client import Client, Timeouts
 from chorus.httpclient.connection import Response
 from chorus.httpclient.errors import (
     ConnectError,
@@ -22,4 +22,4 @@ from chorus.httpclient.errors import (
 from chorus.httpclient.url import URL
 
 __all__ = ["URL", "Client", "ConnectError", "ConnectTimeout", "HTTPError", "ProtocolError",
-           "Response", "Timeout", "Timeouts", "default_ssl_context"]
+           "Response", "Timeout", "Timeouts"]

@@ -11,7 +11,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
 
 import certifi
 import httptools
@@ -28,6 +27,10 @@ from chorus.httpclient.errors import (
 from chorus.httpclient.proxy import Proxy, proxy_for, tunnel
 from chorus.httpclient.url import URL
 
+KEEPALIVE_EXPIRY = 30.0
+"""Seconds an idle connection is kept for reuse."""
+MAX_IDLE_PER_ORIGIN = 200
+
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
@@ -39,12 +42,9 @@ class Timeouts:
 class Client:
     """Pooled HTTP/1.1 calls; `stream` for bodies read as they come, `request` for whole ones."""
 
-    def __init__(self, *, keepalive_expiry: float = 30.0, max_idle_per_origin: int = 200,
-                 ssl_context: ssl.SSLContext | None = None, trust_env: bool = True) -> None:
-        self.keepalive_expiry = keepalive_expiry
-        self.max_idle_per_origin = max_idle_per_origin
-        self._ssl = ssl_context
-        self._env = urllib.request.getproxies_environment() if trust_env else {}
+    def __init__(self) -> None:
+        self._ssl: ssl.SSLContext | None = None
+        self._env = urllib.request.getproxies_environment()
         self._proxies: dict[str, Proxy | None] = {}
         self._idle: dict[str, deque[Connection]] = {}
         self._closed = False
@@ -98,22 +98,21 @@ class Client:
 
     async def _send(self, method: str, url: URL, headers: Mapping[str, str],
                     body: bytes | None, timeouts: Timeouts) -> Response:
-        key = url.origin
         proxy = self._proxy(url)
         head = _head(method, url, headers, body, proxy)
-        conn = self._take(key)
+        conn = self._take(url.origin)
         if conn is not None:
             try:
-                return await self._exchange(key, conn, head, body, timeouts)
+                return await self._exchange(conn, head, body, timeouts)
             except NothingReceived:
                 pass  # the server closed it while idle: one more try on a new connection
         conn = await self._connect(url, proxy, timeouts.connect)
         try:
-            return await self._exchange(key, conn, head, body, timeouts)
+            return await self._exchange(conn, head, body, timeouts)
         except NothingReceived as exc:
             raise ProtocolError("the server closed the connection without answering") from exc
 
-    async def _exchange(self, key: str, conn: Connection, head: bytes, body: bytes | None,
+    async def _exchange(self, conn: Connection, head: bytes, body: bytes | None,
                         timeouts: Timeouts) -> Response:
         """Write the request and read the answer's head; the connection is closed on failure."""
         try:
@@ -146,8 +145,7 @@ class Client:
                     if 100 <= parser.get_status_code() < 200:  # interim (100 Continue)
                         receiver.reset()
                         continue
-                    return Response(conn, parser, receiver, timeouts.read,
-                                    partial(self._park, key))
+                    return Response(conn, parser, receiver, timeouts.read, self._park)
         except BaseException:
             conn.close()
             raise
@@ -158,17 +156,17 @@ class Client:
         now = time.monotonic()
         while idle:
             conn = idle.pop()
-            if conn.usable(now, self.keepalive_expiry):
+            if conn.usable(now, KEEPALIVE_EXPIRY):
                 return conn
             conn.close()
         return None
 
-    def _park(self, key: str, conn: Connection) -> None:
+    def _park(self, conn: Connection) -> None:
         if self._closed:
             conn.close()
             return
-        idle = self._idle.setdefault(key, deque())
-        if len(idle) >= self.max_idle_per_origin:
+        idle = self._idle.setdefault(conn.origin, deque())
+        if len(idle) >= MAX_IDLE_PER_ORIGIN:
             idle.popleft().close()
         conn.idle_since = time.monotonic()
         idle.append(conn)
@@ -192,11 +190,11 @@ class Client:
         except OSError as exc:
             through = f"through the proxy {target.origin}: " if proxy else ""
             raise ConnectError(f"{through}{exc or type(exc).__name__}") from exc
-        return Connection(reader, writer)
+        return Connection(reader, writer, url.origin)
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
-            self._ssl = default_ssl_context()
+            self._ssl = _default_ssl_context()
         return self._ssl
 
     def _proxy(self, url: URL) -> Proxy | None:
@@ -209,7 +207,7 @@ class Client:
         return self._proxies[key]
 
 
-def default_ssl_context() -> ssl.SSLContext:
+def _default_ssl_context() -> ssl.SSLContext:
     """Verify against SSL_CERT_FILE / SSL_CERT_DIR when set, else certifi's roots."""
     cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     context = ssl.create_default_context(

@@ -20,11 +20,14 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 class Connection:
-    __slots__ = ("idle_since", "reader", "writer")
+    __slots__ = ("idle_since", "origin", "reader", "writer")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 origin: str) -> None:
         self.reader = reader
         self.writer = writer
+        self.origin = origin
+        """The pool it goes back to."""
         self.idle_since = 0.0
 
     def usable(self, now: float, expiry: float) -> bool:
