@@ -21,29 +21,39 @@ from chorus.types import (
 )
 
 
+def _named(ctx: ModeContext) -> tuple[str, str] | None:
+    """The model the request or the user's settings name, and why; None: the router picks."""
+    for model, why in ((ctx.options.model, "the request names this model"),
+                       (ctx.defaults.default_model, "the default model from settings")):
+        if model:
+            return model, why
+    return None
+
+
 def plan(ctx: ModeContext) -> None:
     """Checked before the question is stored: there is a model to answer it."""
-    model = ctx.options.model or ctx.defaults.default_model
-    if model:
-        ctx.caller.entry(model)
+    named = _named(ctx)
+    if named:
+        ctx.caller.entry(named[0])
     else:
         router.require_models(ctx.caller.models())
 
 
 def choose(ctx: ModeContext) -> tuple[str, JSON]:
-    """The explicit model, else the default model from settings, else the router's pick."""
+    """The explicit model, else the default model from settings, else the router's pick.
+
+    `plan` has checked that the model exists, or that the pool is not empty."""
     analysis = router.analyse(ctx.question, ctx.history)
+    named = _named(ctx)
+    if named:
+        model, why = named
+        return model, {
+            "routed_to": model, "category": analysis.category,
+            "difficulty": round(analysis.difficulty, 3),
+            "reason": f"{why}, so routing was skipped (a {router.NEEDS[analysis.category]} "
+                      f"question, difficulty {analysis.difficulty:.2f})."}
     preference = (ctx.options.cost_preference if ctx.options.cost_preference is not None
                   else ctx.defaults.cost_preference)
-    for model, why in ((ctx.options.model, "the request names this model"),
-                       (ctx.defaults.default_model, "the default model from settings")):
-        if model:
-            ctx.caller.entry(model)
-            return model, {
-                "routed_to": model, "category": analysis.category,
-                "difficulty": round(analysis.difficulty, 3),
-                "reason": f"{why}, so routing was skipped (a {router.NEEDS[analysis.category]} "
-                          f"question, difficulty {analysis.difficulty:.2f})."}
     decision = router.route(analysis, ctx.caller.models(), preference, ctx.options.max_tokens)
     return decision.model, decision.details()
 
