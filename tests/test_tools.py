@@ -18,7 +18,6 @@ from chorus.config import FileConfig, ModeDefaults, ModelConfig, ProviderConfig,
 from chorus.fakellm.anthropic import AnthropicWire
 from chorus.fakellm.gemini import GeminiWire
 from chorus.fakellm.openai import OpenAIWire
-from chorus.fakellm.wire import ToolCall as FakeCall
 from chorus.httpclient import Client
 from chorus.providers.registry import DIALECTS
 from chorus.store.schema import usage_records
@@ -268,7 +267,7 @@ def test_the_tool_spec_is_a_json_schema() -> None:
 @pytest.mark.parametrize("dialect", list(DIALECT_PATHS))
 def test_whole_answers_with_tool_calls_parse_in_each_dialect(dialect: str) -> None:
     wire = {"openai": OpenAIWire, "anthropic": AnthropicWire, "gemini": GeminiWire}[dialect]()
-    data = wire.tool_answer("m", FakeCall("call_1", "web_search", {"query": "q"}), (5, 8))
+    data = wire.tool_answer("m", ToolCall("call_1", "web_search", {"query": "q"}), (5, 8))
     answer = DIALECTS[dialect]().parse_answer(data)  # type: ignore[index]
     expected_id = {"openai": "call_1", "anthropic": "toolu_call_1", "gemini": "call_0"}[dialect]
     assert answer.tool_calls == [ToolCall(expected_id, "web_search", {"query": "q"})]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from chorus.fakellm.wire import Parsed, Route, ToolCall
-from chorus.types import JSON
+from chorus.fakellm.wire import Parsed, Route
+from chorus.types import JSON, ToolCall
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                403: "permission_error", 404: "not_found_error", 413: "request_too_large",

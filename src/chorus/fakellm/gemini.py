@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from chorus.fakellm.wire import Parsed, Route, ToolCall
-from chorus.types import JSON
+from chorus.fakellm.wire import Parsed, Route
+from chorus.types import JSON, ToolCall
 
 STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
             404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}

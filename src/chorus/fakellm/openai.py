@@ -6,8 +6,8 @@ import time
 
 import orjson
 
-from chorus.fakellm.wire import Parsed, Route, ToolCall
-from chorus.types import JSON
+from chorus.fakellm.wire import Parsed, Route
+from chorus.types import JSON, ToolCall
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
                429: "rate_limit_exceeded", 500: "server_error"}

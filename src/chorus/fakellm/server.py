@@ -18,8 +18,8 @@ from chorus.fakellm.anthropic import AnthropicWire
 from chorus.fakellm.gemini import GeminiWire
 from chorus.fakellm.knobs import Knobs, from_headers, from_model
 from chorus.fakellm.openai import OpenAIWire
-from chorus.fakellm.wire import FakeWire, Parsed, ToolCall
-from chorus.types import JSON
+from chorus.fakellm.wire import FakeWire, Parsed
+from chorus.types import JSON, ToolCall
 
 FILLER = ("the", "answer", "is", "clear", "and", "simple", "here", "because", "each", "part",
           "fits", "together", "well", "so", "we", "can", "move", "on", "with", "confidence")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from chorus.types import JSON
+from chorus.types import JSON, ToolCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,13 +17,6 @@ class Parsed:
     include_usage: bool = True
     tools: list[str] | None = None
     """Names of the tools the caller offered."""
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: JSON
 
 
 @dataclass(frozen=True, slots=True)
