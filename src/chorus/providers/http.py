@@ -60,6 +60,9 @@ class HttpProvider:
         self.client = client
         self.backoff_base = backoff_base
         self._urls: dict[tuple[str, bool], httpclient.URL] = {}
+        self._headers = {"content-type": "application/json",
+                         **dialect.headers(config.api_key)}
+        """The same for every call: the key is the provider's, fixed in the config."""
 
     async def stream(self, model: str, request: ModelRequest
                      ) -> AsyncIterator[ProviderChunk]:
@@ -113,12 +116,11 @@ class HttpProvider:
                        ) -> AsyncIterator[ProviderChunk]:
         dialect = self.dialect
         url = self._url(model, request.stream)
-        headers = {"content-type": "application/json", **dialect.headers(self.config.api_key)}
         body = orjson.dumps(dialect.body(model, request))
         timeouts = self._timeouts(request.stream, deadline)
         started = False
         try:
-            async with self.client.stream("POST", url, body=body, headers=headers,
+            async with self.client.stream("POST", url, body=body, headers=self._headers,
                                           timeouts=timeouts) as response:
                 started = True
                 if log.isEnabledFor(logging.DEBUG):
