@@ -54,6 +54,10 @@ class ModelConfig(_Strict):
     """What smart_chat routes to this model for (docs/routing.md)."""
     quality: float | None = None
     speed: float | None = None
+    tools: bool = True
+    """Capabilities: the upstream decides, so a declared model is assumed to have them."""
+    vision: bool = True
+    json_schema: bool = True
 
 
 def _unlimited(value: object) -> object:

@@ -33,6 +33,47 @@ class ToolSpec:
     description: str
     parameters: JSON
     """A JSON Schema object."""
+    strict: bool | None = None
+    """OpenAI's strict schema adherence for the arguments; None leaves it to the upstream."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """Whether and which tool the model must call: `auto`, `none`, `required`, or one tool."""
+
+    kind: Literal["auto", "none", "required", "function"]
+    name: str | None = None
+    """The one tool with kind `function`."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFormat:
+    """Structured output: any JSON object, or JSON valid against a schema."""
+
+    kind: Literal["json_object", "json_schema"]
+    schema: JSON | None = None
+    """With kind `json_schema`: the JSON Schema the answer must satisfy."""
+    name: str = "response"
+    strict: bool | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image with a message: an `https:` URL, or its bytes as a `data:` URL.
+
+    Chorus never fetches the URL: it goes to the provider as it is, or its dialect refuses it."""
+
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+    @property
+    def inline(self) -> tuple[str, str] | None:
+        """(media type, base64 data) of a `data:` URL; None for a URL to fetch."""
+        if not self.url.startswith("data:"):
+            return None
+        head, _, data = self.url[5:].partition(",")
+        return head.removesuffix(";base64") or "application/octet-stream", data
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +86,8 @@ class Message:
     """On a `tool` message: the call it answers."""
     name: str | None = None
     """On a `tool` message: the tool's name (Gemini matches results by name)."""
+    images: tuple[ImagePart, ...] = ()
+    """On a user message: images given with the text (the text comes first)."""
 
 
 @dataclass(slots=True)
@@ -81,11 +124,26 @@ class ModelRequest:
     stop: tuple[str, ...] | None = None
     stream: bool = True
     tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    """None: the upstream's default (`auto` when tools are offered)."""
+    parallel_tool_calls: bool | None = None
+    output: OutputFormat | None = None
+    """Structured output; the dialect asks for it in its native form."""
+    top_p: float | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    user: str | None = None
+    """The end user's id, for the provider's abuse monitoring."""
 
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
     text: str
+    logprobs: tuple[JSON, ...] = ()
+    """OpenAI's `logprobs.content` entries for this text, when the request asked for them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,12 @@ class ModelEntry:
     quality: float = 0.5
     speed: float = 60.0
     """Typical output tokens per second."""
+    tools: bool = True
+    """Takes client tools (function calling)."""
+    vision: bool = True
+    """Takes image parts."""
+    json_schema: bool = True
+    """Answers in a given JSON Schema natively (`response_format` json_schema)."""
 
     @property
     def dialect(self) -> Dialect:
@@ -53,12 +59,13 @@ class KnownModel:
     strengths: frozenset[Strength]
     quality: float
     speed: float
+    vision: bool = True
 
 
 def _known(id: str, dialect: Dialect, window: int, price_in: float, price_out: float,
-           strengths: str, quality: float, speed: float) -> KnownModel:
+           strengths: str, quality: float, speed: float, vision: bool = True) -> KnownModel:
     return KnownModel(id, dialect, window, price_in, price_out,
-                      frozenset(strengths.split()), quality, speed)
+                      frozenset(strengths.split()), quality, speed, vision)
 
 
 KNOWN_MODELS: tuple[KnownModel, ...] = (
@@ -67,7 +74,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
     _known("gpt-4o-mini", "openai", 128_000, 0.15, 0.60, "facts creative", 0.62, 110),
     _known("gpt-4.1", "openai", 1_047_576, 2.00, 8.00, "code reasoning long facts", 0.85, 80),
     _known("gpt-4.1-mini", "openai", 1_047_576, 0.40, 1.60, "code long facts", 0.70, 100),
-    _known("o3-mini", "openai", 200_000, 1.10, 4.40, "math reasoning code", 0.86, 70),
+    _known("o3-mini", "openai", 200_000, 1.10, 4.40, "math reasoning code", 0.86, 70,
+           vision=False),
     _known("claude-sonnet-4-5-20250929", "anthropic", 200_000, 3.00, 15.00,
            "code reasoning creative long", 0.92, 70),
     _known("claude-haiku-4-5-20251001", "anthropic", 200_000, 1.00, 5.00,
@@ -148,7 +156,8 @@ def build_catalog(settings: Settings) -> Catalog:
 
 def _entry_from_known(known: KnownModel, provider: ProviderConfig) -> ModelEntry:
     return ModelEntry(known.id, provider, known.id, known.context_window, known.price_in,
-                      known.price_out, known.strengths, known.quality, known.speed)
+                      known.price_out, known.strengths, known.quality, known.speed,
+                      vision=known.vision)
 
 
 def _entry_from_config(model: ModelConfig, provider: ProviderConfig) -> ModelEntry:
@@ -157,7 +166,8 @@ def _entry_from_config(model: ModelConfig, provider: ProviderConfig) -> ModelEnt
     quality = model.quality if model.quality is not None else (known.quality if known else 0.6)
     speed = model.speed if model.speed is not None else (known.speed if known else 60.0)
     return ModelEntry(model.id, provider, model.upstream or model.id, model.context_window,
-                      model.price_in, model.price_out, strengths, quality, speed)
+                      model.price_in, model.price_out, strengths, quality, speed,
+                      tools=model.tools, vision=model.vision, json_schema=model.json_schema)
 
 
 async def add_ollama_models(catalog: Catalog, client: Client, base_url: str) -> None:
