@@ -19,7 +19,8 @@ import sqlalchemy as sa
 import uvicorn
 
 from chorus import auth
-from chorus.app import Services, create_app
+from chorus.app import create_app
+from chorus.chat.services import Services
 from chorus.config import FileConfig, Settings, TestKeyLimits, load_settings
 from chorus.fakellm.server import FakeLLM
 

@@ -7,7 +7,6 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from functools import partial
 
 from fastapi import FastAPI
@@ -17,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chorus import api, tokens
 from chorus.api.access import AccessMiddleware
 from chorus.auth import Authenticator
+from chorus.chat.services import Services
 from chorus.config import Settings
 from chorus.httpclient import Client
-from chorus.limits import Limiter, Period, bucket_owner, build_limiter
+from chorus.limits import Period, bucket_owner, build_limiter
 from chorus.metrics import Metrics
-from chorus.providers.catalog import Catalog, add_ollama_models, build_catalog
+from chorus.providers.catalog import add_ollama_models, build_catalog
 from chorus.providers.registry import Registry
 from chorus.store import Store
 from chorus.store.db import create_engine, migrate
@@ -31,22 +31,6 @@ from chorus.titles import Titler
 from chorus.tools import WebSearch
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Services:
-    """Everything a request handler may use, built once at start."""
-
-    settings: Settings
-    store: Store
-    auth: Authenticator
-    catalog: Catalog
-    registry: Registry
-    client: Client
-    titles: Titler
-    web: WebSearch
-    limiter: Limiter  # rate limits and quotas; `healthy` is False while Redis is away
-    metrics: Metrics
 
 
 def _freeze_startup_objects() -> None:

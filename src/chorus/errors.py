@@ -75,5 +75,11 @@ class UpstreamTimeout(UpstreamError):
     code, status, openai_type = "upstream_timeout", 504, "api_error"
 
 
+class InvalidModelOutput(UpstreamError):
+    """The model's answer is not in the structured format the client asked for."""
+
+    code, status, openai_type = "invalid_model_output", 502, "api_error"
+
+
 class InternalError(ChorusError):
     pass

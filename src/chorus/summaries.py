@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from chorus import context
+from chorus.calls import Caller
 from chorus.context import Plan
 from chorus.errors import ChorusError
 from chorus.providers.base import collect
 from chorus.providers.catalog import ModelEntry
-from chorus.providers.registry import Caller
 from chorus.store.ids import utcnow
 from chorus.store.summaries import SummaryRow, SummaryStore
 from chorus.types import Message, ModelRequest
@@ -52,7 +52,9 @@ def digest(messages: Sequence[Message]) -> str:
 
 
 class SessionFitter:
-    """The fitter of one turn's calls: dropped messages become the session's running summary."""
+    """The fitter of one turn's calls: dropped messages become the session's running summary.
+
+    Its `caller` makes the summary calls (fitted plainly, recorded with the turn's calls)."""
 
     def __init__(self, session_id: str, store: SummaryStore, caller: Caller, model: str) -> None:
         self.session_id = session_id
@@ -99,17 +101,14 @@ class SessionFitter:
             return row
 
     async def _summarize(self, previous: str | None, messages: Sequence[Message]) -> str | None:
-        caller = self.caller.registry.caller(self.caller.test)
         try:
-            entry = caller.entry(self.model)
+            entry = self.caller.entry(self.model)
             request = await _summary_request(entry, previous, messages)
-            answer = await collect(caller.stream(self.model, request))
+            answer = await collect(self.caller.stream(self.model, request))
         except ChorusError as exc:
             log.warning("summary model %s failed for %s: %s", self.model, self.session_id,
                         exc.message)
             return None
-        finally:
-            self.caller.calls.extend(caller.calls)
         return answer.text.strip() or None
 
 

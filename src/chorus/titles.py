@@ -7,6 +7,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from chorus.calls import Caller
 from chorus.errors import ChorusError
 from chorus.providers.base import collect
 from chorus.providers.registry import Registry
@@ -96,7 +97,7 @@ class Titler:
         task.add_done_callback(self._tasks.discard)
 
     async def _write(self, model: str, job: TitleJob) -> None:
-        caller = self.registry.caller(job.test)
+        caller = Caller(self.registry, job.test)
         request = ModelRequest(
             messages=(Message("system", TITLE_PROMPT),
                       Message("user", job.first_message[:PROMPT_CHARS])),

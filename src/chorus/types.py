@@ -234,6 +234,7 @@ class AnswerDelta:
     """Text of the final answer (`message.delta`)."""
 
     text: str
+    logprobs: tuple[JSON, ...] = ()
 
 
 @dataclass(slots=True)
@@ -245,7 +246,11 @@ class Outcome:
     details: JSON
     usage: Usage
     finish_reason: str = "stop"
-    """`length` when the answering model stopped at max_tokens."""
+    """`length` when the answering model stopped at max_tokens; `tool_calls` when it called
+    the client's tools."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The client's tools the answering model called; the client runs them."""
+    logprobs: tuple[JSON, ...] = ()
 
 
 ModeEvent = MemberStarted | MemberDelta | MemberDone | Stage | AnswerDelta | Outcome

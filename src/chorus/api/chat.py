@@ -10,30 +10,24 @@ from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from chorus import streaming
-from chorus.api import JSONBytes, RequestBody
-from chorus.api.hangup import CLIENT_CLOSED, ClientGone, answer_unless_hung_up
-from chorus.api.turns import Turn, TurnInput
-from chorus.app import Services
+from chorus.api import JSONBytes
+from chorus.api.doors import PersonaSlot, RoleIn, personas_of, roles_of, services_of, start, whole
+from chorus.api.hangup import CLIENT_CLOSED
+from chorus.api.parts import ContentPart, ResponseFormat, SamplingFields, content_of, output_of
 from chorus.auth import Principal, principal
+from chorus.chat.request import TurnRequest
+from chorus.chat.turn import Finished, Turn, TurnResult
 from chorus.errors import ChorusError, InvalidRequest
-from chorus.modes import ExpertRole, ModeOptions
-from chorus.types import Aggregation, ModeName
+from chorus.modes import ModeOptions
+from chorus.store.ids import iso
+from chorus.types import JSON, Aggregation, Message, ModeName
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
 
-class PersonaSlot(RequestBody):
-    personaId: str = Field(min_length=1, max_length=64)
-    modelId: str = Field(min_length=1, max_length=200)
-
-
-class RoleIn(RequestBody):
-    name: str = Field(min_length=1, max_length=100)
-    perspective: str = Field(min_length=1, max_length=2000)
-
-
-class ChatBody(RequestBody):
-    message: str = Field(min_length=1)
+class ChatBody(SamplingFields):
+    message: str | list[ContentPart] = Field(
+        min_length=1, description="the question: text, or OpenAI content parts (text, image_url)")
     mode: ModeName | None = None
     session_id: str | None = Field(None, max_length=64)
     model: str | None = Field(None, max_length=200)
@@ -44,54 +38,71 @@ class ChatBody(RequestBody):
     roles: list[RoleIn] | None = Field(None, min_length=2, max_length=8)
     stream: bool = False
     enable_tools: bool = True
-    temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    response_format: ResponseFormat | None = None
 
 
 def options_of(body: ChatBody) -> ModeOptions:
+    format_ = body.response_format
     return ModeOptions(
         model=body.model,
         models=tuple(body.models) if body.models else None,
         aggregation=body.aggregation,
-        personas={p.modelId: p.personaId for p in body.personas or ()},
-        roles=tuple(ExpertRole(r.name, r.perspective) for r in body.roles) if body.roles else None,
+        personas=personas_of(body.personas),
+        roles=roles_of(body.roles),
         cost_preference=body.cost_preference,
         enable_tools=body.enable_tools,
-        temperature=body.temperature,
-        max_tokens=body.max_tokens,
+        sampling=body.sampling(),
+        output=output_of(format_.type, format_.json_schema, "response_format")
+        if format_ else None,
     )
+
+
+def question_of(body: ChatBody, max_chars: int) -> Message:
+    text, images = content_of(body.message, "message", "message")
+    if not text.strip() and not images:
+        raise InvalidRequest("message: the question is empty", param="message")
+    if len(text) > max_chars:
+        raise InvalidRequest(f"message: at most {max_chars} characters", param="message")
+    return Message("user", text, images=images)
+
+
+def answer_json(result: TurnResult) -> JSON:
+    return {
+        "id": result.id, "object": "chat.message", "session_id": result.session_id,
+        "mode": result.mode, "role": "assistant", "content": result.content,
+        "models_used": list(result.models_used), "created_at": iso(result.created_at),
+        "details": result.details, "usage": result.usage.as_json(),
+        "latency_ms": result.latency_ms,
+    }
 
 
 @router.post("/chat", response_model=None)
 async def chat(request: Request, body: ChatBody,
                caller: Annotated[Principal, Depends(principal)]
                ) -> JSONBytes | StreamingResponse:
-    services: Services = request.app.state.services
-    if len(body.message) > services.settings.max_message_chars:
-        raise InvalidRequest(
-            f"message: at most {services.settings.max_message_chars} characters", param="message")
-    turn = Turn(services, caller, TurnInput(body.message, body.mode, body.session_id,
-                                            options_of(body), stream=body.stream))
-    await turn.prepare()
+    question = question_of(body, services_of(request).settings.max_message_chars)
+    turn = await start(request, caller, TurnRequest(
+        (question,), body.mode, body.session_id, options_of(body), stream=body.stream))
     if body.stream:
         return StreamingResponse(_events(turn), media_type=streaming.MEDIA_TYPE,
                                  headers=streaming.HEADERS)
-    try:
-        await answer_unless_hung_up(request, turn)
-    except ClientGone:
+    result = await whole(request, turn)
+    if result is None:
         return JSONBytes({}, status_code=CLIENT_CLOSED)
-    return JSONBytes(turn.response)
+    return JSONBytes(answer_json(result))
 
 
 async def _events(turn: Turn) -> AsyncIterator[bytes]:
-    assert turn.session is not None
+    assert turn.session is not None, "the native endpoint always stores its turns"
     yield streaming.event("session", {"session_id": turn.session.id, "mode": turn.mode})
     try:
         async for item in turn.run():
+            if isinstance(item, Finished):
+                yield streaming.event("message.completed", answer_json(item.result))
+                continue
             frame = streaming.mode_event(item)
             if frame is not None:
                 yield frame
-        yield streaming.event("message.completed", turn.response)
     except ChorusError as exc:
         yield streaming.event("error", exc.as_json())
     yield streaming.event("done", {})

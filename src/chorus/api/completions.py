@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chorus import streaming
 from chorus.api import JSONBytes, RequestBody, openai_error
-from chorus.api.chat import PersonaSlot, RoleIn
-from chorus.api.hangup import CLIENT_CLOSED, ClientGone, answer_unless_hung_up
+from chorus.api.doors import PersonaSlot, RoleIn, personas_of, roles_of, services_of, start, whole
+from chorus.api.hangup import CLIENT_CLOSED
 from chorus.api.models import PATTERN_MODELS
-from chorus.api.turns import Turn, TurnInput
-from chorus.app import Services
+from chorus.api.parts import (
+    ContentPart,
+    NamedTool,
+    ResponseFormat,
+    SamplingFields,
+    ToolIn,
+    content_of,
+    openai_tools,
+    output_of,
+)
 from chorus.auth import Principal, principal
+from chorus.chat.request import TurnRequest
+from chorus.chat.services import Services
+from chorus.chat.turn import Finished, Turn, TurnResult
 from chorus.errors import ChorusError, InvalidRequest
-from chorus.modes import ExpertRole, ModeOptions
+from chorus.modes import ModeOptions
 from chorus.store.ids import base62
-from chorus.types import JSON, MODES, Aggregation, AnswerDelta, Message, ModeName, Role
+from chorus.types import JSON, MODES, AnswerDelta, Message, ModeName, Role, ToolCall
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -33,17 +44,37 @@ PARAMS = {"mode": "model", "models": "konnect.models", "aggregation": "konnect.a
           "session_id": "konnect.session_id"}
 """The native endpoint's field names in errors, as this request spells them."""
 ROLES: dict[str, Role] = {"system": "system", "developer": "system", "user": "user",
-                          "assistant": "assistant"}
+                          "assistant": "assistant", "tool": "tool"}
+REFUSED = {
+    "logit_bias": "logit_bias is not supported: token ids differ between the models Chorus "
+                  "routes to",
+    "functions": "functions is not supported: use tools",
+    "function_call": "function_call is not supported: use tool_choice",
+    "audio": "audio output is not supported",
+    "prediction": "predicted outputs are not supported",
+    "web_search_options": "web_search_options is not supported: Chorus searches the web "
+                          "itself when konnect.enable_tools is true and a backend is configured",
+    "reasoning_effort": "reasoning_effort is not supported",
+}
+"""OpenAI fields that would change the answer and that no dialect here honours."""
 
 
-class ContentPart(RequestBody):
-    type: str
-    text: str | None = None
+class ToolCallFunction(RequestBody):
+    name: str = Field(min_length=1, max_length=64)
+    arguments: str = Field(max_length=1_000_000)
+
+
+class ToolCallIn(RequestBody):
+    id: str = Field(min_length=1, max_length=200)
+    type: Literal["function"]
+    function: ToolCallFunction
 
 
 class ChatMessageIn(RequestBody):
     role: str = Field(max_length=40)
     content: str | list[ContentPart] | None = None
+    tool_calls: list[ToolCallIn] | None = Field(None, max_length=128)
+    tool_call_id: str | None = Field(None, max_length=200)
 
 
 class StreamOptions(RequestBody):
@@ -55,7 +86,7 @@ class KonnectOptions(RequestBody):
 
     pattern: str | None = Field(None, max_length=40)
     models: list[str] | None = Field(None, min_length=1, max_length=8)
-    aggregation: Aggregation | None = None
+    aggregation: Literal["synthesis", "best_of_n", "consensus", "union"] | None = None
     personas: list[PersonaSlot] | None = Field(None, max_length=8)
     enable_tools: bool | None = None
     roles: list[RoleIn] | None = Field(None, min_length=2, max_length=8)
@@ -63,17 +94,20 @@ class KonnectOptions(RequestBody):
     cost_preference: float | None = Field(None, ge=0, le=1)
 
 
-class CompletionBody(RequestBody):
+class CompletionBody(SamplingFields):
     model: str = Field(min_length=1, max_length=200)
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=10_000)
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     n: int | None = Field(None, ge=1, le=128)
-    temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=1, le=1_000_000)
     max_completion_tokens: int | None = Field(None, ge=1, le=1_000_000)
-    stop: str | Annotated[list[str], Field(max_length=4)] | None = Field(
-        None, description="one stop string or a list of up to four")
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    tools: list[ToolIn] | None = Field(None, max_length=128)
+    tool_choice: Literal["auto", "none", "required"] | NamedTool | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    modalities: list[str] | None = None
     konnect: KonnectOptions = Field(default_factory=KonnectOptions)
 
     @model_validator(mode="before")
@@ -91,17 +125,39 @@ class CompletionBody(RequestBody):
                 if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
         return {**rest, "konnect": {**(nested or {}), **dotted}}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unsupported(cls, data: Any) -> Any:
+        """A field that would change the answer and that Chorus cannot honour is a 400."""
+        if isinstance(data, dict):
+            for name, why in REFUSED.items():
+                if data.get(name) is not None:
+                    raise InvalidRequest(why, param=name)
+        return data
+
+
+class ToolCallFunctionOut(BaseModel):
+    name: str
+    arguments: str
+
+
+class ToolCallOut(BaseModel):
+    id: str
+    type: Literal["function"]
+    function: ToolCallFunctionOut
+
 
 class AnswerMessage(BaseModel):
     role: Literal["assistant"]
-    content: str
+    content: str | None
     refusal: None = None
+    tool_calls: list[ToolCallOut] | None = None
 
 
 class Choice(BaseModel):
     index: int
     message: AnswerMessage
-    logprobs: None = None
+    logprobs: dict[str, Any] | None = None
     finish_reason: str
 
 
@@ -140,51 +196,50 @@ ANSWERS: dict[int | str, dict[str, Any]] = {200: {
     "content": {streaming.MEDIA_TYPE: {"schema": {"type": "string"}}}}}
 
 
-@dataclass(frozen=True, slots=True)
-class Conversation:
-    """The request's messages in our terms: the question and everything before it."""
-
-    question: str
-    earlier: tuple[Message, ...]
-
-    @property
-    def system(self) -> tuple[Message, ...]:
-        return tuple(m for m in self.earlier if m.role == "system")
-
-
-def text_of(content: str | list[ContentPart] | None, index: int) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    for part in content:
-        if part.type != "text":
-            raise InvalidRequest(f"messages[{index}].content: only text parts are supported, "
-                                 f"not {part.type!r}", param="messages")
-    return "\n".join(part.text or "" for part in content)
+def message_of(message: ChatMessageIn, index: int) -> Message:
+    param = f"messages[{index}]"
+    role = ROLES.get(message.role)
+    if role is None:
+        raise InvalidRequest(f"{param}.role {message.role!r} is not supported: use system, "
+                             "developer, user, assistant or tool", param="messages")
+    text, images = content_of(message.content, f"{param}.content", "messages")
+    if images and role != "user":
+        raise InvalidRequest(f"{param}: only user messages may carry images", param="messages")
+    if role == "tool":
+        if not message.tool_call_id:
+            raise InvalidRequest(f"{param}: a tool message needs tool_call_id",
+                                 param="messages")
+        return Message("tool", text, tool_call_id=message.tool_call_id)
+    calls = tuple(ToolCall(c.id, c.function.name, _arguments(c.function.arguments, param))
+                  for c in message.tool_calls or ()) if role == "assistant" else ()
+    return Message(role, text, tool_calls=calls, images=images)
 
 
-def conversation_of(messages: list[ChatMessageIn], max_chars: int) -> Conversation:
-    converted: list[Message] = []
-    for index, message in enumerate(messages):
-        role = ROLES.get(message.role)
-        if role is None:
-            why = ("Chorus runs no client-side tools" if message.role in ("tool", "function")
-                   else "use system, developer, user or assistant")
-            raise InvalidRequest(f"messages[{index}].role {message.role!r} is not supported: "
-                                 f"{why}", param="messages")
-        text = text_of(message.content, index)
-        if role == "assistant" and not text:
-            continue  # an assistant turn that only called tools says nothing we can pass on
-        converted.append(Message(role, text))
-    if not converted or converted[-1].role != "user":
-        raise InvalidRequest("messages: the last message must be the user's question",
+def _arguments(raw: str, param: str) -> JSON:
+    try:
+        value = orjson.loads(raw or "{}")
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"{param}: tool call arguments are not JSON",
+                             param="messages") from exc
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"{param}: tool call arguments are not a JSON object",
                              param="messages")
-    question = converted[-1].content
-    if not question.strip():
+    return value
+
+
+def conversation_of(messages: list[ChatMessageIn], max_chars: int) -> tuple[Message, ...]:
+    converted = tuple(message_of(m, i) for i, m in enumerate(messages))
+    last = converted[-1]
+    if last.role not in ("user", "tool"):
+        raise InvalidRequest("messages: the last message must be the user's question, or a "
+                             "tool's result", param="messages")
+    asked = next((m for m in reversed(converted) if m.role == "user"), None)
+    if asked is None or (not asked.content.strip() and not asked.images):
         raise InvalidRequest("messages: the last user message is empty", param="messages")
-    if len(question) > max_chars:
+    if len(asked.content) > max_chars:
         raise InvalidRequest(f"messages: the question may have at most {max_chars} characters",
                              param="messages")
-    return Conversation(question, tuple(converted[:-1]))
+    return converted
 
 
 def pattern_mode(name: str) -> ModeName:
@@ -219,85 +274,112 @@ def mode_of(body: CompletionBody, services: Services, test: bool) -> tuple[ModeN
 
 def options_of(body: CompletionBody, pinned: str | None) -> ModeOptions:
     ext = body.konnect
-    stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
+    format_ = body.response_format
+    if body.top_logprobs is not None and not body.logprobs:
+        raise InvalidRequest("top_logprobs: needs logprobs true", param="top_logprobs")
+    if body.modalities is not None and body.modalities != ["text"]:
+        raise InvalidRequest("modalities: only text answers are supported", param="modalities")
     return ModeOptions(
         model=pinned,
         models=tuple(ext.models) if ext.models else None,
         aggregation=ext.aggregation,
-        personas={p.modelId: p.personaId for p in ext.personas or ()},
-        roles=tuple(ExpertRole(r.name, r.perspective) for r in ext.roles) if ext.roles else None,
+        personas=personas_of(ext.personas),
+        roles=roles_of(ext.roles),
         cost_preference=ext.cost_preference,
         enable_tools=ext.enable_tools is not False,
-        temperature=body.temperature,
-        max_tokens=body.max_completion_tokens or body.max_tokens,
-        stop=stop or None,
+        sampling=body.sampling(body.max_completion_tokens, body.logprobs, body.top_logprobs),
+        tools=openai_tools(body.tools, body.tool_choice, body.parallel_tool_calls),
+        output=output_of(format_.type, format_.json_schema, "response_format")
+        if format_ else None,
     )
 
 
-def turn_input(body: CompletionBody, conversation: Conversation, mode: ModeName,
-               options: ModeOptions) -> TurnInput:
-    """Stateless without a session; with one, its stored history is the context."""
+def turn_request(body: CompletionBody, conversation: tuple[Message, ...], mode: ModeName,
+                 options: ModeOptions) -> TurnRequest:
+    """Stateless without a session. With one, the session holds the history: the request's
+    system messages come first, and its messages after its last assistant message are the
+    turn's (the question, or the results of the tools the stored answer called)."""
     session_id = body.konnect.session_id
+    stream = bool(body.stream)
     if session_id is None:
-        return TurnInput(conversation.question, mode, None, options,
-                         context=conversation.earlier, persist=False, stream=bool(body.stream))
+        return TurnRequest(conversation, mode, None, options, persist=False, stream=stream)
+    last_answer = max((i for i, m in enumerate(conversation) if m.role == "assistant"),
+                      default=-1)
+    new = tuple(m for m in conversation[last_answer + 1:] if m.role != "system")
+    system = tuple(m for m in conversation if m.role == "system")
     stored = None if session_id == NEW_SESSION else session_id
-    return TurnInput(conversation.question, mode, stored, options, context=conversation.system,
-                     stream=bool(body.stream))
+    return TurnRequest(new, mode, stored, options, context=system, stream=stream)
 
 
 @router.post("/chat/completions", response_model=None, responses=ANSWERS)
 async def completions(request: Request, body: CompletionBody,
                       caller: Annotated[Principal, Depends(principal)]
                       ) -> JSONBytes | StreamingResponse:
-    services: Services = request.app.state.services
+    services = services_of(request)
     if body.n is not None and body.n > 1:
         raise InvalidRequest("n: only one choice per request is supported", param="n")
     conversation = conversation_of(body.messages, services.settings.max_message_chars)
     mode, pinned = mode_of(body, services, caller.test)
-    turn = Turn(services, caller, turn_input(body, conversation, mode, options_of(body, pinned)))
-    try:
-        await turn.prepare()
-    except ChorusError as exc:
-        exc.param = PARAMS.get(exc.param or "", exc.param)
-        raise
+    turn = await start(request, caller, turn_request(body, conversation, mode,
+                                                     options_of(body, pinned)), PARAMS)
     head: JSON = {"id": f"chatcmpl-{base62(16)}", "object": "chat.completion.chunk",
                   "created": int(time.time()), "model": body.model}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(_chunks(turn, head, include_usage),
                                  media_type=streaming.MEDIA_TYPE, headers=streaming.HEADERS)
-    try:
-        await answer_unless_hung_up(request, turn)
-    except ClientGone:
+    result = await whole(request, turn)
+    if result is None:
         return JSONBytes({}, status_code=CLIENT_CLOSED)
-    message = {"role": "assistant", "content": turn.response["content"], "refusal": None}
+    message: JSON = {"role": "assistant",
+                     "content": result.content or (None if result.tool_calls else ""),
+                     "refusal": None}
+    if result.tool_calls:
+        message["tool_calls"] = [_tool_call_json(c) for c in result.tool_calls]
+    logprobs = {"content": list(result.logprobs), "refusal": None} if body.logprobs else None
     return JSONBytes({
         **head, "object": "chat.completion",
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": turn.finish_reason}],
-        "usage": usage_of(turn), "konnect": konnect_of(turn),
+        "choices": [{"index": 0, "message": message, "logprobs": logprobs,
+                     "finish_reason": result.finish_reason}],
+        "usage": usage_of(result), "konnect": konnect_of(result),
     })
 
 
-def usage_of(turn: Turn) -> JSON:
-    usage = turn.response["usage"]
-    return {k: usage[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+def _tool_call_json(call: ToolCall) -> JSON:
+    return {"id": call.id, "type": "function",
+            "function": {"name": call.name, "arguments": orjson.dumps(call.arguments).decode()}}
 
 
-def konnect_of(turn: Turn) -> JSON:
-    answer = turn.response
-    out: JSON = {"mode": answer["mode"], "models_used": answer["models_used"],
-                 "details": answer["details"], "cost_usd": answer["usage"]["cost_usd"]}
-    if answer["session_id"] is not None:
-        out["session_id"] = answer["session_id"]
-        out["message_id"] = answer["id"]
+def usage_of(result: TurnResult) -> JSON:
+    usage = result.usage
+    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens}
+
+
+def konnect_of(result: TurnResult) -> JSON:
+    out: JSON = {"mode": result.mode, "models_used": list(result.models_used),
+                 "details": result.details, "cost_usd": round(result.usage.cost_usd, 8)}
+    if result.session_id is not None:
+        out["session_id"] = result.session_id
+        out["message_id"] = result.id
     return out
 
 
-def _chunk(head: JSON, delta: JSON, finish: str | None = None) -> JSON:
-    return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+def _chunk(head: JSON, delta: JSON, finish: str | None = None,
+           logprobs: JSON | None = None) -> JSON:
+    return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": logprobs,
                                  "finish_reason": finish}]}
+
+
+def _tool_call_chunks(head: JSON, calls: tuple[ToolCall, ...]) -> Iterator[bytes]:
+    """OpenAI's tool-call deltas: each call's id and name, then its arguments."""
+    for index, call in enumerate(calls):
+        start_ = {"index": index, "id": call.id, "type": "function",
+                  "function": {"name": call.name, "arguments": ""}}
+        yield streaming.data(_chunk(head, {"tool_calls": [start_]}))
+        arguments = {"index": index,
+                     "function": {"arguments": orjson.dumps(call.arguments).decode()}}
+        yield streaming.data(_chunk(head, {"tool_calls": [arguments]}))
 
 
 async def _chunks(turn: Turn, head: JSON, include_usage: bool) -> AsyncIterator[bytes]:
@@ -310,16 +392,22 @@ async def _chunks(turn: Turn, head: JSON, include_usage: bool) -> AsyncIterator[
     try:
         async for item in turn.run():
             if isinstance(item, AnswerDelta):
-                yield streaming.data(_chunk(head, {"content": item.text}))
-                continue
-            named = streaming.event_payload(item)
-            if named is not None:
-                yield streaming.data({**_chunk(head, {}),
-                                      "konnect": {"event": named[0], **named[1]}})
+                logprobs = {"content": list(item.logprobs)} if item.logprobs else None
+                yield streaming.data(_chunk(head, {"content": item.text}, logprobs=logprobs))
+            elif isinstance(item, Finished):
+                result = item.result
+                for frame in _tool_call_chunks(head, result.tool_calls):
+                    yield frame
+                yield streaming.data({**_chunk(head, {}, result.finish_reason),
+                                      "konnect": konnect_of(result)})
+                if include_usage:
+                    yield streaming.data({**head, "choices": [], "usage": usage_of(result)})
+            else:
+                named = streaming.event_payload(item)
+                if named is not None:
+                    yield streaming.data({**_chunk(head, {}),
+                                          "konnect": {"event": named[0], **named[1]}})
     except ChorusError as exc:
         yield streaming.data({"error": openai_error(exc)})
         return
-    yield streaming.data({**_chunk(head, {}, turn.finish_reason), "konnect": konnect_of(turn)})
-    if include_usage:
-        yield streaming.data({**head, "choices": [], "usage": usage_of(turn)})
     yield streaming.DONE

@@ -12,8 +12,6 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 
-from chorus.api.turns import Turn
-
 T = TypeVar("T")
 CLIENT_CLOSED = 499
 """Nobody reads it: the status a hung-up request is logged with (nginx's convention)."""
@@ -38,16 +36,6 @@ async def unless_hung_up(request: Request, work: Coroutine[Any, Any, T]) -> T:
     if task.cancelled():
         raise ClientGone
     return task.result()
-
-
-async def answer_unless_hung_up(request: Request, turn: Turn) -> None:
-    """Run the turn to its end; ClientGone if the client hangs up first (the turn is cancelled)."""
-    await unless_hung_up(request, _drain(turn))
-
-
-async def _drain(turn: Turn) -> None:
-    async for _ in turn.run():
-        pass
 
 
 async def _hang_up(request: Request) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from chorus.api import JSONBytes
-from chorus.app import Services
+from chorus.chat.services import Services
 from chorus.metrics import CONTENT_TYPE
 from chorus.store.db import ping
 from chorus.types import JSON

@@ -9,8 +9,8 @@ from pydantic import Field
 
 from chorus import auth
 from chorus.api import RequestBody
-from chorus.app import Services
 from chorus.auth import Principal, principal
+from chorus.chat.services import Services
 from chorus.store.ids import iso
 from chorus.store.users import KeyRow
 from chorus.types import JSON

@@ -11,8 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chorus import limits
 from chorus.api import error_response
-from chorus.app import Services
 from chorus.auth import Principal
+from chorus.chat.services import Services
 from chorus.errors import (
     ChorusError,
     InvalidApiKey,

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from chorus.app import Services
 from chorus.auth import Principal, principal
+from chorus.chat.services import Services
 from chorus.providers.catalog import ModelEntry
 from chorus.types import JSON, MODES
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
 from chorus.api import RequestBody
-from chorus.app import Services
 from chorus.auth import Principal, principal
+from chorus.chat.services import Services
 from chorus.errors import InvalidRequest, TierRequired
 from chorus.modes import personas
 from chorus.store.personas import PersonaRow
@@ -68,17 +67,3 @@ async def delete_persona(request: Request, persona_id: str, caller: Caller) -> J
     services: Services = request.app.state.services
     await services.store.personas.delete(caller.user.id, persona_id)
     return {"id": persona_id, "object": "persona.deleted", "deleted": True}
-
-
-async def prompts_for(services: Services, user_id: str, wanted: Collection[str]
-                      ) -> dict[str, str]:
-    """System prompts of the built-ins and of the wanted custom personas; 400 for unknown ids."""
-    prompts = personas.built_in_prompts()
-    missing = {p for p in wanted if p not in prompts}
-    for row in await services.store.personas.some(user_id, missing):
-        prompts[row.id] = row.system_prompt
-    unknown = sorted(p for p in wanted if p not in prompts)
-    if unknown:
-        raise InvalidRequest(f"personas: unknown persona {', '.join(map(repr, unknown))}; "
-                             "GET /v1/personas lists them", param="personas")
-    return prompts

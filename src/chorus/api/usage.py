@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chorus import limits
 from chorus.api import JSONBytes
-from chorus.app import Services
 from chorus.auth import Principal, principal
+from chorus.chat.services import Services
 from chorus.limits import Allowance
 from chorus.store.ids import iso
 from chorus.store.usage import UsageGroup, UsageSummary, summary

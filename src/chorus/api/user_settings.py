@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
 from chorus.api import RequestBody
-from chorus.app import Services
 from chorus.auth import Principal, principal
+from chorus.chat.services import Services
 from chorus.types import JSON, Aggregation
 
 router = APIRouter(prefix="/v1", tags=["settings"])

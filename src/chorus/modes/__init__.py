@@ -1,80 +1,51 @@
-"""The modes: compositions of model calls that emit one event vocabulary."""
+"""The modes: compositions of model calls that emit one event vocabulary.
+
+Each mode module has `plan(ctx)`, which checks the request and decides who plays which part
+(raising InvalidRequest before anything is stored), and `run(ctx, plan)`, the mode's script.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 
-from chorus.config import ModeDefaults
-from chorus.providers.registry import Caller
-from chorus.types import Aggregation, Message, ModeEvent, ModelRequest, ModeName
+from chorus.modes.base import ExpertRole, ModeContext, ModeOptions, Sampling
 
+# isort: split
+# The mode modules import the names above from this package, so they come after them.
+from chorus.modes import council, debate, ensemble, smart_chat
+from chorus.types import ModeEvent, ModeName
 
-@dataclass(frozen=True, slots=True)
-class ExpertRole:
-    name: str
-    perspective: str
+__all__ = ["ExpertRole", "ModeContext", "ModeOptions", "Planned", "Sampling", "planned"]
 
-
-@dataclass(frozen=True, slots=True)
-class ModeOptions:
-    """What the client asked for; None means the user's setting, then the server default."""
-
-    model: str | None = None
-    models: tuple[str, ...] | None = None
-    aggregation: Aggregation | None = None
-    personas: dict[str, str] = field(default_factory=dict)
-    """Persona id per model id."""
-    roles: tuple[ExpertRole, ...] | None = None
-    cost_preference: float | None = None
-    enable_tools: bool = True
-    temperature: float | None = None
-    max_tokens: int | None = None
-    stop: tuple[str, ...] | None = None
+Script = Callable[[], AsyncIterator[ModeEvent]]
 
 
-@dataclass(slots=True)
-class ModeContext:
-    caller: Caller
-    question: str
-    history: tuple[Message, ...]
-    options: ModeOptions
-    defaults: ModeDefaults
-    """Server defaults with the user's settings laid over them."""
-    persona_prompts: dict[str, str] = field(default_factory=dict)
-    """System prompt per persona id the request may use."""
+class Planned:
+    """A mode's plan, made once, and the script that runs it."""
 
-    def system_for(self, persona: str | None) -> tuple[Message, ...]:
-        prompt = self.persona_prompts.get(persona or "")
-        return (Message("system", prompt),) if prompt else ()
-
-    def request(self, *messages: Message) -> ModelRequest:
-        """A model call with the client's sampling options."""
-        return ModelRequest(messages=messages, temperature=self.options.temperature,
-                            max_tokens=self.options.max_tokens, stop=self.options.stop)
-
-    def task(self, system: str, instruction: str) -> ModelRequest:
-        """A call in a role: its system prompt, the conversation so far, then the task."""
-        head = (Message("system", system),) if system else ()
-        return self.request(*head, *self.history, Message("user", instruction))
+    def __init__(self, models: tuple[str, ...], script: Script) -> None:
+        self.models = models
+        """Every model the plan may call, in order of parts (duplicates removed)."""
+        self.script = script
 
 
-Mode = Callable[[ModeContext], AsyncIterator[ModeEvent]]
-Check = Callable[[ModeContext], object]
-"""Raises InvalidRequest when the request cannot run, before anything is stored."""
+def planned(name: ModeName, ctx: ModeContext) -> Planned:
+    """Check the request and plan the mode; InvalidRequest when it cannot run."""
+    if name == "smart_chat":
+        routed = smart_chat.plan(ctx)
+        return Planned((routed.model,), lambda: smart_chat.run(ctx, routed))
+    if name == "ensemble":
+        members = ensemble.plan(ctx)
+        return Planned(_unique(*members.models, members.aggregator),
+                       lambda: ensemble.run(ctx, members))
+    if name == "debate":
+        sides = debate.plan(ctx)
+        return Planned(_unique(sides.pro, sides.con, sides.judge),
+                       lambda: debate.run(ctx, sides))
+    panel = council.plan(ctx)
+    return Planned(_unique(*(m for _, m in panel.experts), panel.synthesizer),
+                   lambda: council.run(ctx, panel))
 
 
-def mode_runner(name: ModeName) -> Mode:
-    from chorus.modes import council, debate, ensemble, smart_chat
-
-    runners: dict[ModeName, Mode] = {"smart_chat": smart_chat.run, "ensemble": ensemble.run,
-                                     "debate": debate.run, "council": council.run}
-    return runners[name]
-
-
-def mode_check(name: ModeName) -> Check:
-    from chorus.modes import council, debate, ensemble, smart_chat
-
-    checks: dict[ModeName, Check] = {"smart_chat": smart_chat.plan, "ensemble": ensemble.plan,
-                                     "debate": debate.plan, "council": council.plan}
-    return checks[name]
+def _unique(*models: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(models))

@@ -7,8 +7,9 @@ events, the final answer's text and then the Outcome.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
-from chorus.modes import ModeContext, agreement, prompts, verdict
+from chorus.modes import ModeContext, agreement, prompts, structured, verdict
 from chorus.modes.fanout import Call, FanOut, finish_of, succeeded, total_usage
 from chorus.types import (
     JSON,
@@ -75,7 +76,8 @@ async def synthesis(ctx: ModeContext, model: str, members: list[MemberResult]
         yield outcome(ok[0].content, [ok[0].slot.model], members, None, info, ok)
         return
     instruction = prompts.synthesis(ctx.question, [m.content for m in ok])
-    call = Call(Slot(model, role="aggregator"), ctx.task("", instruction), answer=True)
+    call = Call(Slot(model, role="aggregator"), ctx.task("", instruction, output=True),
+                answer=True)
     steps: list[MemberResult] = []
     async for event in run_step(ctx, call, steps):
         yield event
@@ -120,6 +122,10 @@ async def best_of_n(ctx: ModeContext, model: str, members: list[MemberResult]
 async def consensus(ctx: ModeContext, model: str, members: list[MemberResult]
                     ) -> AsyncIterator[ModeEvent]:
     ok = succeeded(members)
+    if ctx.options.output is not None and len(ok) > 1:
+        async for event in merged_json(ctx, "consensus", members, structured.merge_majority):
+            yield event
+        return
     texts = [m.content for m in ok]
     step: MemberResult | None = None
     reason: str | None = None
@@ -156,6 +162,10 @@ async def consensus(ctx: ModeContext, model: str, members: list[MemberResult]
 async def union(ctx: ModeContext, model: str, members: list[MemberResult]
                 ) -> AsyncIterator[ModeEvent]:
     ok = succeeded(members)
+    if ctx.options.output is not None and len(ok) > 1:
+        async for event in merged_json(ctx, "union", members, structured.merge_union):
+            yield event
+        return
     labelled = [(m.slot.model, m.content) for m in ok]
     labels = [label for label, _ in labelled]
     step: MemberResult | None = None
@@ -181,6 +191,30 @@ async def union(ctx: ModeContext, model: str, members: list[MemberResult]
     info = details("union", members, step, points=[p.as_json() for p in local], fallback=note)
     used = [label for label in labels if any(label in p.models for p in local)]
     yield outcome(content, used, members, step, info, [m for m in ok if m.slot.model in used])
+
+
+async def merged_json(ctx: ModeContext, aggregation: Aggregation,
+                      members: list[MemberResult], merge: Callable[[list[Any]], Any]
+                      ) -> AsyncIterator[ModeEvent]:
+    """Structured answers merged field by field, with no model call: each member's JSON has
+    been checked against the schema. A merge the schema rejects (two fields that must agree,
+    say) falls back to the answer that agrees most with the others."""
+    ok = succeeded(members)
+    output = ctx.options.output
+    assert output is not None, "only structured answers are merged as JSON"
+    content = structured.dumps(merge([structured.parse(m.content) for m in ok]))
+    rejected = structured.problems(output, content)
+    if not rejected:
+        yield AnswerDelta(content)
+        info = details(aggregation, members, None, method="fields")
+        yield outcome(content, [m.slot.model for m in ok], members, None, info, ok)
+        return
+    pick = fallback_pick(ok)
+    yield AnswerDelta(pick.content)
+    info = details(aggregation, members, None, method="fallback", fallback=(
+        f"the field-by-field merge is not valid against the schema ({'; '.join(rejected)}); "
+        f"this is the answer of {pick.slot.model}, the one that agrees most with the others"))
+    yield outcome(pick.content, [pick.slot.model], members, None, info, [pick])
 
 
 def _choice(step: MemberResult, ok: Sequence[MemberResult]) -> verdict.Choice | None:

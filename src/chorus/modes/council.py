@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from itertools import cycle
 
-from chorus.errors import InvalidRequest
+from chorus.errors import InvalidModelOutput, InvalidRequest
 from chorus.modes import ExpertRole, ModeContext, lineup, prompts
 from chorus.modes.fanout import Call, FanOut, all_failed, finish_of, succeeded, total_usage
 from chorus.types import JSON, AnswerDelta, Message, ModeEvent, Outcome, Slot, Stage
@@ -60,15 +60,13 @@ def plan(ctx: ModeContext) -> CouncilPlan:
     return CouncilPlan(experts, synthesizer or lineup.aggregator(ctx, models))
 
 
-async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:
-    chosen = plan(ctx)
+async def run(ctx: ModeContext, chosen: CouncilPlan) -> AsyncIterator[ModeEvent]:
     calls = []
     for role, model in chosen.experts:
         persona = ctx.options.personas.get(model)
         system = "\n\n".join(filter(None, (ctx.persona_prompts.get(persona or ""),
                                            prompts.expert(role))))
-        request = ctx.request(Message("system", system), *ctx.history,
-                              Message("user", ctx.question))
+        request = ctx.request(Message("system", system), *ctx.conversation)
         calls.append(Call(Slot(model, persona=persona, expert=role.name), request))
     yield Stage("experts", "started")
     fan = FanOut(ctx.caller, calls)
@@ -82,7 +80,7 @@ async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:
         raise all_failed(experts)
     instruction = prompts.synthesizer(ctx.question, [(role, r.content) for role, r in ok])
     call = Call(Slot(chosen.synthesizer, expert=SYNTHESIZER, role="synthesizer"),
-                ctx.task("", instruction), answer=True)
+                ctx.task("", instruction, output=True), answer=True)
     yield Stage("synthesis", "started")
     fan = FanOut(ctx.caller, [call])
     async for event in fan.events():
@@ -100,6 +98,9 @@ async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:
     content = step.content
     if step.status == "ok":
         used.append(chosen.synthesizer)
+    elif ctx.options.output is not None:
+        raise InvalidModelOutput("the Synthesizer could not answer in the requested format: "
+                                 f"{(step.error or {}).get('message')}")
     else:
         content = "\n\n".join(f"### {role.name}\n\n{r.content.strip()}" for role, r in ok)
         info["fallback"] = ("the Synthesizer failed, so the answer gives each expert's view "

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from chorus.errors import InvalidRequest
+from chorus.errors import InvalidModelOutput, InvalidRequest
 from chorus.modes import ModeContext, lineup, prompts, verdict
 from chorus.modes.fanout import Call, FanOut, all_failed, finish_of, total_usage
 from chorus.types import (
     JSON,
     AnswerDelta,
     MemberResult,
-    Message,
     ModeEvent,
     Outcome,
     Slot,
@@ -95,12 +94,11 @@ def _turn(ctx: ModeContext, chosen: DebatePlan, side: str, round_: int,
           speeches: Sequence[Speech]) -> Call:
     persona = _persona(ctx, chosen, side)
     instruction = prompts.debate_turn(ctx.question, side, transcript(speeches), round_)
-    request = ctx.request(*ctx.system_for(persona), *ctx.history, Message("user", instruction))
+    request = ctx.task(ctx.system_for(persona), instruction)
     return Call(Slot(chosen.model(side), persona=persona, side=side, round=round_), request)
 
 
-async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:
-    chosen = plan(ctx)
+async def run(ctx: ModeContext, chosen: DebatePlan) -> AsyncIterator[ModeEvent]:
     speeches: list[Speech] = []
     parts: list[str] = []
     yield Stage("openings", "started", round=0)
@@ -141,16 +139,38 @@ async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:
                                    for s in speeches if s.round == r}}
                    for r in range(ROUNDS + 1)],
         "verdict": decision, "judge": judge.as_json()}
-    usage = total_usage([*(s.result for s in speeches), judge])
-    yield Outcome("".join(parts).rstrip(), list(dict.fromkeys(used)), info, usage,
-                  finish_of([*(s.result for s in speeches), judge]))
+    spent = [*(s.result for s in speeches), judge]
+    content, sources = "".join(parts).rstrip(), spent
+    if ctx.options.output is not None:
+        # The client asked for structured output: the answer is the Judge's, in its format,
+        # written after the verdict; the transcript stays in `details`.
+        final = await _structured_answer(ctx, chosen, speeches, decision)
+        async for event in final.events():
+            yield event
+        answer = final.results[0]
+        if answer.status != "ok":
+            raise InvalidModelOutput(f"the judge could not answer in the requested format: "
+                                     f"{(answer.error or {}).get('message')}")
+        spent, sources, content = [*spent, answer], [answer], answer.content
+        info["answer"] = answer.as_json()
+    yield Outcome(content, list(dict.fromkeys(used)), info, total_usage(spent),
+                  finish_of(sources))
+
+
+async def _structured_answer(ctx: ModeContext, chosen: DebatePlan, speeches: Sequence[Speech],
+                             decision: JSON) -> FanOut:
+    persona = _persona(ctx, chosen, "judge")
+    instruction = prompts.debate_answer(ctx.question, transcript(speeches), decision)
+    call = Call(Slot(chosen.judge, persona=persona, role="answer"),
+                ctx.task(ctx.system_for(persona), instruction, output=True))
+    return FanOut(ctx.caller, [call])
 
 
 def _judge_call(ctx: ModeContext, chosen: DebatePlan, speeches: Sequence[Speech]) -> Call:
     persona = _persona(ctx, chosen, "judge")
     failures = [f"{s.label} ({s.error_message})" for s in speeches if s.result.status != "ok"]
     instruction = prompts.debate_judge(ctx.question, transcript(speeches), failures)
-    request = ctx.request(*ctx.system_for(persona), *ctx.history, Message("user", instruction))
+    request = ctx.task(ctx.system_for(persona), instruction)
     return Call(Slot(chosen.judge, persona=persona, role="judge"), request)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from chorus.errors import InvalidRequest
 from chorus.modes import ModeContext, aggregations, lineup
 from chorus.modes.fanout import Call, FanOut, all_failed, succeeded
-from chorus.types import Aggregation, Message, ModeEvent, Slot, Stage
+from chorus.types import Aggregation, ModeEvent, Slot, Stage
 
 MIN_MODELS, MAX_MODELS = 2, 5
 DEFAULT_COUNT = 2
@@ -39,13 +39,11 @@ def plan(ctx: ModeContext) -> EnsemblePlan:
     return EnsemblePlan(models, aggregation, lineup.aggregator(ctx, models))
 
 
-async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:
-    chosen = plan(ctx)
+async def run(ctx: ModeContext, chosen: EnsemblePlan) -> AsyncIterator[ModeEvent]:
     calls = []
     for model in chosen.models:
         persona = ctx.options.personas.get(model)
-        request = ctx.request(*ctx.system_for(persona), *ctx.history,
-                              Message("user", ctx.question))
+        request = ctx.request(*ctx.system_for(persona), *ctx.conversation, output=True)
         calls.append(Call(Slot(model, persona=persona), request))
     yield Stage("members", "started")
     fan = FanOut(ctx.caller, calls)

@@ -12,20 +12,24 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from chorus.errors import ChorusError, UpstreamError, UpstreamTimeout
-from chorus.providers.registry import Caller
+from chorus.calls import Caller
+from chorus.errors import ChorusError, InvalidModelOutput, UpstreamError, UpstreamTimeout
+from chorus.modes import structured
+from chorus.providers.base import collect
 from chorus.types import (
     AnswerDelta,
     MemberDelta,
     MemberDone,
     MemberResult,
     MemberStarted,
+    Message,
     ModeEvent,
     ModelRequest,
     Slot,
     StreamEnd,
+    TextDelta,
     Usage,
 )
 
@@ -61,9 +65,13 @@ async def run_member(caller: Caller, call: Call, emit: Callable[[ModeEvent], Non
         async for chunk in caller.stream(slot.model, call.request):
             if isinstance(chunk, StreamEnd):
                 usage, finish_reason = chunk.usage, chunk.finish_reason
-                continue
-            parts.append(chunk.text)
-            emit(AnswerDelta(chunk.text) if call.answer else MemberDelta(slot, chunk.text))
+            elif isinstance(chunk, TextDelta):  # no tools are offered to a member
+                parts.append(chunk.text)
+                emit(AnswerDelta(chunk.text) if call.answer else MemberDelta(slot, chunk.text))
+        if call.request.output is not None and "".join(parts).strip():
+            fixed, spent = await repaired(caller, slot.model, call.request, "".join(parts))
+            usage.add(spent)
+            parts = [fixed]
     except ChorusError as exc:
         result = MemberResult(slot, "failed", error=error_of(exc),
                               latency_ms=_ms_since(started), usage=usage)
@@ -135,6 +143,26 @@ async def stop(tasks: Sequence[asyncio.Task[MemberResult]]) -> None:
             interrupted = True
     if interrupted:
         raise asyncio.CancelledError
+
+
+async def repaired(caller: Caller, model: str, request: ModelRequest, text: str
+                   ) -> tuple[str, Usage]:
+    """An answer in the request's output format: `text` when it is valid, else the model's one
+    corrected attempt; InvalidModelOutput when that is not valid either."""
+    output = request.output
+    assert output is not None, "only answers with an output format are checked"
+    issues = structured.problems(output, text)
+    if not issues:
+        return text, Usage()
+    again = replace(request, stream=False, messages=(
+        *request.messages, Message("assistant", text),
+        Message("user", structured.repair_prompt(output, issues))))
+    answer = await collect(caller.stream(model, again))
+    issues = structured.problems(output, answer.text)
+    if issues:
+        raise InvalidModelOutput(f"{model} did not answer in the requested format, after one "
+                                 f"repair attempt: {'; '.join(issues)}")
+    return answer.text.strip(), answer.usage
 
 
 def finish_of(sources: Iterable[MemberResult]) -> str:

@@ -5,7 +5,7 @@ Judges are asked for JSON only; verdict.py still reads answers that ignore that.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from chorus.modes import ExpertRole
 
@@ -89,6 +89,17 @@ def debate_judge(question: str, transcript: str, failures: Sequence[str]) -> str
         "Decide which side argued better: stronger evidence, sounder reasoning, and direct "
         "answers to the other side. Reply with JSON only, no other text: "
         '{"winner": "pro" | "con" | "draw", "reasoning": "<two to four sentences>"}')
+
+
+def debate_answer(question: str, transcript: str, verdict: Mapping[str, object]) -> str:
+    winner = verdict.get("winner")
+    outcome = (f"The verdict: {winner} won. {verdict.get('reasoning') or ''}".strip()
+               if winner else "The debate ended without a verdict.")
+    return (
+        "A formal debate between Pro and Con has been held on the question below, and judged."
+        f"\n\nQuestion: {question}\n\nTranscript:\n\n{transcript}\n\n{outcome}\n\n"
+        "Now answer the question itself, in the format required, taking the strongest "
+        "arguments and the verdict into account.")
 
 
 def expert(role: ExpertRole) -> str:

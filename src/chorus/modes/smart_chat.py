@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
+from chorus.errors import InvalidRequest
 from chorus.modes import ModeContext, router
+from chorus.modes.base import CAPABILITY_PARAMS, lacks
+from chorus.modes.fanout import repaired
 from chorus.types import (
     JSON,
     AnswerDelta,
     MemberDone,
     MemberResult,
     MemberStarted,
-    Message,
     ModeEvent,
-    ModelRequest,
     Outcome,
     Slot,
     StreamEnd,
+    TextDelta,
+    ToolCall,
     Usage,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """The model that answers, and why (`details`)."""
+
+    model: str
+    details: JSON
 
 
 def _named(ctx: ModeContext) -> tuple[str, str] | None:
@@ -30,52 +42,61 @@ def _named(ctx: ModeContext) -> tuple[str, str] | None:
     return None
 
 
-def plan(ctx: ModeContext) -> None:
-    """Checked before the question is stored: there is a model to answer it."""
-    named = _named(ctx)
-    if named:
-        ctx.caller.entry(named[0])
-    else:
-        router.require_models(ctx.caller.models())
-
-
-def choose(ctx: ModeContext) -> tuple[str, JSON]:
+def plan(ctx: ModeContext) -> Routed:
     """The explicit model, else the default model from settings, else the router's pick.
 
-    `plan` has checked that the model exists, or that the pool is not empty."""
+    Only models that can do what the request needs (tools, images, a JSON schema) are picked;
+    a named model that cannot is a 400."""
     analysis = router.analyse(ctx.question, ctx.history)
     named = _named(ctx)
     if named:
         model, why = named
-        return model, {
+        entry = ctx.caller.entry(model)
+        missing = lacks(entry, ctx.needs)
+        if missing is not None:
+            raise InvalidRequest(f"model {model!r} does not support {missing}",
+                                 param=CAPABILITY_PARAMS[missing])
+        return Routed(model, {
             "routed_to": model, "category": analysis.category,
             "difficulty": round(analysis.difficulty, 3),
             "reason": f"{why}, so routing was skipped (a {router.NEEDS[analysis.category]} "
-                      f"question, difficulty {analysis.difficulty:.2f})."}
+                      f"question, difficulty {analysis.difficulty:.2f})."})
+    pool = [e for e in ctx.caller.models() if lacks(e, ctx.needs) is None]
+    if not pool and ctx.caller.models() and ctx.needs:
+        raise InvalidRequest(f"no model can do what this request needs "
+                             f"({', '.join(sorted(ctx.needs))})",
+                             param=CAPABILITY_PARAMS[min(ctx.needs)])
+    router.require_models(pool)
     preference = (ctx.options.cost_preference if ctx.options.cost_preference is not None
                   else ctx.defaults.cost_preference)
-    decision = router.route(analysis, ctx.caller.models(), preference, ctx.options.max_tokens)
-    return decision.model, decision.details()
+    decision = router.route(analysis, pool, preference, ctx.options.max_tokens)
+    return Routed(decision.model, decision.details())
 
 
-async def run(ctx: ModeContext) -> AsyncIterator[ModeEvent]:
-    model, details = choose(ctx)
+async def run(ctx: ModeContext, routed: Routed) -> AsyncIterator[ModeEvent]:
+    model = routed.model
     persona = ctx.options.personas.get(model)
     slot = Slot(model, persona=persona)
-    options = ctx.options
-    request = ModelRequest(
-        messages=(*ctx.system_for(persona), *ctx.history, Message("user", ctx.question)),
-        temperature=options.temperature, max_tokens=options.max_tokens, stop=options.stop)
+    request = ctx.answering(*ctx.system_for(persona), *ctx.conversation)
     yield MemberStarted(slot)
     parts: list[str] = []
-    usage = Usage()
-    finish_reason = "stop"
+    calls: list[ToolCall] = []
+    logprobs: list[JSON] = []
+    end = StreamEnd(Usage())
     async for chunk in ctx.caller.stream(model, request):
         if isinstance(chunk, StreamEnd):
-            usage, finish_reason = chunk.usage, chunk.finish_reason
-        else:
+            end = chunk
+        elif isinstance(chunk, ToolCall):
+            calls.append(chunk)
+        elif isinstance(chunk, TextDelta):
             parts.append(chunk.text)
-            yield AnswerDelta(chunk.text)
-    content = "".join(parts)
-    yield MemberDone(MemberResult(slot, "ok", content, usage=usage))
-    yield Outcome(content, [model], details, usage, finish_reason)
+            logprobs.extend(chunk.logprobs)
+            yield AnswerDelta(chunk.text, chunk.logprobs)
+    content, usage = "".join(parts), end.usage
+    if request.output is not None and not calls:
+        content, spent = await repaired(ctx.caller, model, request, content)
+        usage.add(spent)
+    finish = "tool_calls" if calls else end.finish_reason
+    yield MemberDone(MemberResult(slot, "ok", content, usage=usage, finish_reason=finish))
+    yield Outcome(content, [model], dict(routed.details), usage, finish, tuple(calls),
+                  tuple(logprobs))

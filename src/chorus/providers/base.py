@@ -24,8 +24,8 @@ class Completion:
     finish_reason: str
 
 
-async def collect(chunks: AsyncIterator[TextDelta | StreamEnd]) -> Completion:
-    """A non-streaming answer is the stream collected."""
+async def collect(chunks: AsyncIterator[ProviderChunk]) -> Completion:
+    """A non-streaming answer is the stream collected (its text: no tools were offered)."""
     parts: list[str] = []
     end = StreamEnd(Usage())
     async for chunk in chunks:

@@ -73,10 +73,11 @@ class SessionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def create(self, user_id: str, title: str, mode: str,
-                     aggregation: str | None) -> SessionRow:
+    async def create(self, user_id: str, title: str, mode: str, aggregation: str | None,
+                     session_id: str | None = None) -> SessionRow:
         now = utcnow()
-        row = SessionRow(new_id("sess"), user_id, title, "auto", mode, aggregation, 0, now, now)
+        row = SessionRow(session_id or new_id("sess"), user_id, title, "auto", mode,
+                         aggregation, 0, now, now)
         async with self.engine.begin() as conn:
             await conn.execute(sessions.insert().values(**_as_values(row)))
         return row

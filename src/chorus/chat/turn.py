@@ -1,0 +1,364 @@
+"""A chat turn: check and plan the request, store the question, run the mode, store the answer.
+
+`Turn.start` does everything that can refuse the request (a 4xx) before anything is stored;
+`Turn.run` yields the mode's events and ends with `Finished`, whose result the front door
+renders. The answer, or the failure, is stored and its usage recorded before `run` ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TypeVar
+
+from chorus import limits
+from chorus.auth import Principal
+from chorus.calls import Caller
+from chorus.chat.history import history_of, stored_details, tool_calls_json
+from chorus.chat.request import TurnRequest
+from chorus.chat.services import Services
+from chorus.config import ModeDefaults
+from chorus.context import Fitter, fit_plain
+from chorus.errors import (
+    ChorusError,
+    InternalError,
+    InvalidModelOutput,
+    InvalidRequest,
+    SessionModeMismatch,
+)
+from chorus.modes import ModeContext, ModeOptions, Planned, personas, planned, structured
+from chorus.modes.base import CAPABILITY_PARAMS, lacks
+from chorus.store.ids import new_id, utcnow
+from chorus.store.sessions import SessionRow
+from chorus.store.usage import RequestContext
+from chorus.summaries import SessionFitter
+from chorus.titles import TitleJob, title_from
+from chorus.tools import ToolLoop
+from chorus.types import (
+    AGGREGATIONS,
+    JSON,
+    MODES,
+    AnswerDelta,
+    CallRecord,
+    Message,
+    ModeEvent,
+    ModeName,
+    Outcome,
+    ToolCall,
+    Usage,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """The stored answer: what every front door renders."""
+
+    id: str
+    """The answer's message id (a new id when nothing is stored)."""
+    session_id: str | None
+    mode: ModeName
+    content: str
+    models_used: tuple[str, ...]
+    details: JSON
+    usage: Usage
+    finish_reason: str
+    tool_calls: tuple[ToolCall, ...]
+    logprobs: tuple[JSON, ...]
+    created_at: datetime
+    latency_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The last event of a turn."""
+
+    result: TurnResult
+
+
+TurnEvent = ModeEvent | Finished
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """The turn's conversation split around its question."""
+
+    history: tuple[Message, ...]
+    asked: Message
+    after: tuple[Message, ...]
+
+
+def defaults_for(services: Services, principal: Principal) -> ModeDefaults:
+    """Server defaults with the user's own settings laid over them."""
+    base = services.settings.file.defaults
+    merged = base.model_dump()
+    for key, value in principal.user.settings.items():
+        if value is None or key not in ModeDefaults.model_fields:
+            continue
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            # debate_models: a side the user left null keeps the server's model
+            value = {**merged[key], **{k: v for k, v in value.items() if v is not None}}
+        merged[key] = value
+    return ModeDefaults.model_validate(merged)
+
+
+async def persona_prompts(services: Services, user_id: str, wanted: Collection[str]
+                          ) -> dict[str, str]:
+    """System prompts of the built-ins and of the wanted custom personas; 400 for unknown ids."""
+    prompts = personas.built_in_prompts()
+    missing = {p for p in wanted if p not in prompts}
+    for row in await services.store.personas.some(user_id, missing):
+        prompts[row.id] = row.system_prompt
+    unknown = sorted(p for p in wanted if p not in prompts)
+    if unknown:
+        raise InvalidRequest(f"personas: unknown persona {', '.join(map(repr, unknown))}; "
+                             "GET /v1/personas lists them", param="personas")
+    return prompts
+
+
+def split(messages: tuple[Message, ...]) -> Conversation:
+    """Around the newest user message; tool results must answer calls made before them."""
+    asked_at = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    if asked_at < 0:
+        raise InvalidRequest("messages: the conversation has no user message", param="messages")
+    called: dict[str, str] = {}
+    out: list[Message] = []
+    for index, message in enumerate(messages):
+        for call in message.tool_calls:
+            called[call.id] = call.name
+        if message.role == "tool":
+            name = called.get(message.tool_call_id or "")
+            if name is None:
+                raise InvalidRequest(
+                    f"messages[{index}]: tool_call_id {message.tool_call_id!r} answers no "
+                    "tool call made before it", param="messages")
+            message = replace(message, name=name)
+        out.append(message)
+    return Conversation(tuple(out[:asked_at]), out[asked_at], tuple(out[asked_at + 1:]))
+
+
+def check_multi_model(mode: ModeName, options: ModeOptions, conversation: Conversation) -> None:
+    """Client tools and logprobs belong to one model's answer: smart_chat only (docs/modes.md)."""
+    if mode == "smart_chat":
+        return
+    if options.tools is not None:
+        raise InvalidRequest(f"tools: client tools are offered in smart_chat only, where one "
+                             f"model answers; {mode} answers in text or structured output",
+                             param="tools")
+    if options.sampling.logprobs:
+        raise InvalidRequest(f"logprobs: only smart_chat returns logprobs; in {mode} the "
+                             "answer is not one model's text", param="logprobs")
+    if any(m.role == "tool" or m.tool_calls for m in conversation.after):
+        raise InvalidRequest(f"messages: tool calls and results continue a smart_chat "
+                             f"answer; {mode} cannot take them", param="messages")
+
+
+class Turn:
+    """One question and its answer; build it with `Turn.start`."""
+
+    def __init__(self, services: Services, principal: Principal, request: TurnRequest,
+                 mode: ModeName, session: SessionRow | None, caller: Caller, plan: Planned,
+                 options: ModeOptions, web: ToolLoop | None, tools_note: str) -> None:
+        self.services = services
+        self.principal = principal
+        self.request = request
+        self.mode: ModeName = mode
+        self.session = session
+        self.caller = caller
+        self.plan = plan
+        self.options = options
+        self._web = web
+        self._tools_note = tools_note
+
+    @classmethod
+    async def start(cls, services: Services, principal: Principal, request: TurnRequest,
+                    on_mode: Callable[[ModeName], None] | None = None) -> Turn:
+        """Check and plan everything, then store the question; errors here are plain 4xx."""
+        assert request.persist or request.session_id is None, "a session is stored"
+        if not request.new:
+            raise InvalidRequest("messages: the turn adds no message", param="messages")
+        user = principal.user
+        mode: ModeName = request.mode or "smart_chat"
+        options = request.options
+        session: SessionRow | None = None
+        stored: tuple[Message, ...] = ()
+        if request.session_id is not None:
+            session, rows = await services.store.sessions.with_messages(user.id,
+                                                                         request.session_id)
+            mode = _session_mode(session, request)
+            if session.aggregation is not None:
+                options = replace(options, aggregation=_named(AGGREGATIONS, session.aggregation))
+            stored = history_of(rows)
+        conversation = split((*request.context, *stored, *request.new))
+        limits.check_mode(services.settings, principal, mode)
+        if on_mode is not None:
+            on_mode(mode)
+        if options.model is not None:
+            services.catalog.get(options.model, principal.test)
+        check_multi_model(mode, options, conversation)
+        defaults = defaults_for(services, principal)
+        prompts = await persona_prompts(services, user.id, set(options.personas.values()))
+        if options.tools is not None:
+            web, tools_note = None, "off: the client's own tools are offered instead"
+        else:
+            web, tools_note = services.web.for_request(options.enable_tools, principal.test)
+        session_id = session.id if session else new_id("sess") if request.persist else None
+        calls: list[CallRecord] = []
+        fitter: Fitter = fit_plain
+        if session_id is not None and defaults.summary_model:
+            side = Caller(services.registry, principal.test, stream=request.stream, calls=calls)
+            fitter = SessionFitter(session_id, services.store.summaries, side,
+                                   defaults.summary_model)
+        caller = Caller(services.registry, principal.test, fitter=fitter, web=web,
+                        stream=request.stream, calls=calls)
+        ctx = ModeContext(caller, conversation.history, conversation.asked, options, defaults,
+                          prompts, conversation.after)
+        plan = planned(mode, ctx)
+        _check_capabilities(ctx, plan)
+        if request.persist and session_id is not None:
+            if session is None:
+                session = await services.store.sessions.create(
+                    user.id, title_from(conversation.asked.content), mode,
+                    _session_aggregation(mode, options, defaults), session_id=session_id)
+                services.titles.request(TitleJob(session.id, user.id, principal.key.id,
+                                                 principal.test, conversation.asked.content))
+            for message in request.new:
+                await services.store.sessions.add_message(
+                    session.id, message.role, message.content, details=stored_details(message))
+        return cls(services, principal, request, mode, session, caller, plan, options, web,
+                   tools_note)
+
+    async def run(self) -> AsyncIterator[TurnEvent]:
+        """The mode's events, then Finished; the answer, or the failure, is stored first.
+
+        With structured output the answer's text is held back until it is checked, then sent
+        whole: a client never reads JSON that is then corrected."""
+        started = time.monotonic()
+        held = self.options.output is not None
+        outcome: Outcome | None = None
+        try:
+            async for item in self.plan.script():
+                if isinstance(item, Outcome):
+                    outcome = item
+                elif not (held and isinstance(item, AnswerDelta)):
+                    yield item
+            if outcome is None:
+                raise InternalError(f"the {self.mode} mode ended without an answer")
+            self._check_output(outcome)
+        except ChorusError as exc:
+            await self._record_failure(exc.as_json())
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            await asyncio.shield(self._record_failure(
+                {"code": "cancelled", "message": "the client went away before the answer",
+                 "status": 499}))
+            raise
+        except Exception as exc:
+            log.exception("the %s mode failed", self.mode)
+            await self._record_failure(InternalError("the mode failed").as_json())
+            raise InternalError("the mode failed; the server log has details") from exc
+        if held and outcome.content:
+            yield AnswerDelta(outcome.content)
+        yield Finished(await self._finish(outcome, started))
+
+    async def answer(self) -> TurnResult:
+        """Run the turn to its end and return the result (for clients that take it whole)."""
+        async for event in self.run():
+            if isinstance(event, Finished):
+                return event.result
+        raise InternalError("the turn ended without a result")
+
+    def _check_output(self, outcome: Outcome) -> None:
+        """The last guard: an answer not in the requested format is never passed off as one."""
+        output = self.options.output
+        if output is None or outcome.tool_calls:
+            return
+        issues = structured.problems(output, outcome.content)
+        if issues:
+            raise InvalidModelOutput(f"the answer is not in the requested format: "
+                                     f"{'; '.join(issues)}")
+
+    async def _finish(self, outcome: Outcome, started: float) -> TurnResult:
+        details = dict(outcome.details)
+        details["tools"] = self._tools_note
+        if self._web is not None:
+            details.update(self._web.details())
+        # Usage first: it is recorded whatever then happens to the session.
+        await self._record_usage()
+        message_id, created_at = new_id("msg"), utcnow()
+        if self.session is not None:
+            stored = {**details, "tool_calls": tool_calls_json(outcome.tool_calls)} \
+                if outcome.tool_calls else details
+            # Shielded: a client leaving while a finished answer is written must not lose it.
+            row = await asyncio.shield(self.services.store.sessions.add_message(
+                self.session.id, "assistant", outcome.content,
+                models_used=outcome.models_used, details=stored))
+            message_id, created_at = row.id, row.created_at
+        return TurnResult(message_id, self.session.id if self.session else None, self.mode,
+                          outcome.content, tuple(outcome.models_used), details, outcome.usage,
+                          outcome.finish_reason, outcome.tool_calls, outcome.logprobs,
+                          created_at, int((time.monotonic() - started) * 1000))
+
+    async def _record_failure(self, error: JSON) -> None:
+        try:
+            await self._record_usage()
+        finally:
+            if self.session is not None:
+                await asyncio.shield(self.services.store.sessions.add_message(
+                    self.session.id, "assistant", "", models_used=[], error=error))
+
+    async def _record_usage(self) -> None:
+        if not self.caller.calls:
+            return
+        context = RequestContext(new_id("req"), self.principal.user.id, self.principal.key.id,
+                                 self.session.id if self.session else None, self.mode)
+        calls, self.caller.calls[:] = list(self.caller.calls), []
+        await self.services.store.usage.record(context, calls)
+
+
+def _session_mode(session: SessionRow, request: TurnRequest) -> ModeName:
+    """The session's mode; asking for another mode or aggregation is a 409."""
+    if request.mode is not None and request.mode != session.mode:
+        raise SessionModeMismatch(
+            f"session {session.id} is a {session.mode} session; its mode cannot change",
+            param="mode")
+    aggregation = request.options.aggregation
+    if (aggregation is not None and session.aggregation is not None
+            and aggregation != session.aggregation):
+        raise SessionModeMismatch(f"session {session.id} uses aggregation {session.aggregation}",
+                                  param="aggregation")
+    return _named(MODES, session.mode)
+
+
+def _session_aggregation(mode: ModeName, options: ModeOptions, defaults: ModeDefaults
+                         ) -> str | None:
+    if mode != "ensemble":
+        return None
+    return options.aggregation or defaults.ensemble_aggregation
+
+
+N = TypeVar("N", bound=str)
+
+
+def _named(names: tuple[N, ...], stored: str) -> N:
+    """A mode or aggregation name read back from the store."""
+    for name in names:
+        if name == stored:
+            return name
+    raise InternalError(f"the store holds an unknown name {stored!r}")
+
+
+def _check_capabilities(ctx: ModeContext, plan: Planned) -> None:
+    """Every model of the plan can see the images and answer in the schema (smart_chat has
+    routed by these already; a model named in `models` that cannot is a 400)."""
+    needs = ctx.needs - {"tools"}
+    for model in plan.models:
+        missing = lacks(ctx.caller.entry(model), needs)
+        if missing is not None:
+            raise InvalidRequest(f"model {model!r} does not support {missing}",
+                                 param=CAPABILITY_PARAMS[missing])
