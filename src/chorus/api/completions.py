@@ -13,9 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chorus import streaming
 from chorus.api import JSONBytes, RequestBody, openai_error
-from chorus.api.doors import PersonaSlot, RoleIn, personas_of, roles_of, services_of, start, whole
+from chorus.api.doors import (
+    KonnectOptions,
+    gather_dotted,
+    mode_of,
+    personas_of,
+    roles_of,
+    services_of,
+    start,
+    whole,
+)
 from chorus.api.hangup import CLIENT_CLOSED
-from chorus.api.models import PATTERN_MODELS
 from chorus.api.parts import (
     ContentPart,
     NamedTool,
@@ -28,16 +36,14 @@ from chorus.api.parts import (
 )
 from chorus.auth import Principal, principal
 from chorus.chat.request import TurnRequest
-from chorus.chat.services import Services
 from chorus.chat.turn import Finished, Turn, TurnResult
 from chorus.errors import ChorusError, InvalidRequest
 from chorus.modes import ModeOptions
 from chorus.store.ids import base62
-from chorus.types import JSON, MODES, AnswerDelta, Message, ModeName, Role, ToolCall
+from chorus.types import JSON, AnswerDelta, Message, ModeName, Role, ToolCall
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
-EXTENSION_PREFIX = "konnect."
 NEW_SESSION = "new"
 PARAMS = {"mode": "model", "models": "konnect.models", "aggregation": "konnect.aggregation",
           "personas": "konnect.personas", "roles": "konnect.roles",
@@ -81,19 +87,6 @@ class StreamOptions(RequestBody):
     include_usage: bool | None = None
 
 
-class KonnectOptions(RequestBody):
-    """The extensions, sent as dotted top-level keys or as one nested `konnect` object."""
-
-    pattern: str | None = Field(None, max_length=40)
-    models: list[str] | None = Field(None, min_length=1, max_length=8)
-    aggregation: Literal["synthesis", "best_of_n", "consensus", "union"] | None = None
-    personas: list[PersonaSlot] | None = Field(None, max_length=8)
-    enable_tools: bool | None = None
-    roles: list[RoleIn] | None = Field(None, min_length=2, max_length=8)
-    session_id: str | None = Field(None, min_length=1, max_length=64)
-    cost_preference: float | None = Field(None, ge=0, le=1)
-
-
 class CompletionBody(SamplingFields):
     model: str = Field(min_length=1, max_length=200)
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=10_000)
@@ -110,20 +103,7 @@ class CompletionBody(SamplingFields):
     modalities: list[str] | None = None
     konnect: KonnectOptions = Field(default_factory=KonnectOptions)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _gather_dotted(cls, data: Any) -> Any:
-        """Fold `konnect.x` keys into the nested object; a dotted key wins over a nested one."""
-        if not isinstance(data, dict):
-            return data
-        dotted = {k[len(EXTENSION_PREFIX):]: v for k, v in data.items()
-                  if isinstance(k, str) and k.startswith(EXTENSION_PREFIX)}
-        nested = data.get("konnect")
-        if not dotted or not isinstance(nested, dict | None):
-            return data
-        rest = {k: v for k, v in data.items()
-                if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
-        return {**rest, "konnect": {**(nested or {}), **dotted}}
+    _gather_dotted = model_validator(mode="before")(gather_dotted)
 
     @model_validator(mode="before")
     @classmethod
@@ -242,36 +222,6 @@ def conversation_of(messages: list[ChatMessageIn], max_chars: int) -> tuple[Mess
     return converted
 
 
-def pattern_mode(name: str) -> ModeName:
-    """`ensemble`, `konnect-ensemble`, `smart` and `smart_chat` style names to a mode."""
-    short = name.strip().lower().removeprefix("konnect-")
-    short = "smart_chat" if short == "smart" else short
-    for mode in MODES:
-        if mode == short:
-            return mode
-    raise InvalidRequest(f"konnect.pattern: unknown pattern {name!r}; one of "
-                         "smart_chat, ensemble, debate, council", param="konnect.pattern")
-
-
-def mode_of(body: CompletionBody, services: Services, test: bool) -> tuple[ModeName, str | None]:
-    """The mode to run and the model to pin (a concrete `model` in smart_chat)."""
-    by_model = PATTERN_MODELS.get(body.model)
-    from_model = pattern_mode(by_model) if by_model else None
-    requested = pattern_mode(body.konnect.pattern) if body.konnect.pattern else None
-    if from_model and requested and from_model != requested:
-        raise InvalidRequest(f"model {body.model!r} runs {from_model} but konnect.pattern asks "
-                             f"for {requested}", param="konnect.pattern")
-    if from_model is None:
-        services.catalog.get(body.model, test)
-    for name in body.konnect.models or ():
-        try:
-            services.catalog.get(name, test)
-        except InvalidRequest as exc:
-            raise InvalidRequest(f"konnect.models: {exc.message}", param="konnect.models") from exc
-    mode = requested or from_model or "smart_chat"
-    return mode, body.model if from_model is None and mode == "smart_chat" else None
-
-
 def options_of(body: CompletionBody, pinned: str | None) -> ModeOptions:
     ext = body.konnect
     format_ = body.response_format
@@ -319,7 +269,7 @@ async def completions(request: Request, body: CompletionBody,
     if body.n is not None and body.n > 1:
         raise InvalidRequest("n: only one choice per request is supported", param="n")
     conversation = conversation_of(body.messages, services.settings.max_message_chars)
-    mode, pinned = mode_of(body, services, caller.test)
+    mode, pinned = mode_of(body.model, body.konnect, services, caller.test)
     turn = await start(request, caller, turn_request(body, conversation, mode,
                                                      options_of(body, pinned)), PARAMS)
     head: JSON = {"id": f"chatcmpl-{base62(16)}", "object": "chat.completion.chunk",

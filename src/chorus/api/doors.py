@@ -4,6 +4,7 @@ hangs up, and the konnect request parts (personas, roles) in Chorus's terms."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, Literal
 
 from fastapi import Request
 from pydantic import Field
@@ -11,12 +12,14 @@ from pydantic import Field
 from chorus.api import RequestBody
 from chorus.api.access import note_mode
 from chorus.api.hangup import ClientGone, unless_hung_up
+from chorus.api.models import PATTERN_MODELS
 from chorus.auth import Principal
 from chorus.chat.request import TurnRequest
 from chorus.chat.services import Services
 from chorus.chat.turn import Turn, TurnResult
-from chorus.errors import ChorusError
+from chorus.errors import ChorusError, InvalidRequest
 from chorus.modes import ExpertRole
+from chorus.types import MODES, ModeName
 
 
 class PersonaSlot(RequestBody):
@@ -27,6 +30,70 @@ class PersonaSlot(RequestBody):
 class RoleIn(RequestBody):
     name: str = Field(min_length=1, max_length=100)
     perspective: str = Field(min_length=1, max_length=2000)
+
+
+class KonnectOptions(RequestBody):
+    """The extensions, sent as dotted top-level keys or as one nested `konnect` object."""
+
+    pattern: str | None = Field(None, max_length=40)
+    models: list[str] | None = Field(None, min_length=1, max_length=8)
+    aggregation: Literal["synthesis", "best_of_n", "consensus", "union"] | None = None
+    personas: list[PersonaSlot] | None = Field(None, max_length=8)
+    enable_tools: bool | None = None
+    roles: list[RoleIn] | None = Field(None, min_length=2, max_length=8)
+    session_id: str | None = Field(None, min_length=1, max_length=64)
+    cost_preference: float | None = Field(None, ge=0, le=1)
+
+
+EXTENSION_PREFIX = "konnect."
+
+
+def gather_dotted(cls: type, data: Any) -> Any:
+    """Fold `konnect.x` keys into the nested object; a dotted key wins over a nested one.
+
+    A `mode="before"` model validator of the bodies that take the extensions."""
+    if not isinstance(data, dict):
+        return data
+    dotted = {k[len(EXTENSION_PREFIX):]: v for k, v in data.items()
+              if isinstance(k, str) and k.startswith(EXTENSION_PREFIX)}
+    nested = data.get("konnect")
+    if not dotted or not isinstance(nested, dict | None):
+        return data
+    rest = {k: v for k, v in data.items()
+            if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
+    return {**rest, "konnect": {**(nested or {}), **dotted}}
+
+
+def pattern_mode(name: str) -> ModeName:
+    """`ensemble`, `konnect-ensemble`, `smart` and `smart_chat` style names to a mode."""
+    short = name.strip().lower().removeprefix("konnect-")
+    short = "smart_chat" if short == "smart" else short
+    for mode in MODES:
+        if mode == short:
+            return mode
+    raise InvalidRequest(f"konnect.pattern: unknown pattern {name!r}; one of "
+                         "smart_chat, ensemble, debate, council", param="konnect.pattern")
+
+
+def mode_of(model: str, ext: KonnectOptions, services: Services, test: bool
+            ) -> tuple[ModeName, str | None]:
+    """The mode to run and the model to pin (a concrete `model` in smart_chat); `model` is a
+    concrete model or a pattern model (`konnect-ensemble`)."""
+    by_model = PATTERN_MODELS.get(model)
+    from_model = pattern_mode(by_model) if by_model else None
+    requested = pattern_mode(ext.pattern) if ext.pattern else None
+    if from_model and requested and from_model != requested:
+        raise InvalidRequest(f"model {model!r} runs {from_model} but konnect.pattern asks "
+                             f"for {requested}", param="konnect.pattern")
+    if from_model is None:
+        services.catalog.get(model, test)
+    for name in ext.models or ():
+        try:
+            services.catalog.get(name, test)
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"konnect.models: {exc.message}", param="konnect.models") from exc
+    mode = requested or from_model or "smart_chat"
+    return mode, model if from_model is None and mode == "smart_chat" else None
 
 
 def personas_of(slots: list[PersonaSlot] | None) -> dict[str, str]:
