@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,6 +32,10 @@ from chorus.titles import Titler
 from chorus.tools import WebSearch
 
 log = logging.getLogger(__name__)
+
+EXPOSED_HEADERS = ["X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+                   "X-RateLimit-Reset", "Retry-After"]
+"""Headers a browser client may read on a cross-origin answer."""
 
 
 def _freeze_startup_objects() -> None:
@@ -98,5 +103,11 @@ def create_app(settings: Settings) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     api.install(app, settings)
+    cors = settings.file.cors
+    if cors.origins:
+        # Outside the rate limits and auth: a preflight carries no key and must be answered.
+        app.add_middleware(CORSMiddleware, allow_origins=cors.origins, allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=EXPOSED_HEADERS,
+                           max_age=cors.max_age)
     app.add_middleware(AccessMiddleware, metrics=metrics)  # outermost: it sees every answer
     return app

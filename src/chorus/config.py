@@ -143,6 +143,15 @@ class SearchConfig(_Strict):
     """Seconds one search may take."""
 
 
+class CorsConfig(_Strict):
+    """Browser clients on other origins; off unless origins are listed."""
+
+    origins: list[str] = Field(default_factory=list)
+    """Exact origins (`https://app.example.com`), or `*` for any."""
+    max_age: int = Field(600, ge=0)
+    """Seconds a browser may cache a preflight answer."""
+
+
 class FileConfig(_Strict):
     """The TOML file named by CHORUS_CONFIG or `--config`."""
 
@@ -152,6 +161,7 @@ class FileConfig(_Strict):
     test_keys: TestKeyLimits = Field(default_factory=TestKeyLimits)
     defaults: ModeDefaults = Field(default_factory=ModeDefaults)
     search: SearchConfig | None = None
+    cors: CorsConfig = Field(default_factory=CorsConfig)
 
 
 class Settings(BaseSettings):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from chorus.auth import Principal, principal
 from chorus.chat.services import Services
+from chorus.errors import NotFound
 from chorus.providers.catalog import ModelEntry
 from chorus.types import JSON, MODES
 
@@ -32,6 +33,8 @@ def model_json(entry: ModelEntry, test: bool) -> JSON:
             "context_window": entry.context_window,
             "price_per_million": {"input": entry.price_in, "output": entry.price_out},
             "strengths": sorted(entry.strengths),
+            "capabilities": {"tools": entry.tools, "vision": entry.vision,
+                             "json_schema": entry.json_schema},
             "modes": list(MODES),
             "simulated": test,
         },
@@ -43,7 +46,24 @@ async def list_models(request: Request,
                       caller: Annotated[Principal, Depends(principal)]) -> JSON:
     services: Services = request.app.state.services
     data = [model_json(e, caller.test) for e in services.catalog.models(caller.test)]
-    data += [{"id": name, "object": "model", "created": CREATED, "owned_by": "chorus",
-              "konnect": {"pattern": mode, "modes": [mode]}}
-             for name, mode in PATTERN_MODELS.items()]
+    data += [pattern_json(name, mode) for name, mode in PATTERN_MODELS.items()]
     return {"object": "list", "data": data}
+
+
+def pattern_json(name: str, mode: str) -> JSON:
+    return {"id": name, "object": "model", "created": CREATED, "owned_by": "chorus",
+            "konnect": {"pattern": mode, "modes": [mode]}}
+
+
+@router.get("/models/{model_id:path}")
+async def get_model(request: Request, model_id: str,
+                    caller: Annotated[Principal, Depends(principal)]) -> JSON:
+    """One model of the catalog, or a pattern model; 404 for an id this key cannot use."""
+    services: Services = request.app.state.services
+    if model_id in PATTERN_MODELS:
+        return pattern_json(model_id, PATTERN_MODELS[model_id])
+    entry = next((e for e in services.catalog.models(caller.test) if e.id == model_id), None)
+    if entry is None:
+        raise NotFound(f"model {model_id!r} not found; GET /v1/models lists them",
+                       param="model")
+    return model_json(entry, caller.test)

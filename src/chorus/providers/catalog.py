@@ -60,12 +60,15 @@ class KnownModel:
     quality: float
     speed: float
     vision: bool = True
+    upstream: str = ""
+    """The provider's own name, when the id clients use is an alias."""
 
 
 def _known(id: str, dialect: Dialect, window: int, price_in: float, price_out: float,
-           strengths: str, quality: float, speed: float, vision: bool = True) -> KnownModel:
+           strengths: str, quality: float, speed: float, vision: bool = True,
+           upstream: str = "") -> KnownModel:
     return KnownModel(id, dialect, window, price_in, price_out,
-                      frozenset(strengths.split()), quality, speed, vision)
+                      frozenset(strengths.split()), quality, speed, vision, upstream or id)
 
 
 KNOWN_MODELS: tuple[KnownModel, ...] = (
@@ -88,6 +91,11 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
            "long multilingual facts math", 0.72, 160),
     _known("gemini-2.5-flash-lite", "gemini", 1_048_576, 0.10, 0.40,
            "facts multilingual", 0.55, 200),
+    # The ids Konnect's own documentation and examples use, at their published prices.
+    _known("claude-3-opus", "anthropic", 200_000, 15.00, 75.00,
+           "code reasoning creative long", 0.86, 30, upstream="claude-3-opus-20240229"),
+    _known("gemini-2.0-flash", "gemini", 1_048_576, 0.10, 0.40,
+           "long multilingual facts", 0.64, 180),
 )
 
 OFFICIAL_BASE_URLS: dict[Dialect, str] = {
@@ -155,13 +163,14 @@ def build_catalog(settings: Settings) -> Catalog:
 
 
 def _entry_from_known(known: KnownModel, provider: ProviderConfig) -> ModelEntry:
-    return ModelEntry(known.id, provider, known.id, known.context_window, known.price_in,
-                      known.price_out, known.strengths, known.quality, known.speed,
-                      vision=known.vision)
+    return ModelEntry(known.id, provider, known.upstream, known.context_window,
+                      known.price_in, known.price_out, known.strengths, known.quality,
+                      known.speed, vision=known.vision)
 
 
 def _entry_from_config(model: ModelConfig, provider: ProviderConfig) -> ModelEntry:
-    known = next((k for k in KNOWN_MODELS if k.id == (model.upstream or model.id)), None)
+    upstream = model.upstream or model.id
+    known = next((k for k in KNOWN_MODELS if upstream in (k.id, k.upstream)), None)
     strengths = frozenset(model.strengths) or (known.strengths if known else frozenset())
     quality = model.quality if model.quality is not None else (known.quality if known else 0.6)
     speed = model.speed if model.speed is not None else (known.speed if known else 60.0)
