@@ -137,6 +137,9 @@ class ModelRequest:
     top_logprobs: int | None = None
     user: str | None = None
     """The end user's id, for the provider's abuse monitoring."""
+    role: str | None = None
+    """The part the call plays (`member`, `aggregator`, `judge`, `pro`, `con`, `synthesizer`,
+    `answer`); providers do not send it, test doubles and logs read it."""
 
 
 @dataclass(frozen=True, slots=True)

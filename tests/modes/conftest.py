@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 import pytest
 
-from chorus.providers.catalog import ModelEntry
 from tests.conftest import Harness, harness_for
 from tests.modes.script import Script
 
@@ -27,15 +26,9 @@ async def h(tmp_path: Any) -> AsyncIterator[Harness]:
 def script(h: Harness) -> Iterator[Script]:
     """Every model of the harness answers from this script instead of the simulator."""
     scripted = Script()
-    registry = h.services.registry
-    original = registry.provider
-
-    def provider(entry: ModelEntry, test: bool) -> Script:
-        return scripted
-
-    registry.provider = provider  # type: ignore[method-assign]
+    h.services.registry.register("simulated", scripted)
     yield scripted
-    registry.provider = original  # type: ignore[method-assign]
+    h.services.registry.register("simulated", None)
 
 
 async def chat(h: Harness, headers: dict[str, str], message: str = "Why is the sky blue?",

@@ -10,17 +10,6 @@ from dataclasses import dataclass, field
 from chorus.errors import ChorusError, UpstreamError
 from chorus.types import ModelRequest, StreamEnd, TextDelta, Usage
 
-ROLE_MARKERS = (
-    ("You are combining answers", "aggregator"),
-    ("You are merging answers", "aggregator"),
-    ("You are judging answers", "judge"),
-    ("You are finding the consensus", "judge"),
-    ("You are the judge of a formal debate", "judge"),
-    ("You are in a formal debate, on the PRO side", "pro"),
-    ("You are in a formal debate, on the CON side", "con"),
-    ("You are the Synthesizer of an expert council", "synthesizer"),
-)
-
 Text = str | Callable[[ModelRequest], str]
 
 
@@ -54,11 +43,8 @@ class Record:
 
 
 def role_of(request: ModelRequest) -> str:
-    last = request.messages[-1].content if request.messages else ""
-    for marker, role in ROLE_MARKERS:
-        if marker in last:
-            return role
-    return "member"
+    """The part the call plays, as the mode that made it says."""
+    return request.role or "member"
 
 
 def fails(message: str = "boom") -> Reply:
@@ -84,6 +70,7 @@ class Script:
 
     async def stream(self, model: str, request: ModelRequest
                      ) -> AsyncIterator[TextDelta | StreamEnd]:
+        """Answer as the script says (the Provider protocol)."""
         role = role_of(request)
         reply = self.reply_for(model, role)
         record = Record(model, role, request, asyncio.get_running_loop().time())

@@ -223,7 +223,7 @@ async def test_the_users_cost_preference_is_the_default_and_the_request_override
                                           json={"cost_preference": 1})
     assert response.status_code == 200, response.text
     cheap = (await chat(harness, headers, question))["details"]
-    assert cheap["routed_to"] == "gemini-2.5-flash-lite"
+    assert cheap["routed_to"] in ("gemini-2.5-flash-lite", "gemini-2.0-flash")  # the cheapest
     assert "cost preference 1.00" in cheap["reason"]
     best = (await chat(harness, headers, question, cost_preference=0))["details"]
     assert best["routed_to"] == "claude-opus-4-1-20250805"

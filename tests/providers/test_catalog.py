@@ -67,6 +67,7 @@ async def test_model_objects_have_the_openai_shape_and_the_konnect_object(
         "provider": "anthropic", "dialect": "anthropic", "context_window": 200_000,
         "price_per_million": {"input": 3.0, "output": 15.0},
         "strengths": ["code", "creative", "long", "reasoning"], "modes": list(MODES),
+        "capabilities": {"tools": True, "vision": True, "json_schema": True},
         "simulated": False}
     assert models["konnect-council"]["konnect"] == {"pattern": "council", "modes": ["council"]}
     assert models["konnect-council"]["object"] == "model"

@@ -61,15 +61,16 @@ async def run_member(caller: Caller, call: Call, emit: Callable[[ModeEvent], Non
     parts: list[str] = []
     usage = Usage()
     finish_reason = "stop"
+    request = replace(call.request, role=slot.role or slot.side or "member")
     try:
-        async for chunk in caller.stream(slot.model, call.request):
+        async for chunk in caller.stream(slot.model, request):
             if isinstance(chunk, StreamEnd):
                 usage, finish_reason = chunk.usage, chunk.finish_reason
             elif isinstance(chunk, TextDelta):  # no tools are offered to a member
                 parts.append(chunk.text)
                 emit(AnswerDelta(chunk.text) if call.answer else MemberDelta(slot, chunk.text))
-        if call.request.output is not None and "".join(parts).strip():
-            fixed, spent = await repaired(caller, slot.model, call.request, "".join(parts))
+        if request.output is not None and "".join(parts).strip():
+            fixed, spent = await repaired(caller, slot.model, request, "".join(parts))
             usage.add(spent)
             parts = [fixed]
     except ChorusError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chorus.errors import InvalidRequest
 from chorus.modes import ModeContext, router
@@ -77,7 +77,8 @@ async def run(ctx: ModeContext, routed: Routed) -> AsyncIterator[ModeEvent]:
     model = routed.model
     persona = ctx.options.personas.get(model)
     slot = Slot(model, persona=persona)
-    request = ctx.answering(*ctx.system_for(persona), *ctx.conversation)
+    request = replace(ctx.answering(*ctx.system_for(persona), *ctx.conversation),
+                      role="member")
     yield MemberStarted(slot)
     parts: list[str] = []
     calls: list[ToolCall] = []
