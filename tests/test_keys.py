@@ -48,7 +48,7 @@ async def test_only_the_hash_is_stored(harness: Harness) -> None:
 
 
 async def test_keys_api_create_list_revoke(harness: Harness) -> None:
-    headers = await harness.headers()
+    headers = await harness.headers(test=False)
     created = await harness.client.post("/v1/keys", headers=headers,
                                         json={"name": "laptop", "test": False})
     assert created.status_code == 201
@@ -63,6 +63,25 @@ async def test_keys_api_create_list_revoke(harness: Harness) -> None:
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     after = await harness.client.get("/v1/sessions", headers=new_headers)
     assert after.status_code == 401 and "revoked" in after.json()["error"]["message"]
+
+
+async def test_a_test_key_cannot_create_a_live_key(harness: Harness) -> None:
+    test_key = await harness.headers(user="tess", test=True)
+    refused = await harness.client.post("/v1/keys", headers=test_key,
+                                        json={"name": "escalate", "test": False})
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "forbidden" and "sk_test_" in error["message"]
+    assert [k["name"] for k in (await harness.client.get(
+        "/v1/keys", headers=test_key)).json()["data"]] == ["test"]
+    by_default = await harness.client.post("/v1/keys", headers=test_key, json={"name": "ci"})
+    assert by_default.status_code == 201 and by_default.json()["secret"].startswith("sk_test_")
+    assert by_default.json()["test"] is True
+    live_key = await harness.headers(user="tess", test=False)
+    for body, prefix in (({}, "sk_live_"), ({"test": True}, "sk_test_"),
+                         ({"test": False}, "sk_live_")):
+        made = await harness.client.post("/v1/keys", headers=live_key, json=body)
+        assert made.status_code == 201 and made.json()["secret"].startswith(prefix), body
 
 
 async def test_a_user_cannot_revoke_another_users_key(harness: Harness) -> None:

@@ -11,6 +11,7 @@ from chorus import auth
 from chorus.api import RequestBody
 from chorus.app import Services
 from chorus.auth import Principal, principal
+from chorus.errors import Forbidden
 from chorus.store.ids import iso
 from chorus.store.users import KeyRow
 from chorus.types import JSON
@@ -21,7 +22,8 @@ Caller = Annotated[Principal, Depends(principal)]
 
 class KeyCreate(RequestBody):
     name: str = Field("default", min_length=1, max_length=200)
-    test: bool = False
+    test: bool | None = None
+    """None: the kind of the calling key."""
 
 
 def key_json(row: KeyRow) -> JSON:
@@ -38,10 +40,21 @@ async def create_key(services: Services, user_id: str, name: str, test: bool
     return row, secret
 
 
+def kind_to_create(caller: Principal, test: bool | None) -> bool:
+    """Whether the new key is a test key. Whoever holds only a test key stays on simulated
+    models: a test key may create test keys only."""
+    if test is None:
+        return caller.test
+    if caller.test and not test:
+        raise Forbidden("a sk_test_ key can only create sk_test_ keys; create live keys with "
+                        "a live key or `chorus keys create`", param="test")
+    return test
+
+
 @router.post("", status_code=201)
 async def create(request: Request, body: KeyCreate, caller: Caller) -> JSON:
     row, secret = await create_key(request.app.state.services, caller.user.id, body.name,
-                                   body.test)
+                                   kind_to_create(caller, body.test))
     return {**key_json(row), "secret": secret}
 
 
