@@ -158,7 +158,7 @@ async def test_rate_limit_and_quota_agree_with_the_limiter(harness: Harness) -> 
     assert reset.replace(tzinfo=UTC).timestamp() == int(response.headers["x-ratelimit-reset"])
     assert mine["queries"] == {"used": 3, "limit": 200}, "a refused query is given back"
     other = await usage_of(harness, second)
-    assert other["rate_limit"]["remaining"] == 9, "limits are per key"
+    assert other["rate_limit"]["remaining"] == 4, "the per-minute limit is the user's"
     assert other["queries"]["used"] == 3, "queries are per user"
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
-from chorus import auth
+from chorus import auth, limits
 from chorus.api import RequestBody
 from chorus.app import Services
 from chorus.auth import Principal, principal
@@ -32,11 +32,11 @@ def key_json(row: KeyRow) -> JSON:
             "revoked_at": iso(row.revoked_at) if row.revoked_at else None}
 
 
-async def create_key(services: Services, user_id: str, name: str, test: bool
-                     ) -> tuple[KeyRow, str]:
+async def create_key(services: Services, user_id: str, name: str, test: bool,
+                     max_keys: int | None) -> tuple[KeyRow, str]:
     secret = auth.new_secret(test)
     row = await services.store.users.add_key(user_id, name, auth.display_prefix(secret),
-                                              auth.digest(secret), test)
+                                              auth.digest(secret), test, max_keys)
     return row, secret
 
 
@@ -53,8 +53,10 @@ def kind_to_create(caller: Principal, test: bool | None) -> bool:
 
 @router.post("", status_code=201)
 async def create(request: Request, body: KeyCreate, caller: Caller) -> JSON:
-    row, secret = await create_key(request.app.state.services, caller.user.id, body.name,
-                                   kind_to_create(caller, body.test))
+    services: Services = request.app.state.services
+    allowed = limits.allowance(services.settings, caller)
+    row, secret = await create_key(services, caller.user.id, body.name,
+                                   kind_to_create(caller, body.test), allowed.max_keys)
     return {**key_json(row), "secret": secret}
 
 

@@ -71,10 +71,11 @@ def group_json(key: str, group: UsageGroup) -> JSON:
 
 
 async def rate_limit_of(services: Services, caller: Principal, allowed: Allowance) -> JSON:
-    """The key's per-minute window as the limiter counts it (this request included)."""
+    """The per-minute window of the caller's keys as the limiter counts it (this request
+    included): one window for a user's live keys, one for their test keys."""
     if allowed.requests_per_minute is None:
         return {"limit": None, "remaining": None, "reset": None}
-    limit, remaining, reset = await services.limiter.peek(caller.key.id,
+    limit, remaining, reset = await services.limiter.peek(limits.rate_bucket(caller),
                                                           allowed.requests_per_minute)
     return {"limit": limit, "remaining": remaining,
             "reset": iso(datetime.fromtimestamp(reset, UTC))}

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.errors import InvalidRequest, NotFound
+from chorus.store.caps import insert_capped
 from chorus.store.ids import utcnow
 from chorus.store.schema import personas
 
@@ -52,15 +53,19 @@ class PersonaStore:
             return [PersonaRow(*r) for r in await conn.execute(query)]
 
     async def create(self, user_id: str, persona_id: str, name: str, description: str,
-                     system_prompt: str) -> PersonaRow:
+                     system_prompt: str, cap: int) -> PersonaRow:
+        """A new persona, unless the user has `cap` of them already (checked atomically)."""
         row = PersonaRow(user_id, persona_id, name, description, system_prompt, utcnow())
+        values = {name: getattr(row, name) for name in PersonaRow.__slots__}
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(personas.insert().values(
-                    **{name: getattr(row, name) for name in PersonaRow.__slots__}))
+                added = await insert_capped(conn, personas, values,
+                                            personas.c.user_id == user_id, cap, user_id)
         except sa.exc.IntegrityError as exc:
             raise InvalidRequest(f"persona {persona_id!r} already exists; delete it first",
                                  param="id") from exc
+        if not added:
+            raise InvalidRequest(f"at most {cap} custom personas; delete one first")
         return row
 
     async def delete(self, user_id: str, persona_id: str) -> None:

@@ -8,7 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chorus.errors import NotFound
+from chorus.errors import Forbidden, NotFound
+from chorus.store.caps import insert_capped
 from chorus.store.ids import new_id, utcnow
 from chorus.store.schema import api_keys, users
 from chorus.types import JSON
@@ -83,11 +84,20 @@ class UserStore:
                                .values(settings=settings))
 
     async def add_key(self, user_id: str, name: str, prefix: str, digest: str,
-                      test: bool) -> KeyRow:
+                      test: bool, max_keys: int | None = None) -> KeyRow:
+        """A new key; with `max_keys`, 403 if the user holds that many unrevoked keys already
+        (checked atomically, so concurrent creates cannot pass it)."""
         row = KeyRow(new_id("key"), user_id, name, prefix, digest, test, utcnow(), None, None)
+        values = {name: getattr(row, name) for name in KeyRow.__slots__}
         async with self.engine.begin() as conn:
-            await conn.execute(api_keys.insert().values(
-                **{name: getattr(row, name) for name in KeyRow.__slots__}))
+            if max_keys is None:
+                await conn.execute(api_keys.insert().values(**values))
+                return row
+            active = sa.and_(api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None))
+            added = await insert_capped(conn, api_keys, values, active, max_keys, user_id)
+        if not added:
+            raise Forbidden(f"this account may hold at most {max_keys} keys at once (its "
+                            "tier's limit); revoke one first")
         return row
 
     async def key_by_hash(self, digest: str) -> tuple[KeyRow, UserRow] | None:
