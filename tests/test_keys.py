@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from chorus import auth
-from chorus.store.schema import api_keys
-from tests.conftest import Harness
+from chorus.store.schema import api_keys, users
+from tests.api.test_completions import upstream_config
+from tests.conftest import FakeUpstream, Harness, harness_for
 
 
 def test_keys_have_at_least_192_random_bits() -> None:
@@ -109,6 +110,51 @@ async def test_settings_round_trip_and_validation(harness: Harness) -> None:
     unknown = await harness.client.patch("/v1/settings", headers=headers,
                                          json={"colour": "red"})  # ignored, as everywhere
     assert unknown.status_code == 200 and "colour" not in unknown.json()
+
+
+async def test_settings_are_per_kind_of_key_so_test_choices_never_break_live_chats(
+        database_url: str, fake_llm: FakeUpstream) -> None:
+    config = upstream_config(fake_llm.url)  # live keys get fake-small; no OpenAI key here
+    config.defaults.default_model = "fake-small"
+    async with harness_for(database_url, file=config) as h:
+        test_key = await h.headers(user="sam", test=True)
+        live_key = await h.headers(user="sam", test=False)
+        saved = await h.client.patch("/v1/settings", headers=test_key,
+                                     json={"default_model": "gpt-4o-mini"})
+        assert saved.status_code == 200, saved.text
+        simulated = await h.client.post("/v1/chat", headers=test_key, json={"message": "hi"})
+        assert simulated.json()["models_used"] == ["gpt-4o-mini"]
+        live = await h.client.post("/v1/chat", headers=live_key, json={"message": "hi"})
+        assert live.status_code == 200, live.text
+        assert live.json()["models_used"] == ["fake-small"]
+        assert (await h.client.get("/v1/settings", headers=live_key)).json()[
+            "default_model"] is None
+        refused = await h.client.patch("/v1/settings", headers=live_key,
+                                       json={"default_model": "gpt-4o-mini"})
+        assert refused.status_code == 400  # not offered to live keys on this server
+        mine = await h.client.patch("/v1/settings", headers=live_key,
+                                    json={"default_model": "fake-slow", "cost_preference": 0.2})
+        assert mine.status_code == 200
+        again = await h.client.post("/v1/chat", headers=live_key, json={"message": "hi"})
+        assert again.json()["models_used"] == ["fake-slow"]
+        kept = (await h.client.get("/v1/settings", headers=test_key)).json()
+        assert kept["default_model"] == "gpt-4o-mini" and kept["cost_preference"] is None
+        other_test_key = await h.headers(user="sam", test=True)  # one user: one per kind
+        assert (await h.client.get("/v1/settings", headers=other_test_key)).json()[
+            "default_model"] == "gpt-4o-mini"
+
+
+async def test_settings_stored_before_the_split_apply_to_both_kinds(harness: Harness) -> None:
+    test_key = await harness.headers(user="old-timer", test=True)
+    live_key = await harness.headers(user="old-timer", test=False)
+    async with harness.services.store.engine.begin() as conn:
+        await conn.execute(users.update().where(users.c.name == "old-timer")
+                           .values(settings={"cost_preference": 0.7}))
+    harness.services.auth.forget(user_id=(await harness.services.store.users.by_name(
+        "old-timer")).id)
+    for headers in (test_key, live_key):
+        body = (await harness.client.get("/v1/settings", headers=headers)).json()
+        assert body["cost_preference"] == 0.7
 
 
 async def test_requests_missing_the_cache_together_read_the_key_once(harness: Harness) -> None:

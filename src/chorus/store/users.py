@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,7 +23,38 @@ class UserRow:
     name: str
     tier: str
     settings: JSON
+    """Model preferences of one kind of key: read through a key (`key_by_hash`), that key's
+    kind; otherwise the live keys'. Each kind has its own (see `settings_of`)."""
     created_at: datetime
+
+
+KINDS = ("live", "test")
+
+
+def settings_of(stored: JSON, test: bool) -> JSON:
+    """The preferences of one kind of key from the stored `settings` column.
+
+    They are kept per kind, `{"live": {...}, "test": {...}}`: preferences saved with a test key
+    name simulated models, which a server without that provider's key does not offer to live
+    keys, and must not turn the same user's live chats into 400s. A flat object (stored before
+    they were split) applies to both kinds.
+    """
+    if not any(kind in stored for kind in KINDS):
+        return stored
+    chosen = stored.get("test" if test else "live")
+    return chosen if isinstance(chosen, dict) else {}
+
+
+def _user(row: Sequence[Any], test: bool = False) -> UserRow:
+    """A users row, with the preferences of the test or the live keys."""
+    user = UserRow(*row)
+    return replace(user, settings=settings_of(user.settings, test))
+
+
+def _with_settings(stored: JSON, test: bool, settings: JSON) -> JSON:
+    """The stored column with one kind's preferences replaced and the other's kept."""
+    other = "live" if test else "test"
+    return {other: settings_of(stored, not test), "test" if test else "live": settings}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +88,7 @@ class UserStore:
             row = (await conn.execute(
                 sa.select(*_USER_COLUMNS).where(users.c.name == name))).first()
             if row is not None:
-                return UserRow(*row)
+                return _user(row)
             user = UserRow(new_id("usr"), name, tier, {}, utcnow())
             await conn.execute(users.insert().values(
                 id=user.id, name=user.name, tier=user.tier, settings=user.settings,
@@ -68,7 +101,7 @@ class UserStore:
                 sa.select(*_USER_COLUMNS).where(users.c.id == user_id))).first()
         if row is None:
             raise NotFound(f"user {user_id!r} not found")
-        return UserRow(*row)
+        return _user(row)
 
     async def by_name(self, name: str) -> UserRow:
         async with self.engine.connect() as conn:
@@ -76,12 +109,16 @@ class UserStore:
                 sa.select(*_USER_COLUMNS).where(users.c.name == name))).first()
         if row is None:
             raise NotFound(f"user {name!r} not found")
-        return UserRow(*row)
+        return _user(row)
 
-    async def update_settings(self, user_id: str, settings: JSON) -> None:
+    async def update_settings(self, user_id: str, test: bool, settings: JSON) -> None:
+        """Replace the preferences of the user's test or live keys; the other kind's stay."""
         async with self.engine.begin() as conn:
+            stored = (await conn.execute(sa.select(users.c.settings)
+                                         .where(users.c.id == user_id)
+                                         .with_for_update())).scalar_one()
             await conn.execute(users.update().where(users.c.id == user_id)
-                               .values(settings=settings))
+                               .values(settings=_with_settings(stored, test, settings)))
 
     async def add_key(self, user_id: str, name: str, prefix: str, digest: str,
                       test: bool, max_keys: int | None = None) -> KeyRow:
@@ -109,7 +146,8 @@ class UserStore:
         if row is None:
             return None
         split = len(_KEY_COLUMNS)
-        return KeyRow(*row[:split]), UserRow(*row[split:])
+        key = KeyRow(*row[:split])
+        return key, _user(row[split:], key.test)
 
     async def keys(self, user_id: str) -> list[KeyRow]:
         query = (sa.select(*_KEY_COLUMNS).where(api_keys.c.user_id == user_id)
