@@ -95,6 +95,10 @@ class UserStore:
                 created_at=user.created_at))
             return user
 
+    async def set_tier(self, user_id: str, tier: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(users.update().where(users.c.id == user_id).values(tier=tier))
+
     async def get(self, user_id: str) -> UserRow:
         async with self.engine.connect() as conn:
             row = (await conn.execute(
