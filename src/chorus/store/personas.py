@@ -38,12 +38,6 @@ class PersonaStore:
         async with self.engine.connect() as conn:
             return [PersonaRow(*r) for r in await conn.execute(query)]
 
-    async def count(self, user_id: str) -> int:
-        query = sa.select(sa.func.count()).select_from(personas).where(
-            personas.c.user_id == user_id)
-        async with self.engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
-
     async def some(self, user_id: str, ids: Collection[str]) -> list[PersonaRow]:
         if not ids:
             return []
