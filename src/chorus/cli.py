@@ -74,19 +74,28 @@ async def _first_start(settings: Settings) -> str | None:
         await engine.dispose()
 
 
+DEFAULT_TIER = "power"
+
+
 @keys_app.command("create")
 def keys_create(user: Annotated[str, typer.Option(help="user name; created if new")],
-                tier: Annotated[str, typer.Option()] = "power",
-                test: Annotated[bool, typer.Option("--test", help="a sk_test_ key")] = False,
+                tier: Annotated[str | None, typer.Option(
+                    help="the user's tier (free, pro, power, enterprise or one the config "
+                         f"adds): a new user gets it, {DEFAULT_TIER} if omitted; an existing "
+                         "user is moved to it, and keeps theirs if omitted")] = None,
+                test: Annotated[bool, typer.Option(
+                    "--test", help="a sk_test_ key: simulated answers, no provider needed "
+                                   "(without it: a sk_live_ key, answered by real providers)")
+                                ] = False,
                 name: Annotated[str, typer.Option(help="a label for the key")] = "cli",
                 config: ConfigOption = None) -> None:
     """Create a key; its secret is printed alone on the last line."""
     settings = _settings(config)
-    if tier not in settings.tiers:
+    if tier is not None and tier not in settings.tiers:
         typer.echo(f"error: unknown tier {tier!r}; one of {', '.join(settings.tiers)}", err=True)
         raise typer.Exit(2)
 
-    async def create() -> tuple[str, str, str]:
+    async def create() -> tuple[str, str | None, str, str]:
         from chorus import auth
         from chorus.store import Store
         from chorus.store.db import create_engine, migrate
@@ -95,17 +104,36 @@ def keys_create(user: Annotated[str, typer.Option(help="user name; created if ne
         try:
             await migrate(engine)
             store = Store.over(engine)
-            row = await store.users.ensure(user, tier)
+            row = await store.users.ensure(user, tier or DEFAULT_TIER)
+            changed_from = None
+            if tier is not None and row.tier != tier:
+                await store.users.set_tier(row.id, tier)
+                changed_from = row.tier
             secret = auth.new_secret(test)
             key = await store.users.add_key(row.id, name, auth.display_prefix(secret),
                                             auth.digest(secret), test)
-            return row.id, key.id, secret
+            return row.id, changed_from, key.id, secret
         finally:
             await engine.dispose()
 
-    user_id, key_id, secret = asyncio.run(create())
+    user_id, changed_from, key_id, secret = asyncio.run(create())
+    if changed_from is not None:
+        typer.echo(f"user {user}: tier changed from {changed_from} to {tier} (a running server "
+                   "applies it within 5 seconds)")
+    if not test and not _offers_live_models(settings):
+        typer.echo("warning: this is a sk_live_ key, and this configuration offers live keys no "
+                   "model: set a provider key (OPENAI_API_KEY, ANTHROPIC_API_KEY, "
+                   "GEMINI_API_KEY), OLLAMA_BASE_URL or [[models]] in the config, or its chats "
+                   "will fail. For simulated answers, create a key with --test.", err=True)
     typer.echo(f"user {user} ({user_id}), key {key_id}; the secret is shown once:")
     typer.echo(secret)
+
+
+def _offers_live_models(settings: Settings) -> bool:
+    """Whether a live key could get an answer: a model with a provider, or Ollama's."""
+    from chorus.providers.catalog import build_catalog
+
+    return bool(build_catalog(settings).live) or bool(settings.ollama_base_url)
 
 
 @keys_app.command("list")
