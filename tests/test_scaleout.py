@@ -24,7 +24,10 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from chorus import auth
 from chorus.fakellm.server import FakeLLM
+from chorus.store import Store
+from chorus.store.db import create_engine, migrate
 from tests.conftest import REDIS_URL, ServerThread, unavailable
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -99,11 +102,8 @@ class Cluster:
     fake: FakeLLM
 
     def key(self, tier: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "chorus.cli", "keys", "create", "--user",
-                               f"scale-{uuid.uuid4().hex[:8]}", "--tier", tier],
-                              env=self.env, capture_output=True, text=True, timeout=60,
-                              check=True)
-        return done.stdout.strip().splitlines()[-1]
+        """A live key of a new user of `tier`."""
+        return asyncio.run(_new_key(self.env["CHORUS_DATABASE_URL"], tier))
 
     def status(self, name: str) -> str:
         """HAProxy's view of one backend server: UP, DOWN, …"""
@@ -120,6 +120,27 @@ class Cluster:
             if row.get("pxname") == "chorus" and row.get("svname") == name:
                 return row["status"]
         raise AssertionError(f"no server {name} in HAProxy's stats")
+
+
+async def _new_key(database_url: str, tier: str) -> str:
+    engine = create_engine(database_url)
+    try:
+        users = Store.over(engine).users
+        row = await users.ensure(f"scale-{uuid.uuid4().hex[:8]}", tier)
+        secret = auth.new_secret(test=False)
+        await users.add_key(row.id, "scaleout", auth.display_prefix(secret),
+                            auth.digest(secret), False)
+        return secret
+    finally:
+        await engine.dispose()
+
+
+async def _migrate(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
 
 
 def _wait_until(check: object, what: str, seconds: float = 60) -> None:
@@ -181,8 +202,7 @@ requests_per_minute = 1000000
     env = {**os.environ, "PYTHONPATH": path, "CHORUS_DATABASE_URL": postgres_url,
            "CHORUS_REDIS_URL": REDIS_URL, "CHORUS_CONFIG": str(config),
            "CHORUS_REDIS_PREFIX": f"scaleout-{uuid.uuid4().hex[:8]}"}
-    subprocess.run([sys.executable, "-m", "chorus.cli", "db", "upgrade"], env=env, check=True,
-                   capture_output=True, timeout=120)  # once, before the instances start
+    asyncio.run(_migrate(postgres_url))  # once, before the instances start (docs/deploy.md)
     ports = {name: free_port() for name in INSTANCES}
     instances: dict[str, subprocess.Popen[bytes]] = {}
     processes: list[subprocess.Popen[bytes]] = []
