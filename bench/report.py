@@ -13,6 +13,7 @@ TARGETS = {"gateway_added_p50_ms_c1": 0.7, "throughput_ratio_c64": 10.0, "list_p
            "cpu_2_workers_over_1": 1.0}
 TITLES = {"gateway": "Gateway overhead on /v1/chat/completions",
           "workers": "chorus serve --workers 1 and 2 (nothing pinned)",
+          "scaleout": "Three instances behind HAProxy on one PostgreSQL and one Redis",
           "sessions": "Sessions on /v1/chat (continue a session: history read, two writes)",
           "store": "The store at scale (10,000 sessions, 1,000,000 messages)",
           "fanout": "Fan-out (ensemble against fake-llm with set latencies)",
@@ -72,6 +73,15 @@ def _workers(data: dict[str, Any]) -> list[str]:
                            for r in run["rounds"])
         lines.append(f"| {name} | {run['load']} | {run['rps']:.0f} | "
                      f"{run['cpu_ms_per_request']:.3f} | {rounds} | {run['errors']} |")
+    return lines
+
+
+def _scaleout(data: dict[str, Any]) -> list[str]:
+    lines = ["| check | result |", "| --- | --- |"]
+    for name, values in data.items():
+        cells = ", ".join(f"{k.replace('_', ' ')} {json.dumps(v) if isinstance(v, dict) else v}"
+                          for k, v in values.items())
+        lines.append(f"| {name.replace('_', ' ')} | {cells} |")
     return lines
 
 
@@ -250,6 +260,8 @@ def write(results: dict[str, Any], doc: Path, raw: Path, notes: Path | None = No
             out += _gateway(data)
         elif key == "workers":
             out += _workers(data)
+        elif key == "scaleout":
+            out += _scaleout(data)
         elif key == "store":
             out += _store(data)
         elif key == "router":

@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import fanout, gateway, memory, report, router, sessions, store, workers  # noqa: E402
+from bench import fanout, gateway, memory, report, router, scaleout, sessions, store, workers  # noqa: E402
 
-SECTIONS = ("gateway", "workers", "sessions", "store", "fanout", "router", "memory")
+SECTIONS = ("gateway", "workers", "scaleout", "sessions", "store", "fanout", "router", "memory")
 PG_URL = os.environ.get("CHORUS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -39,6 +39,7 @@ def machine() -> dict[str, object]:
 def section(name: str, work: Path, args: argparse.Namespace, databases: list[str]) -> object:
     """One section's results; other people's work on the machine is recorded by the caller."""
     print({"gateway": "gateway overhead", "workers": "chorus serve --workers 1 and 2",
+           "scaleout": "three instances behind HAProxy",
            "sessions": "sessions on /v1/chat",
            "store": "store at scale", "fanout": "fan-out", "router": "router",
            "memory": "memory"}[name], flush=True)
@@ -51,6 +52,8 @@ def section(name: str, work: Path, args: argparse.Namespace, databases: list[str
         return gateway.run(work, args.seconds, levels, peers)
     if name == "workers":
         return workers.run(work, args.seconds)
+    if name == "scaleout":
+        return scaleout.run(work, args.seconds)
     if name == "sessions":
         urls = {"sqlite": f"sqlite:///{work}/sessions.db"}
         if "postgresql" in databases:

@@ -1,7 +1,8 @@
 """Three `chorus serve` instances behind HAProxy on one PostgreSQL and one Redis.
 
 The real parts, as docs/deploy.md runs them: Debian's `haproxy` (installed with apt-get when it
-is missing), health checks on /readyz, and a fake upstream. A session continues through
+is missing; bench/scaleout.py has its configuration), health checks on /readyz, and a fake
+upstream. A session continues through
 another instance, a 60-a-minute key gets exactly 60 across the three, and SIGKILL of one
 instance under load loses no answered turn while HAProxy takes the instance out.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from bench.scaleout import haproxy_binary, haproxy_config, server_status
 from chorus import auth
 from chorus.fakellm.server import FakeLLM
 from chorus.store import Store
@@ -44,53 +45,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def haproxy_binary() -> str:
-    """Debian's haproxy, installed with apt-get when missing (as .ci/run does)."""
-    def found() -> str | None:
-        return shutil.which("haproxy") or next(
-            (p for p in ("/usr/sbin/haproxy", "/usr/bin/haproxy") if Path(p).exists()), None)
-
-    if found() is None and shutil.which("apt-get") and os.geteuid() == 0:
-        for step in (["apt-get", "install", "-y", "-qq", "haproxy"],
-                     ["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "haproxy"]):
-            if found() is not None:
-                break
-            subprocess.run(step, capture_output=True, timeout=300, check=False)
-    binary = found()
+def haproxy() -> str:
+    binary = haproxy_binary()
     if binary is None:
         unavailable("HAProxy", "not installed and apt-get could not install it")
     assert binary is not None
     return binary
-
-
-def haproxy_config(port: int, stats: Path, backends: dict[str, int]) -> str:
-    """The load balancer of docs/deploy.md, on loopback ports."""
-    servers = "\n".join(f"    server {name} 127.0.0.1:{p} check" for name, p in backends.items())
-    return f"""global
-    maxconn 4096
-    stats socket {stats} mode 600 level admin
-
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    timeout tunnel 1h
-    retries 2
-    option redispatch
-
-frontend chorus
-    bind 127.0.0.1:{port}
-    default_backend chorus
-
-backend chorus
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 300ms fall 2 rise 2
-    http-response set-header X-Chorus-Backend %s
-{servers}
-"""
 
 
 @dataclass
@@ -107,19 +67,7 @@ class Cluster:
 
     def status(self, name: str) -> str:
         """HAProxy's view of one backend server: UP, DOWN, …"""
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.connect(str(self.stats))
-            sock.sendall(b"show stat\n")
-            text = b""
-            while chunk := sock.recv(65536):
-                text += chunk
-        lines = text.decode().splitlines()
-        header = lines[0].lstrip("# ").split(",")
-        for line in lines[1:]:
-            row = dict(zip(header, line.split(","), strict=False))
-            if row.get("pxname") == "chorus" and row.get("svname") == name:
-                return row["status"]
-        raise AssertionError(f"no server {name} in HAProxy's stats")
+        return server_status(self.stats, name)
 
 
 async def _new_key(database_url: str, tier: str) -> str:
@@ -168,7 +116,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="module")
 def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    haproxy = haproxy_binary()
+    binary = haproxy()
     try:
         import redis
 
@@ -217,7 +165,7 @@ requests_per_minute = 1000000
         front, stats = free_port(), work / "haproxy.sock"
         (work / "haproxy.cfg").write_text(haproxy_config(front, stats, ports))
         with open(work / "haproxy.log", "wb") as log:
-            processes.append(subprocess.Popen([haproxy, "-db", "-f", str(work / "haproxy.cfg")],
+            processes.append(subprocess.Popen([binary, "-db", "-f", str(work / "haproxy.cfg")],
                                               stdout=log, stderr=subprocess.STDOUT))
         built = Cluster(f"http://127.0.0.1:{front}", instances, stats, env, fake)
         for name in INSTANCES:
