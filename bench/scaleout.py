@@ -69,6 +69,7 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout tunnel 1h
+    timeout check 3s
     retries 2
     option redispatch
 
