@@ -22,6 +22,8 @@ SECRET_PATTERNS = (
     (re.compile(r"\bsk-[A-Za-z0-9_-]{12,}"), "sk-[redacted]"),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{20,}"), "AIza[redacted]"),
 )
+SECRET_HINT = re.compile(r"sk_(?:live|test)_|(?i:bearer)|sk-|AIza")
+"""Found in every string one of SECRET_PATTERNS matches: most strings need no substitution."""
 MIN_SECRET_CHARS = 6
 """Shorter configured secrets are not scrubbed one by one: they would blank ordinary words."""
 
@@ -42,9 +44,11 @@ class Redactor:
     def clean(self, value: object) -> object:
         if isinstance(value, str):
             for secret in self.secrets:
-                value = value.replace(secret, "[redacted]")
-            for pattern, replacement in SECRET_PATTERNS:
-                value = pattern.sub(replacement, value)
+                if secret in value:
+                    value = value.replace(secret, "[redacted]")
+            if SECRET_HINT.search(value):
+                for pattern, replacement in SECRET_PATTERNS:
+                    value = pattern.sub(replacement, value)
             return value
         if isinstance(value, dict):
             return {k: self.clean(v) for k, v in value.items()}
