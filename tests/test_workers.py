@@ -26,13 +26,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(args: list[str], env: dict[str, str],
-            log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def serving(args: list[str], env: dict[str, str], log: Path,
+            cwd: Path | None = None) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`chorus serve ARGS` on a free port, once /healthz answers; stopped with SIGTERM."""
     port = free_port()
     with open(log, "wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "chorus.cli", "serve", "--port",
-                                    str(port), *args], env=env, stdout=out,
+                                    str(port), *args], env=env, stdout=out, cwd=cwd,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -94,14 +94,23 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def test_two_workers_answer_from_two_processes(env: dict[str, str], tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
-    with serving(["--workers", "2"], env, log) as (process, url):
+    config = tmp_path / "chorus.toml"
+    config.write_text('[[providers]]\nname = "up"\nbase_url = "http://127.0.0.1:9/v1"\n\n'
+                      '[[models]]\nid = "from-the-file"\nprovider = "up"\n')
+    key = subprocess.run([sys.executable, "-m", "chorus.cli", "keys", "create", "--user", "w",
+                          "--config", str(config)], env=env, capture_output=True, text=True,
+                         timeout=60, check=True).stdout.strip().splitlines()[-1]
+    with serving(["--workers", "2", "--config", config.name], {**env, "PWD": str(tmp_path)},
+                 log, cwd=tmp_path) as (process, url):
         pids = answering_pids(url)
         workers = children_of(process.pid)
         assert len(pids) == 2, pids
         assert pids <= workers, (pids, workers)
         assert process.pid not in pids
-        models = httpx.get(f"{url}/v1/models", timeout=10)
-        assert models.status_code == 401  # each worker is the whole app, auth included
+        for _ in range(8):  # every worker read the --config file, given as a relative path
+            models = httpx.get(f"{url}/v1/models", headers={"authorization": f"Bearer {key}",
+                                                            "connection": "close"}, timeout=10)
+            assert "from-the-file" in [m["id"] for m in models.json()["data"]]
     assert process.returncode == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in pids)  # stopped with the parent
     text = log.read_text()
