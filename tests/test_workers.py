@@ -137,3 +137,19 @@ def test_zero_workers_is_refused(env: dict[str, str]) -> None:
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "--workers" in done.stderr
+
+
+def test_a_worker_that_dies_is_replaced(env: dict[str, str], tmp_path: Path) -> None:
+    with serving(["--workers", "2"], env, tmp_path / "serve.log") as (process, url):
+        first = answering_pids(url)
+        assert len(first) == 2
+        killed = min(first)
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            now = answering_pids(url, attempts=2)
+            if killed not in now and len(children_of(process.pid) & (now - first)) == 1:
+                break
+            assert time.monotonic() < deadline, f"no new worker: {now}"
+            time.sleep(0.2)
+    assert "died" in (tmp_path / "serve.log").read_text()
