@@ -1,6 +1,6 @@
 """Run every benchmark, write bench/results/<date>.json and the tables in docs/benchmarks.md.
 
-    ./dev bench                       # everything, 20 s per load level (about 15 minutes)
+    ./dev bench                       # everything, 20 s per load level (about 25 minutes)
     ./dev bench --seconds 5 --only gateway,memory --peers tensorzero
 """
 
