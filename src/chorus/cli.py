@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from chorus.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Chorus: a self-hosted multi-model chat server.")
@@ -35,8 +38,11 @@ def _settings(config: Path | None) -> Settings:
 def serve(host: Annotated[str | None, typer.Option()] = None,
           port: Annotated[int | None, typer.Option()] = None,
           config: ConfigOption = None,
-          workers: Annotated[int, typer.Option(help="server processes")] = 1) -> None:
+          workers: Annotated[int, typer.Option(
+              min=1, help="serving processes sharing the port")] = 1) -> None:
     """Run the server (SQLite in ./data/chorus.db unless CHORUS_DATABASE_URL says otherwise)."""
+    import os
+
     import uvicorn
 
     from chorus import logs
@@ -49,8 +55,37 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
         typer.echo("\nFirst start: created user 'local' (tier power) and a test key.\n"
                    "It answers with simulated models; it is shown only this once:\n\n"
                    f"    {secret}\n")
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+    host, port = host or settings.host, port or settings.port
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level,
+                    access_log=False, log_config=None)
+        return
+    typer.echo(_workers_notice(workers, settings), err=True)
+    if settings.config is not None:  # each worker reads the same file
+        os.environ["CHORUS_CONFIG"] = str(Path(settings.config).resolve())
+    uvicorn.run("chorus.cli:worker_app", factory=True, workers=workers, host=host, port=port,
                 log_level=settings.log_level, access_log=False, log_config=None)
+
+
+def _workers_notice(workers: int, settings: Settings) -> str:
+    """What `--workers N` shares between its processes and what each keeps to itself."""
+    limits = ("rate limits and quotas are shared through Redis" if settings.redis_url else
+              "rate limits and quotas are counted in each process (each allows the full limit) "
+              "because CHORUS_REDIS_URL is not set")
+    return (f"Starting {workers} worker processes on one port: {limits}; /metrics shows the "
+            "counters of the process that answers; revoked keys are refused by the other "
+            "processes within 5 s.")
+
+
+def worker_app() -> FastAPI:
+    """The app of one process of `chorus serve --workers N`: uvicorn's factory, run in each
+    worker, which reads the settings from the environment (and CHORUS_CONFIG) again."""
+    from chorus import logs
+    from chorus.app import create_app
+
+    settings = load_settings(None)
+    logs.configure_for(settings)
+    return create_app(settings)
 
 
 async def _first_start(settings: Settings) -> str | None:
