@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chorus.logs import SECRET_HINT, SECRET_PATTERNS, Redactor
+from chorus.logs import Redactor
+from chorus.redact import SECRET_HINT, SECRET_PATTERNS
 
 LEAKS = ["Authorization: Bearer abc.def-123", "BEARER abc", "bearer\tabc",
          "key sk_live_a1B2c3D4e5", "key sk_test_a1B2c3D4e5", "sk-proj-abcdefghijklmnop1234",
