@@ -77,25 +77,36 @@ class RequestBody(BaseModel):
 def unstorable_text(value: object, where: str = "") -> tuple[str, str] | None:
     """The first text no database can store, as (field path, why): NUL characters, and lone
     UTF-16 surrogates, which JSON's escapes can spell but UTF-8 cannot."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return where, "not contain NUL characters"
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            return where, "be valid Unicode (no lone surrogates)"
-        return None
-    items: list[tuple[str, object]] = []
-    if isinstance(value, dict):  # keys first: a clean key is safe to name in a message
-        items = [(where, k) for k in value]
-        items += [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
-    elif isinstance(value, list):
-        items = [(f"{where}.{i}" if where else str(i), v) for i, v in enumerate(value)]
-    for path, item in items:
-        found = unstorable_text(item, path)
-        if found is not None:
-            return found
+    pending: list[tuple[str, object]] = [(where, value)]  # a stack, not recursion: any depth
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, str):
+            why = _unstorable(item)
+            if why is not None:
+                return path, why
+        else:
+            pending.extend(reversed(_children(path, item)))
     return None
+
+
+def _unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return "not contain NUL characters"
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "be valid Unicode (no lone surrogates)"
+    return None
+
+
+def _children(where: str, value: object) -> list[tuple[str, object]]:
+    """A container's parts in the order they are checked, each with its field path."""
+    if isinstance(value, dict):  # keys first: a clean key is safe to name in a message
+        items: list[tuple[str, object]] = [(where, k) for k in value]
+        return items + [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
+    if isinstance(value, list):
+        return [(f"{where}.{i}" if where else str(i), v) for i, v in enumerate(value)]
+    return []
 
 
 class JSONBytes(Response):
