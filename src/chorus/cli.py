@@ -39,7 +39,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     """Run the server (SQLite in ./data/chorus.db unless CHORUS_DATABASE_URL says otherwise)."""
     import uvicorn
 
-    from chorus import logs
+    from chorus import logs, serving
     from chorus.app import create_app
 
     settings = _settings(config)
@@ -50,7 +50,8 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
                    "It answers with simulated models; it is shown only this once:\n\n"
                    f"    {secret}\n")
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level, access_log=False, log_config=None)
+                log_level=settings.log_level, access_log=False, log_config=None,
+                **serving.uvicorn_options(settings))
 
 
 async def _first_start(settings: Settings) -> str | None:
