@@ -244,3 +244,22 @@ async def test_the_openapi_document_declares_errors_auth_and_streams(h: Harness)
     for path in ("/v1/chat", "/v1/chat/completions"):
         ok = document["paths"][path]["post"]["responses"]["200"]["content"]
         assert {"application/json", "text/event-stream"} <= set(ok)
+
+
+async def test_json_nested_to_any_depth_is_400_or_accepted_never_500(h: Harness) -> None:
+    """Where a deep body turns into a RecursionError depends on the stack already in use, so
+    every depth around Python's recursion limit is sent, and far past it."""
+    key, routes = await body_routes(h)
+    headers = {**key, "content-type": "application/json"}
+    sent = 0
+    for method, _, url, _ in routes:
+        for depth in [*range(900, 1030, 3), 5_000, 100_000]:
+            nested = b"[" * depth + b"]" * depth
+            for raw in (b'{"message": "hi", "x": ' + nested + b"}", b"[" * depth):
+                response = await h.client.request(method, url, headers=headers, content=raw)
+                assert response.status_code < 500, (method, url, depth, response.text[:200])
+                if response.status_code >= 400:
+                    assert_invalid(response, response.status_code,
+                                   response.json()["error"]["code"])
+                sent += 1
+    assert sent > 600

@@ -100,6 +100,8 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         summary="Self-hosted multi-model chat server speaking the Konnect API",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served by chorus.api.web, from the package rather than a CDN
+        redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     api.install(app, settings)

@@ -45,7 +45,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
 
     import uvicorn
 
-    from chorus import logs
+    from chorus import logs, serving
     from chorus.app import create_app
 
     settings = _settings(config)
@@ -56,15 +56,16 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
                    "It answers with simulated models; it is shown only this once:\n\n"
                    f"    {secret}\n")
     host, port = host or settings.host, port or settings.port
+    options = serving.uvicorn_options(settings)
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level,
-                    access_log=False, log_config=None)
+                    access_log=False, log_config=None, **options)
         return
     typer.echo(_workers_notice(workers, settings), err=True)
     if settings.config is not None:  # each worker reads the same file
         os.environ["CHORUS_CONFIG"] = str(Path(settings.config).resolve())
     uvicorn.run("chorus.cli:worker_app", factory=True, workers=workers, host=host, port=port,
-                log_level=settings.log_level, access_log=False, log_config=None)
+                log_level=settings.log_level, access_log=False, log_config=None, **options)
 
 
 def _workers_notice(workers: int, settings: Settings) -> str:

@@ -180,6 +180,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 1_000_000
+    header_timeout: float = Field(
+        10.0, gt=0, description="seconds a client has to send a request's headers")
+    body_timeout: float = Field(
+        30.0, gt=0, description="seconds a client has to send a request's body, once headers came")
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="seconds an idle kept-alive connection stays open")
+    max_connections: int = Field(
+        1000, ge=1, description="concurrent connections (and requests) served; more get 503")
     max_message_chars: int = 100_000
     retention_days: int = Field(
         90, ge=0, description="delete chat history older than this many days; 0 keeps it")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chorus.errors import UpstreamError
 from chorus.modes.debate import ROUNDS
 from chorus.types import ModelRequest
 from tests.conftest import Harness
@@ -113,15 +114,32 @@ async def test_a_failing_side_shows_its_error_and_the_debate_goes_on(
                       "judge": Reply('{"winner": "pro", "reasoning": "Con never spoke."}')}
     body = await chat(h, await h.headers(), MOTION, **debate())
     assert len(script.calls("pro")) == 1 + ROUNDS, "Pro still argues every round"
-    assert len(script.calls("con")) == 1 + ROUNDS, "Con is asked again each round"
+    assert len(script.calls("con")) == 1, "a side that failed is not called again"
     assert "(failed to answer: con is down)" in script.calls("pro")[1].prompt
     judge = script.calls("judge")[0].prompt
     assert "Con, opening (con is down)" in judge and "Judge only what was said" in judge
-    con = body["details"]["rounds"][1]["con"]
+    con = body["details"]["rounds"][0]["con"]
     assert con["status"] == "failed" and con["error"]["message"] == "con is down"
+    assert all("con" not in r for r in body["details"]["rounds"][1:])
     assert "_Failed to answer: con is down_" in body["content"]
     assert body["models_used"] == [A, C]
     assert body["details"]["verdict"]["winner"] == "pro"
+
+
+async def test_a_side_failing_mid_debate_sits_out_the_later_rounds(
+        h: Harness, script: Script) -> None:
+    def pro(request: ModelRequest) -> str:
+        if "\n\nRound 2" in request.messages[-1].content:
+            raise UpstreamError("pro hung")
+        return "PRO speaks."
+    script.replies = {"pro": Reply(pro), "con": speaker("CON"),
+                      "judge": Reply('{"winner": "con", "reasoning": "Pro left."}')}
+    body = await chat(h, await h.headers(), MOTION, **debate())
+    assert len(script.calls("pro")) == 3, "opening, round 1, the failed round 2; not round 3"
+    assert len(script.calls("con")) == 1 + ROUNDS
+    rounds = body["details"]["rounds"]
+    assert rounds[2]["pro"]["status"] == "failed" and "pro" not in rounds[3]
+    assert "Pro, round 2 (pro hung)" in script.calls("judge")[0].prompt
 
 
 async def test_judge_failure_returns_the_transcript_with_winner_null(

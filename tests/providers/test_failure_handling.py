@@ -75,6 +75,19 @@ async def test_401_blames_the_servers_credentials_and_is_not_retried(
 
 
 @pytest.mark.parametrize("stream", [True, False])
+async def test_a_hung_model_is_cut_at_the_first_byte_timeout_not_the_total(
+        dialect: Dialect, make_provider: MakeProvider, fake_llm: FakeUpstream,
+        stream: bool) -> None:
+    """A whole answer's first byte is its end, so the first-byte timeout bounds it too."""
+    provider = make_provider(max_retries=RETRIES, first_byte_timeout=0.3, total_timeout=60)
+    started = time.monotonic()
+    error = await fails(complete(provider, "small@fault=hang", ask(stream=stream)))
+    assert isinstance(error, UpstreamTimeout) and "0.3s" in error.message
+    assert time.monotonic() - started < 5
+    assert len(fake_llm.requests) == 1
+
+
+@pytest.mark.parametrize("stream", [True, False])
 async def test_hang_times_out_at_the_first_byte_timeout_without_retry(
         dialect: Dialect, make_provider: MakeProvider, fake_llm: FakeUpstream,
         stream: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import FastAPI, Request
@@ -54,6 +55,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(web.router)  # the web app at `/`, outside the API's schema
+    app.router.redirect_slashes = False  # Starlette's echoes the Host header: see _slash_redirect
     openapi.install(app)
 
 
@@ -77,25 +79,36 @@ class RequestBody(BaseModel):
 def unstorable_text(value: object, where: str = "") -> tuple[str, str] | None:
     """The first text no database can store, as (field path, why): NUL characters, and lone
     UTF-16 surrogates, which JSON's escapes can spell but UTF-8 cannot."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return where, "not contain NUL characters"
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            return where, "be valid Unicode (no lone surrogates)"
-        return None
-    items: list[tuple[str, object]] = []
-    if isinstance(value, dict):  # keys first: a clean key is safe to name in a message
-        items = [(where, k) for k in value]
-        items += [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
-    elif isinstance(value, list):
-        items = [(f"{where}.{i}" if where else str(i), v) for i, v in enumerate(value)]
-    for path, item in items:
-        found = unstorable_text(item, path)
-        if found is not None:
-            return found
+    pending: list[tuple[str, object]] = [(where, value)]  # a stack, not recursion: any depth
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, str):
+            why = _unstorable(item)
+            if why is not None:
+                return path, why
+        else:
+            pending.extend(reversed(_children(path, item)))
     return None
+
+
+def _unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return "not contain NUL characters"
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "be valid Unicode (no lone surrogates)"
+    return None
+
+
+def _children(where: str, value: object) -> list[tuple[str, object]]:
+    """A container's parts in the order they are checked, each with its field path."""
+    if isinstance(value, dict):  # keys first: a clean key is safe to name in a message
+        items: list[tuple[str, object]] = [(where, k) for k in value]
+        return items + [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
+    if isinstance(value, list):
+        return [(f"{where}.{i}" if where else str(i), v) for i, v in enumerate(value)]
+    return []
 
 
 class JSONBytes(Response):
@@ -152,7 +165,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 404:
-        return error_response(request, NotFound(f"no route {request.url.path}"))
+        return (_slash_redirect(request)
+                or error_response(request, NotFound(f"no route {request.url.path}")))
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(_allowed_methods(request))
@@ -160,6 +174,22 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     body = {"code": "invalid_request" if exc.status_code < 500 else "internal_error",
             "message": error.message, "status": exc.status_code}
     return JSONBytes({"error": body}, status_code=exc.status_code, headers=headers)
+
+
+def _slash_redirect(request: Request) -> Response | None:
+    """A redirect to the same path with its trailing slash added or removed, when a route takes
+    that one. The target is a path, never built from the `Host` header: a client choosing the
+    host must not choose where the answer points."""
+    path: str = request.scope["path"]
+    other = path.rstrip("/") if path.endswith("/") else path + "/"
+    if not other.startswith("/") or other.startswith("//"):  # `//host` would leave the server
+        return None
+    scope = {**request.scope, "path": other}
+    if not any(route.matches(scope)[0] != Match.NONE for route in request.app.router.routes):
+        return None
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    target = quote(request.scope.get("root_path", "") + other) + (f"?{query}" if query else "")
+    return Response(status_code=307, headers={"location": target})
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -1,4 +1,5 @@
-"""The web app: `/` serves the single page, `/web/...` its static assets (no build step)."""
+"""The web app: `/` serves the single page, `/web/...` its static assets (no build step), and
+`/docs` the API reference, with Swagger UI from `web/vendor/` rather than a CDN."""
 
 from __future__ import annotations
 
@@ -47,6 +48,12 @@ def asset(relative: str) -> FileResponse:
 @router.api_route("/", methods=["GET", "HEAD"])
 def index() -> FileResponse:
     return asset("index.html")
+
+
+@router.api_route("/docs", methods=["GET", "HEAD"])
+def docs() -> FileResponse:
+    """Swagger UI over /openapi.json, its code served from the package: no CDN."""
+    return asset("docs.html")
 
 
 @router.api_route("/web/{relative:path}", methods=["GET", "HEAD"])

@@ -114,7 +114,9 @@ async def run(ctx: ModeContext, chosen: DebatePlan) -> AsyncIterator[ModeEvent]:
         yield AnswerDelta(parts[-1])
     for round_ in range(1, ROUNDS + 1):
         yield Stage("round", "started", round=round_)
-        for side in SIDES:
+        # A side that failed once is not called again: a hung model would cost a timeout a turn.
+        failed = {s.side for s in speeches if s.result.status != "ok"}
+        for side in (side for side in SIDES if side not in failed):
             fan = FanOut(ctx.caller, [_turn(ctx, chosen, side, round_, speeches)])
             async for event in fan.events():
                 yield event

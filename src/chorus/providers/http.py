@@ -109,10 +109,12 @@ class HttpProvider:
             self._urls[(model, stream)] = url
         return url
 
-    def _timeouts(self, stream: bool, deadline: float) -> httpclient.Timeouts:
-        """A stream must start within the first-byte timeout; a whole answer has until the end."""
+    def _timeouts(self, deadline: float) -> httpclient.Timeouts:
+        """Every call must start answering within the first-byte timeout: for a whole answer,
+        which arrives at once, that bounds the answer itself, so a hung model cannot hold a
+        request until the total timeout."""
         left = max(deadline - time.monotonic(), 0.001)
-        read = min(self.config.first_byte_timeout, left) if stream else left
+        read = min(self.config.first_byte_timeout, left)
         connect = min(self.config.connect_timeout, left)
         return httpclient.Timeouts(connect=connect, read=read, write=connect)
 
@@ -121,7 +123,7 @@ class HttpProvider:
         dialect = self.dialect
         url = self._url(model, request.stream)
         body = orjson.dumps(dialect.body(model, request))
-        timeouts = self._timeouts(request.stream, deadline)
+        timeouts = self._timeouts(deadline)
         started = False
         try:
             async with self.client.stream("POST", url, body=body, headers=self._headers,

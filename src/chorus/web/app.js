@@ -2,7 +2,7 @@
 // Routes live in the URL hash: #/ (new chat), #/s/<session id>, #/settings/<tab>.
 
 import { $, announce, h } from "./js/dom.js";
-import { Api } from "./js/api.js";
+import { Api, ApiError } from "./js/api.js";
 import { Catalog } from "./js/catalog.js";
 import { Composer } from "./js/composer.js";
 import { Conversation } from "./js/conversation.js";
@@ -13,12 +13,14 @@ import { modeLabel } from "./js/answer.js";
 const KEY_STORAGE = "chorus.apiKey";
 const NOTICE_STORAGE = "chorus.notice";
 
-function showSignin() {
+/** The sign-in form, holding `key` when the stored one could not be used this time. */
+function showSignin(key = "") {
   $("#shell").hidden = true;
   $("#signin").hidden = false;
   const notice = sessionStorage.getItem(NOTICE_STORAGE);
   sessionStorage.removeItem(NOTICE_STORAGE);
   $("#signin-error").textContent = notice || "";
+  $("#signin-key").value = key;
   $("#signin-key").focus();
   $("#signin-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -235,9 +237,12 @@ async function main() {
   try {
     catalog = await new Catalog(api).load();
   } catch (error) {
+    // A 401 has signed out already. Anything else (a 429, a 5xx, no network) says nothing about
+    // the key: keep it, in storage and in the form, and show what the server said.
     if (error.status !== 401) {
-      showSignin();
-      $("#signin-error").textContent = `The server could not be reached: ${error.message}`;
+      showSignin(key);
+      $("#signin-error").textContent = error instanceof ApiError
+        ? error.message : `The app could not start: ${error.message}`;
     }
     return;
   }

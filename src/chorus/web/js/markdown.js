@@ -7,7 +7,8 @@
 // paragraphs; inline code, bold, italic, strikethrough, links and bare URLs.
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)/;
-const HEADING = /^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$/;
+const HEADING = /^ {0,3}(#{1,6})\s+(.*)$/; // closing #s are cut by headingText, not here:
+// a lazy match followed by optional spaces costs the square of a line of spaces
 const RULE = /^ {0,3}([-*_])(?:\s*\1){2,}\s*$/;
 const QUOTE = /^ {0,3}> ?/;
 const ITEM = /^( *)([-*+]|\d{1,9}[.)])( +)(.*)$/;
@@ -28,21 +29,67 @@ function startsBlock(line, next) {
 }
 
 // ---- inline --------------------------------------------------------------------------------
+//
+// Linear in the text: an opener is judged from the characters around it, and its closer is
+// looked up in a list of every possible closer, built once per text. Scanning ahead from each
+// opener instead costs the square of the length when closers are missing ("**a " repeated).
 
-const INLINE = [
-  { re: /(`+)([\s\S]*?[^`])\1(?!`)/y, make: (m) => el("code", m[2].trim() || m[2]) },
-  { re: /\\([!-/:-@[-`{-~])/y, make: (m) => m[1] },
-  { re: /\*\*(?=\S)([\s\S]*?\S)\*\*/y, make: (m) => inline(m[1], el("strong")) },
-  { re: /__(?=\S)([\s\S]*?\S)__(?!\w)/y, word: true, make: (m) => inline(m[1], el("strong")) },
-  { re: /~~(?=\S)([\s\S]*?\S)~~/y, make: (m) => inline(m[1], el("del")) },
-  { re: /\*(?=[^\s*])([\s\S]*?[^\s*])\*(?!\*)/y, make: (m) => inline(m[1], el("em")) },
-  { re: /_(?=[^\s_])([\s\S]*?[^\s_])_(?!\w)/y, word: true, make: (m) => inline(m[1], el("em")) },
-  { re: /\[([^\]\n]+)\]\(\s*<?([^\s<>()]+)>?(?:\s+"[^"\n]*")?\s*\)/y,
-    make: (m) => link(m[2], m[1], m[0]) },
-  { re: /<(https?:\/\/[^\s<>]+)>/y, make: (m) => link(m[1], null, m[0]) },
-  { re: /https?:\/\/[^\s<>"']*[^\s<>"'.,;:!?)\]]/y, word: true, make: (m) => link(m[0], null, m[0]) },
-];
-const STARTERS = new Set(["`", "\\", "*", "_", "~", "[", "<", "h"]);
+// Nesting deeper than this (spans in spans, quotes in quotes, lists in lists) shows as text,
+// so that no answer can exhaust the call stack ("> " repeated thousands of times).
+const MAX_DEPTH = 16;
+
+const SPACE = /\s/;
+const WORD = /\w/;
+const SPANS = [
+  // [opener, element, opener needs no word character before it, closer at a position]
+  ["**", "strong", false, /(?<=\S)(?=\*\*)/g],
+  ["__", "strong", true, /(?<=\S)(?=__(?!\w))/g],
+  ["~~", "del", false, /(?<=\S)(?=~~)/g],
+  ["*", "em", false, /(?<=[^\s*])(?=\*(?!\*))/g],
+  ["_", "em", true, /(?<=[^\s_])(?=_(?!\w))/g],
+].map(([open, tag, word, closer]) => ({ open, tag, word, closer }));
+const LINK_REST = /\(\s*<?([^\s<>()]+)>?(?:\s+"[^"\n]*")?\s*\)/y;
+const AUTOLINK = /<(https?:\/\/[^\s<>]+)>/y;
+const BARE_URL = /https?:\/\/[^\s<>"']*[^\s<>"'.,;:!?)\]]/y;
+const ESCAPABLE = /[!-/:-@[-`{-~]/;
+
+/** Sorted positions where `re` matches in `text`, each looked up with a cursor that only
+ * moves forward, as openers are met left to right. */
+class Positions {
+  constructor(list) {
+    this.list = list;
+    this.at = 0;
+  }
+
+  static of(re, text) {
+    return new Positions([...text.matchAll(re)].map((m) => m.index));
+  }
+
+  /** The first position at or after `min`, or -1. */
+  next(min) {
+    while (this.at < this.list.length && this.list[this.at] < min) this.at += 1;
+    return this.at < this.list.length ? this.list[this.at] : -1;
+  }
+}
+
+/** What one text's openers need to find their closers without scanning ahead. */
+class Closers {
+  constructor(text) {
+    this.spans = SPANS.map((span) => Positions.of(span.closer, text));
+    this.runs = new Map(); // code spans: backtick runs by length
+    for (const m of text.matchAll(/`+/g)) {
+      if (!this.runs.has(m[0].length)) this.runs.set(m[0].length, []);
+      this.runs.get(m[0].length).push(m.index);
+    }
+    for (const [length, list] of this.runs) this.runs.set(length, new Positions(list));
+    this.labelEnd = new Int32Array(text.length + 1); // the first "]" or newline at or after i
+    this.labelEnd[text.length] = text.length;
+    for (let i = text.length - 1; i >= 0; i -= 1) {
+      this.labelEnd[i] = text[i] === "]" || text[i] === "\n" ? i : this.labelEnd[i + 1];
+    }
+    this.linkRest = new Map(); // a link's "(url)" by the position of its "]"
+  }
+}
 
 /** An absolute http(s) URL as the browser normalises it, or null. */
 export function safeHref(raw) {
@@ -54,7 +101,7 @@ export function safeHref(raw) {
   }
 }
 
-function link(rawHref, label, source) {
+function link(rawHref, label, source, depth) {
   const href = safeHref(rawHref);
   if (href === null) return source;
   const anchor = el("a");
@@ -62,34 +109,89 @@ function link(rawHref, label, source) {
   anchor.target = "_blank";
   anchor.rel = "noopener noreferrer nofollow";
   if (label === null) anchor.textContent = rawHref;
-  else inline(label, anchor);
+  else inline(label, anchor, depth + 1);
   return anchor;
 }
 
+function codeSpan(text, i, closers) {
+  let run = 1;
+  while (text[i + run] === "`") run += 1;
+  const close = closers.runs.get(run)?.next(i + run + 1) ?? -1; // none: after an escaped "`"
+  if (close < 0) return [text.slice(i, i + run), run]; // no closer: the run is text
+  const body = text.slice(i + run, close);
+  return [el("code", body.trim() || body), close + run - i];
+}
+
+function span(text, i, closers, depth) {
+  for (const [index, rule] of SPANS.entries()) {
+    const after = text[i + rule.open.length];
+    if (!text.startsWith(rule.open, i) || after === undefined || SPACE.test(after)
+        || (rule.open.length === 1 && after === rule.open)
+        || (rule.word && i > 0 && WORD.test(text[i - 1]))) continue;
+    const close = closers.spans[index].next(i + rule.open.length + 1);
+    if (close < 0) continue;
+    const body = text.slice(i + rule.open.length, close);
+    return [inline(body, el(rule.tag), depth + 1), close + rule.open.length - i];
+  }
+  return null;
+}
+
+function bracketLink(text, i, closers, depth) {
+  const end = closers.labelEnd[i + 1];
+  if (end === i + 1 || text[end] !== "]" || text[end + 1] !== "(") return null;
+  if (!closers.linkRest.has(end)) {
+    LINK_REST.lastIndex = end + 1;
+    closers.linkRest.set(end, LINK_REST.exec(text));
+  }
+  const rest = closers.linkRest.get(end);
+  if (rest === null) return null;
+  const length = end + 1 + rest[0].length - i;
+  return [link(rest[1], text.slice(i + 1, end), text.slice(i, i + length), depth), length];
+}
+
+function sticky(re, text, i) {
+  re.lastIndex = i;
+  return re.exec(text);
+}
+
+/** The node (or text) the markup at `i` makes and the characters it takes, or null. */
+function markup(text, i, closers, depth) {
+  const char = text[i];
+  if (char === "`") return codeSpan(text, i, closers);
+  if (char === "\\") return ESCAPABLE.test(text[i + 1] ?? "") ? [text[i + 1], 2] : null;
+  if (char === "*" || char === "_" || char === "~") return span(text, i, closers, depth);
+  if (char === "[") return bracketLink(text, i, closers, depth);
+  if (char === "<") {
+    const m = sticky(AUTOLINK, text, i);
+    return m && [link(m[1], null, m[0], depth), m[0].length];
+  }
+  if (char === "h" && !(i > 0 && WORD.test(text[i - 1]))) {
+    const m = sticky(BARE_URL, text, i);
+    return m && [link(m[0], null, m[0], depth), m[0].length];
+  }
+  return null;
+}
+
 /** Render inline Markdown of `text` into `parent` and return it. */
-export function inline(text, parent) {
+export function inline(text, parent, depth = 0) {
+  if (depth > MAX_DEPTH) {
+    parent.append(text);
+    return parent;
+  }
+  const closers = new Closers(text);
   let plain = "";
   let i = 0;
   while (i < text.length) {
-    const char = text[i];
-    let made = null;
-    if (STARTERS.has(char)) {
-      for (const rule of INLINE) {
-        if (rule.word && i > 0 && /\w/.test(text[i - 1])) continue;
-        rule.re.lastIndex = i;
-        const match = rule.re.exec(text);
-        if (match) {
-          made = rule.make(match);
-          i += match[0].length;
-          break;
-        }
-      }
-    }
-    if (made === null) {
-      plain += char;
+    const found = markup(text, i, closers, depth);
+    if (found === null) {
+      plain += text[i];
       i += 1;
-    } else if (typeof made === "string") {
-      plain += made; // an escaped character, or a link refused for its URL
+      continue;
+    }
+    const [made, length] = found;
+    i += length;
+    if (typeof made === "string") {
+      plain += made; // an escaped character, a lone backtick run, or a link refused for its URL
     } else {
       if (plain) parent.append(plain);
       plain = "";
@@ -157,7 +259,7 @@ function table(lines, start) {
   return [el("div", node), i];
 }
 
-function listItem(lines, start, baseIndent) {
+function listItem(lines, start, baseIndent, depth) {
   const match = ITEM.exec(lines[start]);
   const contentIndent = match[1].length + match[2].length + Math.min(match[3].length, 4);
   const body = [match[4]];
@@ -182,7 +284,7 @@ function listItem(lines, start, baseIndent) {
     }
   }
   const li = el("li");
-  li.append(renderBlocks(body));
+  li.append(renderBlocks(body, depth + 1));
   // A tight item (no blank line inside) shows its text without paragraph spacing.
   if (!body.some(isBlank)) {
     for (const p of [...li.children].filter((node) => node.nodeName === "P")) {
@@ -192,7 +294,7 @@ function listItem(lines, start, baseIndent) {
   return [li, i];
 }
 
-function list(lines, start) {
+function list(lines, start, depth) {
   const first = ITEM.exec(lines[start]);
   const baseIndent = first[1].length;
   const ordered = /\d/.test(first[2]);
@@ -200,7 +302,7 @@ function list(lines, start) {
   if (ordered && parseInt(first[2], 10) !== 1) node.start = parseInt(first[2], 10);
   let i = start;
   for (;;) {
-    const [li, next] = listItem(lines, i, baseIndent);
+    const [li, next] = listItem(lines, i, baseIndent, depth);
     node.append(li);
     let peek = next;
     while (peek < lines.length && isBlank(lines[peek])) peek += 1;
@@ -212,14 +314,14 @@ function list(lines, start) {
   return [node, i];
 }
 
-function quote(lines, start) {
+function quote(lines, start, depth) {
   const body = [];
   let i = start;
   while (i < lines.length && QUOTE.test(lines[i])) {
     body.push(lines[i].replace(QUOTE, ""));
     i += 1;
   }
-  return [el("blockquote", renderBlocks(body)), i];
+  return [el("blockquote", renderBlocks(body, depth + 1)), i];
 }
 
 function paragraph(lines, start) {
@@ -232,29 +334,44 @@ function paragraph(lines, start) {
   return [inlineLines(body, el("p")), i];
 }
 
-function block(lines, i) {
+/** A heading's text without trailing spaces, nor the closing #s after a space ("## A ##"). */
+function headingText(text) {
+  const trimmed = text.trimEnd();
+  let end = trimmed.length;
+  while (end > 0 && trimmed[end - 1] === "#") end -= 1;
+  return end > 0 && end < trimmed.length && SPACE.test(trimmed[end - 1])
+    ? trimmed.slice(0, end).trimEnd() : trimmed;
+}
+
+function block(lines, i, depth) {
   const line = lines[i];
   if (FENCE.test(line)) return fence(lines, i);
   const heading = HEADING.exec(line);
-  if (heading) return [inline(heading[2], el(`h${heading[1].length}`)), i + 1];
+  if (heading) return [inline(headingText(heading[2]), el(`h${heading[1].length}`)), i + 1];
   if (RULE.test(line)) return [el("hr"), i + 1];
-  if (QUOTE.test(line)) return quote(lines, i);
-  if (ITEM.test(line)) return list(lines, i);
+  if (QUOTE.test(line)) return quote(lines, i, depth);
+  if (ITEM.test(line)) return list(lines, i, depth);
   if (line.includes("|") && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1])) {
     return table(lines, i);
   }
   return paragraph(lines, i);
 }
 
-function renderBlocks(lines) {
+function renderBlocks(lines, depth = 0) {
   const out = document.createDocumentFragment();
+  if (depth > MAX_DEPTH) {
+    const text = el("p");
+    lines.forEach((line, index) => text.append(...(index ? [el("br"), line] : [line])));
+    out.append(text);
+    return out;
+  }
   let i = 0;
   while (i < lines.length) {
     if (isBlank(lines[i])) {
       i += 1;
       continue;
     }
-    const [node, next] = block(lines, i);
+    const [node, next] = block(lines, i, depth);
     out.append(node);
     i = next;
   }
