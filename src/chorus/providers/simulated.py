@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from chorus import tokens
 from chorus.providers.simulated_roles import role_answer
+from chorus.providers.wire import Refusal
 from chorus.types import Message, ModelRequest, StreamEnd, TextDelta, Usage
 
 STOPWORDS = frozenset((
@@ -160,6 +161,10 @@ class SimulatedProvider:
         self.pace = pace
         self.first_token_s = first_token_s
         self.tokens_per_s = tokens_per_s
+
+    def unsupported(self, model: str, request: ModelRequest) -> Refusal | None:
+        """Simulated models honour every field a request can carry."""
+        return None
 
     async def stream(self, model: str, request: ModelRequest
                      ) -> AsyncIterator[TextDelta | StreamEnd]:
