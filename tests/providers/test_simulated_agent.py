@@ -73,6 +73,10 @@ async def test_required_and_named_choices_always_call() -> None:
     _, calls, end = split(await run("Write a haiku", tools=(WEATHER, STOCKS),
                                     tool_choice=ToolChoice("required")))
     assert [c.name for c in calls] == ["get_weather"] and end.finish_reason == "tool_calls"
+    final = ToolSpec("final_result", "The final answer", PERSON)
+    _, calls, _ = split(await run("Write a haiku", tools=(WEATHER, final),
+                                  tool_choice=ToolChoice("required")))
+    assert [c.name for c in calls] == ["final_result"]
     _, calls, _ = split(await run("What is the weather in Paris?", tools=(WEATHER, STOCKS),
                                   tool_choice=ToolChoice("function", "stock_price")))
     assert [c.name for c in calls] == ["stock_price"]

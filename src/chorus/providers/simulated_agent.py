@@ -20,6 +20,9 @@ from chorus.types import JSON, ImagePart, Message, ModelRequest, ToolCall, ToolS
 GENERIC = frozenset(("get", "set", "use", "find", "current", "tool", "function", "call",
                      "return", "returns", "given", "value", "data", "info", "information"))
 """Words in tool names and descriptions too common to say a question fits the tool."""
+ANSWER_WORDS = frozenset(("answer", "final", "result", "output", "response"))
+"""A tool named with one of these gives the final answer (pydantic-ai's `final_result`,
+the Anthropic dialect's `json_answer`): `required` with no tool fitting the question calls it."""
 ALTERNATIVES = (" the", " a", " and", " of", " to", " is", ".", ",")
 
 
@@ -68,8 +71,9 @@ def _since_question(messages: Sequence[Message]) -> list[Message]:
 
 
 def tools_to_call(request: ModelRequest, question: str) -> list[ToolSpec]:
-    """`required` and a named tool always call; `auto` calls tools the question fits that were
-    not called yet for it; `none` never calls. After results, `auto` answers instead."""
+    """`required` and a named tool always call (`required`: the tools the question fits, else
+    an answer tool, else the first not called yet); `auto` calls tools the question fits that
+    were not called yet for it; `none` never calls. After results, `auto` answers instead."""
     choice = request.tool_choice.kind if request.tool_choice is not None else "auto"
     if not request.tools or choice == "none":
         return []
@@ -82,7 +86,8 @@ def tools_to_call(request: ModelRequest, question: str) -> list[ToolSpec]:
     fresh = [t for t in ranked if t.name not in called]
     if choice == "required":
         fitting = [t for t in fresh if fit(t, question)]
-        picked = fitting or fresh[:1] or ranked[:1]
+        answering = [t for t in fresh if ANSWER_WORDS & set(re.split(r"[_\W]+", t.name.lower()))]
+        picked = fitting or answering[:1] or fresh[:1] or ranked[:1]
     elif recent and recent[-1].role == "tool":
         return []
     else:
