@@ -129,6 +129,13 @@ def test_openai_reads_tool_calls_and_logprobs_whole_and_streamed() -> None:
     assert end[1] == "tool_calls"
 
 
+def test_a_tool_choice_without_tools_is_not_sent() -> None:
+    """Every upstream refuses a tool choice with no tools; without tools there is no choice."""
+    for dialect in (OpenAIDialect(), AnthropicDialect(), GeminiDialect()):
+        body = dialect.body("m", request(tool_choice=ToolChoice("none")))
+        assert "tool_choice" not in body and "toolConfig" not in body
+
+
 def test_openai_refuses_nothing() -> None:
     assert OpenAIDialect().unsupported("gpt-4o", request(seed=1, logprobs=True)) is None
 

@@ -109,7 +109,7 @@ def tool_json(name: str, description: str, schema: JSON, strict: bool) -> JSON:
 def _tool_choice(request: ModelRequest) -> JSON | None:
     """OpenAI's choice in Anthropic's terms; `parallel_tool_calls: false` rides along."""
     choice = request.tool_choice
-    if choice is None and (request.parallel_tool_calls is not False or not request.tools):
+    if not request.tools or (choice is None and request.parallel_tool_calls is not False):
         return None
     kind = choice.kind if choice is not None else "auto"
     if kind == "none":

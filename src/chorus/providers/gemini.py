@@ -252,7 +252,7 @@ class GeminiDialect:
                 {"name": t.name, "description": t.description, "parametersJsonSchema":
                  t.parameters} for t in request.tools]}]
         choice = request.tool_choice
-        if choice is not None:
+        if choice is not None and request.tools:
             calling: JSON = {"mode": CALLING_MODES[choice.kind]}
             if choice.kind == "function":
                 calling["allowedFunctionNames"] = [choice.name]

@@ -175,7 +175,7 @@ class OpenAIDialect:
         }
         if request.tools:
             body["tools"] = [_tool_json(tool) for tool in request.tools]
-        if request.tool_choice is not None:
+        if request.tool_choice is not None and request.tools:
             body["tool_choice"] = _tool_choice_json(request.tool_choice)
         if request.output is not None:
             body["response_format"] = _response_format(request.output)
