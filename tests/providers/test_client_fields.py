@@ -319,6 +319,30 @@ def test_gemini_round_trip_matches_results_by_name() -> None:
                 {"text": "Thanks, and tomorrow?"}]}]
 
 
+def test_gemini_thought_signatures_travel_in_the_call_id() -> None:
+    data = {"candidates": [{"content": {"role": "model", "parts": [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}},
+         "thoughtSignature": "c2lnbmF0dXJl+/="},
+        {"functionCall": {"name": "get_time", "args": {"city": "Oslo"}}}]},
+        "finishReason": "STOP"}]}
+    calls = tuple(GeminiDialect().parse_answer(data).tool_calls)
+    assert [c.id for c in calls] == ["call_0~c2lnbmF0dXJl+/=", "call_1"]
+    history = (Message("user", "Oslo?"), Message("assistant", "", tool_calls=calls))
+    for model in ("gemini-2.5-flash", "gemini-3-pro-preview"):
+        parts = GeminiDialect().body(model, request(*history))["contents"][1]["parts"]
+        assert parts == [
+            {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}},
+             "thoughtSignature": "c2lnbmF0dXJl+/="},
+            {"functionCall": {"name": "get_time", "args": {"city": "Oslo"}}}]
+    # A call without a signature (made by another model) gets Google's stand-in on Gemini 3.
+    unsigned = (Message("user", "Oslo?"), Message("assistant", "", tool_calls=CALLS))
+    parts = GeminiDialect().body("gemini-3-flash", request(*unsigned))["contents"][1]["parts"]
+    assert [p.get("thoughtSignature") for p in parts] == [
+        "skip_thought_signature_validator", None]
+    parts = GeminiDialect().body("gemini-2.5-flash", request(*unsigned))["contents"][1]["parts"]
+    assert all("thoughtSignature" not in p for p in parts)
+
+
 def test_gemini_images_and_json_output() -> None:
     body = GeminiDialect().body("m", request(
         Message("user", "What is this?", images=(ImagePart(PNG), ImagePart(HTTPS))),

@@ -76,6 +76,22 @@ async def test_a_tool_round_trip(dialect: Dialect, make_provider: MakeProvider,
     assert text == "Based on the tool results: get_weather returned '18C and sunny'."
 
 
+@pytest.mark.parametrize("dialect", ["gemini"], indirect=True)
+async def test_gemini_3_gets_its_thought_signature_back(
+        dialect: Dialect, make_provider: MakeProvider, fake_llm: FakeUpstream,
+        stream: bool) -> None:
+    question = Message("user", "What is the weather in Paris?")
+    _, (found,), _, _ = await call(make_provider, dialect, question, tools=(WEATHER,),
+                                   stream=stream, model="gemini-3-flash")
+    history = (question, Message("assistant", "", tool_calls=(found,)),
+               Message("tool", "18C", tool_call_id=found.id, name="get_weather"))
+    text, _, _, _ = await call(make_provider, dialect, *history, tools=(WEATHER,),
+                               stream=stream, model="gemini-3-flash")
+    assert text == "Based on the tool results: get_weather returned '18C'."
+    replayed = fake_llm.requests[-1]["body"]["contents"][1]["parts"][0]
+    assert replayed["thoughtSignature"] == "ZmFrZSBzaWduYXR1cmU="
+
+
 async def test_parallel_calls_and_a_forced_tool(dialect: Dialect, make_provider: MakeProvider,
                                                 fake_llm: FakeUpstream, stream: bool) -> None:
     question = Message("user", "Weather and local time in Oslo?")

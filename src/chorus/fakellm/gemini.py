@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -142,6 +143,30 @@ def _logprobs_result(entries: Sequence[JSON]) -> JSON:
                               for e in entries]}
 
 
+SIGNED = re.compile(r"gemini-([3-9]|\d\d)")
+"""Models that sign their function calls and refuse a replayed call without the signature."""
+SIGNATURE = "ZmFrZSBzaWduYXR1cmU="
+
+
+def _call_part(model: str, call: ToolCall, first: bool) -> JSON:
+    """A function call; Gemini 3 signs the first call of an answer."""
+    part: JSON = {"functionCall": {"name": call.name, "args": call.arguments}}
+    if first and SIGNED.match(model):
+        part["thoughtSignature"] = SIGNATURE
+    return part
+
+
+def _check_signatures(contents: list[JSON]) -> None:
+    """Gemini 3's rule: each model turn's first function call carries its signature."""
+    for content in contents:
+        calls = [p for p in content.get("parts") or ()
+                 if isinstance(p, dict) and _get(p, "functionCall", "function_call")]
+        if content.get("role") == "model" and calls and not _get(
+                calls[0], "thoughtSignature", "thought_signature"):
+            raise ValueError("Function call is missing a thought_signature in functionCall "
+                             "parts")
+
+
 def _usage(usage: tuple[int, int]) -> JSON:
     return {"promptTokenCount": usage[0], "candidatesTokenCount": usage[1],
             "totalTokenCount": usage[0] + usage[1]}
@@ -173,6 +198,8 @@ class GeminiWire:
     )
 
     def parse(self, body: JSON, path_model: str | None, stream_path: bool) -> Parsed:
+        if SIGNED.match(path_model or ""):
+            _check_signatures(body["contents"])
         messages: list[tuple[str, str]] = []
         system = _get(body, "systemInstruction", "system_instruction")
         if isinstance(system, dict):
@@ -193,8 +220,7 @@ class GeminiWire:
         return payload
 
     def tool_answer(self, model: str, calls: Calls, usage: tuple[int, int]) -> JSON:
-        parts: list[JSON] = [{"functionCall": {"name": call.name, "args": call.arguments}}
-                             for call in as_calls(calls)]
+        parts = [_call_part(model, call, i == 0) for i, call in enumerate(as_calls(calls))]
         return _response(model, parts, "STOP", _usage(usage))
 
     def start(self, model: str, usage: tuple[int, int]) -> list[bytes]:
@@ -212,7 +238,7 @@ class GeminiWire:
     def tool_frames(self, model: str, calls: Calls, usage: tuple[int, int]) -> list[bytes]:
         """One chunk per function call (Gemini sends each call whole), the last finishing."""
         listed = as_calls(calls)
-        return [_frame(_response(model, [{"functionCall": {"name": c.name, "args": c.arguments}}],
+        return [_frame(_response(model, [_call_part(model, c, i == 0)],
                                  "STOP" if i == len(listed) - 1 else None,
                                  _usage(usage) if i == len(listed) - 1 else None))
                 for i, c in enumerate(listed)]

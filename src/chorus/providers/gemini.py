@@ -27,6 +27,13 @@ FINISH_REASONS = {
 RETRYABLE_STATUS = frozenset({"RESOURCE_EXHAUSTED", "UNAVAILABLE", "INTERNAL",
                               "DEADLINE_EXCEEDED"})
 CREDENTIAL_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"})
+SIGNED_MODELS = re.compile(r"gemini-([3-9]|\d\d)")
+"""Gemini 3 and later refuse a replayed function call without its `thoughtSignature`."""
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+"""Google's documented stand-in for a signature that was lost (e.g. a call made by another
+model); real signatures travel in the call id and win."""
+SIGNATURE_MARK = "~"
+"""Separates a call's id from its thought signature: `call_0~<signature>` (not base64)."""
 CALLING_MODES = {"auto": "AUTO", "required": "ANY", "function": "ANY", "none": "NONE"}
 
 
@@ -47,14 +54,16 @@ def image_part(image: ImagePart) -> JSON:
     return {"fileData": {"mimeType": image_mime(image), "fileUri": image.url}}
 
 
-def contents(messages: Sequence[Message]) -> tuple[str, list[JSON]]:
-    """The system instruction apart; `user`/`model` turns with same-role neighbours merged."""
+def contents(messages: Sequence[Message], signed: bool = False) -> tuple[str, list[JSON]]:
+    """The system instruction apart; `user`/`model` turns with same-role neighbours merged.
+
+    `signed`: the model needs each turn's first function call to carry a thought signature."""
     system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content.strip())
     out: list[JSON] = []
     names = {call.id: call.name for m in messages for call in m.tool_calls}
     for message in messages:
         if message.tool_calls or message.role == "tool" or message.images:
-            _add_parts(out, message, names)
+            _add_parts(out, message, names, signed)
             continue
         if message.role == "system" or not message.content.strip():
             continue
@@ -68,7 +77,17 @@ def contents(messages: Sequence[Message]) -> tuple[str, list[JSON]]:
     return system, out
 
 
-def _add_parts(out: list[JSON], message: Message, names: dict[str, str]) -> None:
+def _call_part(call: ToolCall, first: bool, signed: bool) -> JSON:
+    """A replayed call, with the thought signature its id carries (see `_calls`)."""
+    part: JSON = {"functionCall": {"name": call.name, "args": call.arguments}}
+    signature = call.id.partition(SIGNATURE_MARK)[2]
+    if signature or (signed and first):
+        part["thoughtSignature"] = signature or SKIP_SIGNATURE
+    return part
+
+
+def _add_parts(out: list[JSON], message: Message, names: dict[str, str],
+               signed: bool) -> None:
     """Function calls are parts of a `model` turn; their responses, of the next `user` turn
     (matched by the function's name: Gemini has no call ids); images follow their text."""
     role = "model" if message.role == "assistant" else "user"
@@ -81,8 +100,7 @@ def _add_parts(out: list[JSON], message: Message, names: dict[str, str]) -> None
         if message.content.strip():
             parts.append({"text": message.content})
         parts += [image_part(image) for image in message.images]
-        parts += [{"functionCall": {"name": call.name, "args": call.arguments}}
-                  for call in message.tool_calls]
+        parts += [_call_part(call, i == 0, signed) for i, call in enumerate(message.tool_calls)]
     if out and out[-1]["role"] == role:
         out[-1]["parts"] += parts
     else:
@@ -95,11 +113,18 @@ def _calls(data: JSON, first_index: int) -> list[ToolCall]:
     if not candidates or not isinstance(candidates[0], dict):
         return []
     parts = (candidates[0].get("content") or {}).get("parts") or ()
-    found = [p["functionCall"] for p in parts
-             if isinstance(p, dict) and isinstance(p.get("functionCall"), dict)]
-    return [ToolCall(str(call.get("id") or f"call_{first_index + i}"), str(call.get("name")),
-                     tool_arguments(call.get("args")))
-            for i, call in enumerate(found)]
+    found = [p for p in parts if isinstance(p, dict) and isinstance(p.get("functionCall"), dict)]
+    return [ToolCall(_call_id(part, first_index + i), str(part["functionCall"].get("name")),
+                     tool_arguments(part["functionCall"].get("args")))
+            for i, part in enumerate(found)]
+
+
+def _call_id(part: JSON, index: int) -> str:
+    """Gemini's id or `call_<n>`; a thought signature rides along after `~`, so the client
+    hands it back with the call's history and Gemini 3 gets it replayed unchanged."""
+    call_id = str(part["functionCall"].get("id") or f"call_{index}")
+    signature = part.get("thoughtSignature")
+    return f"{call_id}{SIGNATURE_MARK}{signature}" if isinstance(signature, str) else call_id
 
 
 def _logprobs(data: JSON) -> list[JSON]:
@@ -229,7 +254,7 @@ class GeminiDialect:
         return {"x-goog-api-key": api_key} if api_key else {}
 
     def body(self, upstream: str, request: ModelRequest) -> JSON:
-        system, turns = contents(request.messages)
+        system, turns = contents(request.messages, SIGNED_MODELS.search(upstream) is not None)
         body: JSON = {"contents": turns}
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
