@@ -260,8 +260,8 @@ def test_anthropic_streams_tool_calls_and_the_answer_tool_as_text() -> None:
 
 def test_anthropic_refuses_fields_it_cannot_honour() -> None:
     dialect = AnthropicDialect()
-    for field, value in (("seed", 1), ("presence_penalty", 0.5), ("frequency_penalty", 0.5),
-                         ("logprobs", True)):
+    for field, value in (("seed", 1), ("seed", 0), ("presence_penalty", 0.5),
+                         ("frequency_penalty", -0.5), ("logprobs", True), ("top_logprobs", 2)):
         refusal = dialect.unsupported("m", request(**{field: value}))
         assert refusal is not None and refusal.param == field
     tiff = Message("user", "x", images=(ImagePart("data:image/tiff;base64,AAAA"),))
@@ -273,6 +273,7 @@ def test_anthropic_refuses_fields_it_cannot_honour() -> None:
                                                output=OutputFormat("json_object")))
     assert refusal is not None and refusal.param == "tools"
     assert dialect.unsupported("m", request(top_p=0.5, user="u", logprobs=False,
+                                            presence_penalty=0.0, top_logprobs=0,
                                             tools=(WEATHER,))) is None
 
 

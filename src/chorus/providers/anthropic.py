@@ -35,10 +35,6 @@ Claude 4.5 family and later. Other models answer in JSON through a forced tool."
 ANSWER_TOOL = "json_answer"
 """The tool a model without native structured output is made to call; its input is the answer."""
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-UNSUPPORTED = (("seed", "seed"), ("presence_penalty", "presence_penalty"),
-               ("frequency_penalty", "frequency_penalty"), ("logprobs", "logprobs"),
-               ("top_logprobs", "top_logprobs"))
-"""Fields that change the answer and have no Anthropic equivalent."""
 
 
 def finish_reason(stop_reason: object) -> str:
@@ -62,6 +58,16 @@ def turns(messages: Sequence[Message]) -> tuple[str, list[JSON]]:
         else:
             out.append({"role": message.role, "content": message.content})
     return system, out
+
+
+def _unsupported_fields(request: ModelRequest) -> tuple[tuple[str, bool], ...]:
+    """Fields that change the answer and have no Anthropic equivalent, and whether they are
+    asked for (a zero penalty is the default, so it asks for nothing; seed 0 is a seed)."""
+    return (("seed", request.seed is not None),
+            ("presence_penalty", bool(request.presence_penalty)),
+            ("frequency_penalty", bool(request.frequency_penalty)),
+            ("logprobs", bool(request.logprobs)),
+            ("top_logprobs", bool(request.top_logprobs)))
 
 
 def image_block(image: ImagePart) -> JSON:
@@ -286,8 +292,8 @@ class AnthropicDialect:
         return body
 
     def unsupported(self, upstream: str, request: ModelRequest) -> Refusal | None:
-        for param, attribute in UNSUPPORTED:
-            if getattr(request, attribute) not in (None, False):
+        for param, asked in _unsupported_fields(request):
+            if asked:
                 return Refusal(param, f"Anthropic models do not support `{param}`")
         for message in request.messages:
             for image in message.images:
