@@ -268,6 +268,10 @@ def test_anthropic_refuses_fields_it_cannot_honour() -> None:
     assert dialect.unsupported("m", request(tiff)) == Refusal(
         "messages", "Anthropic models take images of type image/gif, image/jpeg, image/png, "
         "image/webp, not image/tiff")
+    both = request(temperature=0.5, top_p=0.9)
+    assert dialect.unsupported("claude-sonnet-4-5-20250929", both) == Refusal(
+        "top_p", "claude-sonnet-4-5-20250929 takes `temperature` or `top_p`, not both")
+    assert dialect.unsupported("claude-3-5-haiku-latest", both) is None
     reserved = ToolSpec("json_answer", "", {"type": "object"})
     refusal = dialect.unsupported("m", request(tools=(reserved,),
                                                output=OutputFormat("json_object")))

@@ -32,6 +32,8 @@ RETRYABLE_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error
 NATIVE_OUTPUT = re.compile(r"claude-(opus|sonnet|haiku)-(4-[5-9]|[5-9])")
 """Models with Anthropic's structured outputs (`output_config.format`, strict tools): the
 Claude 4.5 family and later. Other models answer in JSON through a forced tool."""
+ONE_SAMPLER = re.compile(r"claude-(opus-4-1|(opus|sonnet|haiku)-(4-[5-9]|[5-9]))")
+"""Models that refuse `temperature` and `top_p` together (Opus 4.1, the 4.5 family, later)."""
 ANSWER_TOOL = "json_answer"
 """The tool a model without native structured output is made to call; its input is the answer."""
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
@@ -295,6 +297,9 @@ class AnthropicDialect:
         for param, asked in _unsupported_fields(request):
             if asked:
                 return Refusal(param, f"Anthropic models do not support `{param}`")
+        if (request.temperature is not None and request.top_p is not None
+                and ONE_SAMPLER.search(upstream)):
+            return Refusal("top_p", f"{upstream} takes `temperature` or `top_p`, not both")
         for message in request.messages:
             for image in message.images:
                 inline = image.inline
