@@ -194,10 +194,14 @@ def test_anthropic_images_become_base64_and_url_sources() -> None:
 
 def test_anthropic_json_output_native_or_through_a_forced_tool() -> None:
     schema_out = OutputFormat("json_schema", SCHEMA, "person")
-    native = AnthropicDialect().body("claude-sonnet-4-5-20250929", request(output=schema_out))
+    strict = OutputFormat("json_schema", SCHEMA, "person", strict=True)
+    native = AnthropicDialect().body("claude-sonnet-4-5-20250929", request(output=strict))
     assert native["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
     assert "tools" not in native and "tool_choice" not in native
-    forced = AnthropicDialect().body("claude-3-5-haiku-latest", request(output=schema_out))
+    # A schema not marked strict may use what Anthropic's structured outputs lack: a tool.
+    loose = AnthropicDialect().body("claude-sonnet-4-5-20250929", request(output=schema_out))
+    assert "output_config" not in loose and loose["tools"][0]["input_schema"] == SCHEMA
+    forced = AnthropicDialect().body("claude-3-5-haiku-latest", request(output=strict))
     assert forced["tools"] == [{"name": "json_answer", "description":
                                 "Give your answer: its input is the whole answer, as JSON.",
                                 "input_schema": SCHEMA}]
@@ -210,6 +214,27 @@ def test_anthropic_json_output_native_or_through_a_forced_tool() -> None:
         tools=(WEATHER,), output=schema_out))
     assert [t["name"] for t in both["tools"]] == ["get_weather", "json_answer"]
     assert both["tool_choice"] == {"type": "any"}
+
+
+def test_anthropic_native_schemas_are_closed_and_state_the_constraints_it_lacks() -> None:
+    schema = {"type": "object", "properties": {
+        "age": {"type": "integer", "minimum": 0, "maximum": 130, "description": "Years"},
+        "tags": {"type": "array", "minItems": 2, "items": {"type": "string", "maxLength": 9}},
+        "pet": {"oneOf": [{"$ref": "#/$defs/Cat"}, {"type": "null"}]}},
+        "required": ["age", "tags", "pet"],
+        "$defs": {"Cat": {"type": "object", "properties": {"name": {"type": "string"}}}}}
+    body = AnthropicDialect().body("claude-opus-4-5", request(output=OutputFormat(
+        "json_schema", schema, strict=True)))
+    assert body["output_config"]["format"]["schema"] == {
+        "type": "object", "additionalProperties": False, "properties": {
+            "age": {"type": "integer", "description": "Years (minimum: 0, maximum: 130)"},
+            "tags": {"type": "array", "items": {"type": "string", "description":
+                                                "(maxLength: 9)"},
+                     "description": "(minItems: 2)"},
+            "pet": {"anyOf": [{"$ref": "#/$defs/Cat"}, {"type": "null"}]}},
+        "required": ["age", "tags", "pet"],
+        "$defs": {"Cat": {"type": "object", "properties": {"name": {"type": "string"}},
+                          "additionalProperties": False}}}
 
 
 def test_anthropic_reads_the_answer_tool_as_text_and_client_tools_as_calls() -> None:

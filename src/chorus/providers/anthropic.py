@@ -31,7 +31,8 @@ FINISH_REASONS = {
 RETRYABLE_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
 NATIVE_OUTPUT = re.compile(r"claude-(opus|sonnet|haiku)-(4-[5-9]|[5-9])")
 """Models with Anthropic's structured outputs (`output_config.format`, strict tools): the
-Claude 4.5 family and later. Other models answer in JSON through a forced tool."""
+Claude 4.5 family and later. They get `output_config` for a strict `json_schema`; other
+models, and schemas not marked strict, answer in JSON through a forced tool."""
 ONE_SAMPLER = re.compile(r"claude-(opus-4-1|(opus|sonnet|haiku)-(4-[5-9]|[5-9]))")
 """Models that refuse `temperature` and `top_p` together (Opus 4.1, the 4.5 family, later)."""
 ANSWER_TOOL = "json_answer"
@@ -60,6 +61,41 @@ def turns(messages: Sequence[Message]) -> tuple[str, list[JSON]]:
         else:
             out.append({"role": message.role, "content": message.content})
     return system, out
+
+
+UNCONSTRAINED = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+                 "minLength", "maxLength", "maxItems", "minProperties", "maxProperties")
+"""Constraints Anthropic's structured outputs do not take: moved into the description (the
+core validates the answer against the client's own schema)."""
+NESTED = ("properties", "$defs", "definitions")
+NESTED_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
+
+
+def native_schema(schema: JSON) -> JSON:
+    """A client's strict JSON Schema in the form Anthropic's structured outputs accept:
+    objects closed (`additionalProperties: false`), oneOf as anyOf, and the constraints it
+    lacks (bounds, lengths, item counts above 1) stated in the description instead."""
+    out: JSON = {}
+    notes: list[str] = []
+    for key, value in schema.items():
+        if key in UNCONSTRAINED or (key == "minItems" and isinstance(value, int) and value > 1):
+            notes.append(f"{key}: {value}")
+        elif key in NESTED and isinstance(value, dict):
+            out[key] = {k: native_schema(v) if isinstance(v, dict) else v
+                        for k, v in value.items()}
+        elif key in NESTED_LISTS and isinstance(value, list):
+            out["anyOf" if key == "oneOf" else key] = [
+                native_schema(v) if isinstance(v, dict) else v for v in value]
+        elif key == "items" and isinstance(value, dict):
+            out[key] = native_schema(value)
+        else:
+            out[key] = value
+    if out.get("type") == "object" or "properties" in out:
+        out["additionalProperties"] = False
+    if notes:
+        described = str(out.get("description") or "")
+        out["description"] = f"{described} ({', '.join(notes)})".strip()
+    return out
 
 
 def _unsupported_fields(request: ModelRequest) -> tuple[tuple[str, bool], ...]:
@@ -279,9 +315,9 @@ class AnthropicDialect:
                  for t in request.tools]
         choice = _tool_choice(request)
         output = request.output
-        if output is not None and output.kind == "json_schema" and native:
+        if output is not None and output.kind == "json_schema" and native and output.strict:
             body["output_config"] = {"format": {"type": "json_schema",
-                                                "schema": output.schema or {}}}
+                                                "schema": native_schema(output.schema or {})}}
         elif output is not None:
             schema = output.schema if output.kind == "json_schema" else None
             tools.append(tool_json(ANSWER_TOOL, output.description or ANSWER_DESCRIPTION,
