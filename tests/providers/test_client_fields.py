@@ -162,7 +162,11 @@ def test_anthropic_tools_choice_and_sampling_fields() -> None:
                                        )["tool_choice"] == wanted
     # Strict tools only where the model has structured outputs.
     native = AnthropicDialect().body("claude-sonnet-4-5", request(tools=(WEATHER,)))
-    assert native["tools"][0]["strict"] is True and "tool_choice" not in native
+    assert native["tools"] == [{"name": "get_weather", "description": "The weather in a city",
+                                "input_schema": {**WEATHER.parameters,
+                                                 "additionalProperties": False},
+                                "strict": True}]
+    assert "tool_choice" not in native
 
 
 def test_anthropic_round_trip_groups_results_into_the_next_user_turn() -> None:

@@ -144,10 +144,11 @@ ANSWER_DESCRIPTION = "Give your answer: its input is the whole answer, as JSON."
 
 
 def tool_json(name: str, description: str, schema: JSON, strict: bool) -> JSON:
-    tool: JSON = {"name": name, "description": description, "input_schema": schema}
-    if strict:
-        tool["strict"] = True
-    return tool
+    """A tool; a strict one has its schema in the form structured outputs accept."""
+    if not strict:
+        return {"name": name, "description": description, "input_schema": schema}
+    return {"name": name, "description": description, "input_schema": native_schema(schema),
+            "strict": True}
 
 
 def _tool_choice(request: ModelRequest) -> JSON | None:
