@@ -297,6 +297,9 @@ def test_anthropic_refuses_fields_it_cannot_honour() -> None:
     assert dialect.unsupported("m", request(tiff)) == Refusal(
         "messages", "Anthropic models take images of type image/gif, image/jpeg, image/png, "
         "image/webp, not image/tiff")
+    big = Message("user", "x", images=(ImagePart("data:image/png;base64," + "A" * 7_000_000),))
+    assert dialect.unsupported("m", request(big)) == Refusal(
+        "messages", "Anthropic models take images of at most 5 MB each")
     both = request(temperature=0.5, top_p=0.9)
     assert dialect.unsupported("claude-sonnet-4-5-20250929", both) == Refusal(
         "top_p", "claude-sonnet-4-5-20250929 takes `temperature` or `top_p`, not both")
@@ -428,6 +431,10 @@ def test_gemini_refuses_serial_tool_calls_and_images_of_unknown_type() -> None:
     dialect = GeminiDialect()
     refusal = dialect.unsupported("m", request(tools=(WEATHER,), parallel_tool_calls=False))
     assert refusal is not None and refusal.param == "parallel_tool_calls"
+    big = ImagePart("data:image/png;base64," + "A" * 15_000_000)
+    refusal = dialect.unsupported("m", request(Message("user", "x", images=(big, big))))
+    assert refusal is not None and refusal.message.startswith("Gemini takes at most 20 MB")
+    assert dialect.unsupported("m", request(Message("user", "x", images=(big,)))) is None
     unknown = Message("user", "x", images=(ImagePart("https://example.com/image?id=3"),))
     refusal = dialect.unsupported("m", request(unknown))
     assert refusal is not None and refusal.param == "messages"

@@ -38,6 +38,8 @@ ONE_SAMPLER = re.compile(r"claude-(opus-4-1|(opus|sonnet|haiku)-(4-[5-9]|[5-9]))
 ANSWER_TOOL = "json_answer"
 """The tool a model without native structured output is made to call; its input is the answer."""
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+"""Anthropic's limit for one image sent as bytes."""
 
 
 def finish_reason(stop_reason: object) -> str:
@@ -343,6 +345,9 @@ class AnthropicDialect:
                 if inline is not None and inline[0] not in IMAGE_TYPES:
                     return Refusal("messages", f"Anthropic models take images of type "
                                    f"{', '.join(sorted(IMAGE_TYPES))}, not {inline[0]}")
+                if inline is not None and len(inline[1]) * 3 // 4 > MAX_IMAGE_BYTES:
+                    return Refusal("messages", "Anthropic models take images of at most "
+                                   f"{MAX_IMAGE_BYTES // 2**20} MB each")
         if request.output is not None and any(t.name == ANSWER_TOOL for t in request.tools):
             return Refusal("tools", f"the tool name `{ANSWER_TOOL}` is reserved for "
                            "structured output with Anthropic models")

@@ -34,6 +34,8 @@ SKIP_SIGNATURE = "skip_thought_signature_validator"
 model); real signatures travel in the call id and win."""
 SIGNATURE_MARK = "~"
 """Separates a call's id from its thought signature: `call_0~<signature>` (not base64)."""
+MAX_INLINE_BYTES = 20 * 1024 * 1024
+"""Gemini's limit for a request with images sent as bytes (`inlineData`), all together."""
 CALLING_MODES = {"auto": "AUTO", "required": "ANY", "function": "ANY", "none": "NONE"}
 
 
@@ -288,6 +290,11 @@ class GeminiDialect:
         if request.parallel_tool_calls is False and request.tools:
             return Refusal("parallel_tool_calls", "Gemini models cannot be kept from calling "
                            "several functions at once")
+        inline = sum(len(i.inline[1]) * 3 // 4 for m in request.messages for i in m.images
+                     if i.inline is not None)
+        if inline > MAX_INLINE_BYTES:
+            return Refusal("messages", "Gemini takes at most "
+                           f"{MAX_INLINE_BYTES // 2**20} MB of images as data: URLs per request")
         for message in request.messages:
             for image in message.images:
                 if image_mime(image) is None:
