@@ -429,6 +429,11 @@ def test_gemini_reads_logprobs_as_openai_entries() -> None:
 
 def test_gemini_refuses_serial_tool_calls_and_images_of_unknown_type() -> None:
     dialect = GeminiDialect()
+    penalty = request(presence_penalty=0.5, frequency_penalty=0.0)
+    assert dialect.unsupported("gemini-2.5-flash", penalty) == Refusal(
+        "presence_penalty", "gemini-2.5-flash does not take `presence_penalty`")
+    assert dialect.unsupported("gemini-2.0-flash", penalty) is None
+    assert dialect.unsupported("gemini-2.5-flash", request(frequency_penalty=0.0)) is None
     refusal = dialect.unsupported("m", request(tools=(WEATHER,), parallel_tool_calls=False))
     assert refusal is not None and refusal.param == "parallel_tool_calls"
     big = ImagePart("data:image/png;base64," + "A" * 15_000_000)

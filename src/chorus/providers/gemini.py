@@ -34,6 +34,9 @@ SKIP_SIGNATURE = "skip_thought_signature_validator"
 model); real signatures travel in the call id and win."""
 SIGNATURE_MARK = "~"
 """Separates a call's id from its thought signature: `call_0~<signature>` (not base64)."""
+PENALTY_MODELS = re.compile(r"gemini-(1\.|2\.0)(?!.*thinking)")
+"""The Gemini models that take presence and frequency penalties; 2.5, thinking models and
+later answer `Penalty is not enabled for models/…`, so a penalty for them is refused."""
 MAX_INLINE_BYTES = 20 * 1024 * 1024
 """Gemini's limit for a request with images sent as bytes (`inlineData`), all together."""
 CALLING_MODES = {"auto": "AUTO", "required": "ANY", "function": "ANY", "none": "NONE"}
@@ -287,6 +290,10 @@ class GeminiDialect:
         return body
 
     def unsupported(self, upstream: str, request: ModelRequest) -> Refusal | None:
+        for param, value in (("presence_penalty", request.presence_penalty),
+                             ("frequency_penalty", request.frequency_penalty)):
+            if value and not PENALTY_MODELS.search(upstream):
+                return Refusal(param, f"{upstream} does not take `{param}`")
         if request.parallel_tool_calls is False and request.tools:
             return Refusal("parallel_tool_calls", "Gemini models cannot be kept from calling "
                            "several functions at once")
