@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from chorus.providers.schema_sample import sample
@@ -75,3 +77,43 @@ def test_strings_come_from_the_given_words() -> None:
     schema = SCHEMAS[0]
     assert sample(schema, ["Paris"]) == {"city": "Paris"}
     assert sample(schema) == {"city": "city"}
+
+
+def _leaf() -> st.SearchStrategy[dict[str, Any]]:
+    bounded = st.tuples(st.integers(-50, 50), st.integers(0, 50)).map(
+        lambda lo_span: {"minimum": lo_span[0], "maximum": lo_span[0] + lo_span[1]})
+    lengths = st.tuples(st.integers(0, 8), st.integers(0, 8)).map(
+        lambda lo_span: {"minLength": lo_span[0], "maxLength": lo_span[0] + lo_span[1]})
+    return st.one_of(
+        st.just({"type": "string"}),
+        lengths.map(lambda b: {"type": "string", **b}),
+        st.sampled_from(["date", "date-time", "email", "uri", "uuid"]).map(
+            lambda f: {"type": "string", "format": f}),
+        st.lists(st.text(max_size=5), min_size=1, max_size=3).map(lambda e: {"enum": e}),
+        bounded.map(lambda b: {"type": "integer", **b}),
+        bounded.map(lambda b: {"type": "number", **b}),
+        st.just({"type": "boolean"}), st.just({"type": "null"}),
+        st.just({"type": ["string", "null"]}), st.integers().map(lambda v: {"const": v}))
+
+
+def _composite(inner: st.SearchStrategy[dict[str, Any]]
+               ) -> st.SearchStrategy[dict[str, Any]]:
+    names = st.sampled_from(["a", "b", "city", "when", "tags"])
+    objects = st.dictionaries(names, inner, max_size=4).flatmap(
+        lambda props: st.sets(st.sampled_from(sorted(props) or ["a"])).map(
+            lambda req: {"type": "object", "properties": props,
+                         "required": sorted(r for r in req if r in props),
+                         "additionalProperties": False}))
+    arrays = st.tuples(inner, st.integers(0, 3), st.integers(0, 3)).map(
+        lambda t: {"type": "array", "items": t[0], "minItems": t[1], "maxItems": t[1] + t[2]})
+    unions = st.lists(inner, min_size=1, max_size=3).map(lambda options: {"anyOf": options})
+    return st.one_of(objects, arrays, unions)
+
+
+SCHEMA_STRATEGY = st.recursive(_leaf(), _composite, max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(SCHEMA_STRATEGY, st.lists(st.sampled_from(["Paris", "Ada", "x"]), max_size=3))
+def test_any_generated_schema_is_satisfied(schema: dict[str, Any], words: list[str]) -> None:
+    jsonschema.validate(sample(schema, words), schema)
