@@ -17,8 +17,9 @@ class Provider(Protocol):
         When the request offers tools, whole ToolCalls may come before the StreamEnd."""
         ...
 
-    def unsupported(self, model: str, request: ModelRequest) -> Refusal | None:
-        """The first request field this provider cannot honour for `model` (a 400), or None."""
+    def unsupported(self, upstream: str, request: ModelRequest) -> Refusal | None:
+        """The first request field this provider cannot honour for the model it knows as
+        `upstream` (a 400 naming the field), or None; called before anything is stored."""
         ...
 
 

@@ -89,9 +89,9 @@ class HttpProvider:
                             self.config.max_retries + 1, delay)
                 await asyncio.sleep(delay)
 
-    def unsupported(self, model: str, request: ModelRequest) -> Refusal | None:
-        """The first field of `request` this provider's dialect cannot honour for `model`."""
-        return self.dialect.unsupported(model, request)
+    def unsupported(self, upstream: str, request: ModelRequest) -> Refusal | None:
+        """The first field of `request` this provider's dialect cannot honour for `upstream`."""
+        return self.dialect.unsupported(upstream, request)
 
     def _named(self, exc: UpstreamError) -> UpstreamError:
         """The same error, its message starting with the provider's name."""

@@ -165,7 +165,7 @@ class SimulatedProvider:
         self.first_token_s = first_token_s
         self.tokens_per_s = tokens_per_s
 
-    def unsupported(self, model: str, request: ModelRequest) -> Refusal | None:
+    def unsupported(self, upstream: str, request: ModelRequest) -> Refusal | None:
         """Simulated models honour every field a request can carry."""
         return None
 
