@@ -170,3 +170,13 @@ async def test_logprobs_come_back_as_openai_entries(dialect: Dialect,
     entries = [e for d in deltas for e in d.logprobs]
     assert "".join(e["token"] for e in entries) == "".join(d.text for d in deltas)
     assert all(len(e["top_logprobs"]) == 2 and e["logprob"] <= 0 for e in entries)
+
+
+async def test_the_provider_asks_its_dialect_what_it_refuses(
+        dialect: Dialect, make_provider: MakeProvider, fake_llm: FakeUpstream) -> None:
+    request = ModelRequest((Message("user", "Hi"),), seed=3, tools=(WEATHER,),
+                           parallel_tool_calls=False)
+    refusal = make_provider().unsupported(MODELS[dialect], request)
+    wanted = {"openai": None, "anthropic": "seed", "gemini": "parallel_tool_calls"}[dialect]
+    assert (refusal.param if refusal else None) == wanted
+    assert fake_llm.requests == []
