@@ -410,6 +410,11 @@ def test_gemini_reads_function_calls_with_stable_ids_whole_and_streamed() -> Non
         "finishReason": "STOP"}]}
     out, end = feed(GeminiDialect().stream_parser(), [(None, first), (None, second)])
     assert out == answer.tool_calls and end[1] == "tool_calls"
+    # The chunk that finishes may carry no call itself.
+    last = {"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]},
+                            "finishReason": "STOP"}]}
+    out, end = feed(GeminiDialect().stream_parser(), [(None, first), (None, last)])
+    assert len(out) == 1 and end[1] == "tool_calls"
 
 
 def test_gemini_reads_logprobs_as_openai_entries() -> None:

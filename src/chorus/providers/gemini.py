@@ -242,6 +242,9 @@ class GeminiStream:
         # Gemini sends no end marker: a stream is complete once a finish reason came.
         if self.finish_reason is None:
             raise UpstreamError("the stream ended before a finishReason", retryable=True)
+        # The calls may come in chunks before the one that finishes.
+        if self.calls and self.finish_reason == "stop":
+            return self.usage, "tool_calls"
         return self.usage, self.finish_reason
 
 
