@@ -127,6 +127,15 @@ def test_openai_reads_tool_calls_and_logprobs_whole_and_streamed() -> None:
     assert out == [TextDelta("Hi", (entry,)),
                    ToolCall("call_1", "get_weather", {"city": "Oslo"})]
     assert end[1] == "tool_calls"
+    # A compatible server that says `stop` after its calls still reports them.
+    _, end = feed(OpenAIDialect().stream_parser(), [
+        chunk({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f",
+                                                                 "arguments": "{}"}}]}),
+        chunk({}, "stop"), (None, "[DONE]")])
+    assert end[1] == "tool_calls"
+    answer = OpenAIDialect().parse_answer({"choices": [{"message": {"tool_calls": [
+        {"id": "c", "function": {"name": "f", "arguments": "{}"}}]}, "finish_reason": "stop"}]})
+    assert answer.finish_reason == "tool_calls"
 
 
 def test_a_tool_choice_without_tools_is_not_sent() -> None:

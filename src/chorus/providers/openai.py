@@ -48,6 +48,11 @@ def _logprobs(choice: JSON) -> list[JSON]:
     return [e for e in content if isinstance(e, dict)] if isinstance(content, list) else []
 
 
+def _finish(reason: str, called: bool) -> str:
+    """Some OpenAI-compatible servers say `stop` after tool calls; the caller needs to know."""
+    return "tool_calls" if called and reason == "stop" else reason
+
+
 def _image_json(image: ImagePart) -> JSON:
     url: JSON = {"url": image.url}
     if image.detail is not None:
@@ -111,6 +116,7 @@ class OpenAIStream:
         self.usage: Usage | None = None
         self.finish_reason = "stop"
         self.done = False
+        self.called = False
         self._calls: dict[int, dict[str, str]] = {}
         """Tool calls being streamed, by index: id, name and the argument text so far."""
 
@@ -127,6 +133,7 @@ class OpenAIStream:
 
     def _whole_calls(self) -> Iterator[ToolCall]:
         calls, self._calls = self._calls, {}
+        self.called = self.called or bool(calls)
         for index, call in sorted(calls.items()):
             yield ToolCall(call["id"] or f"call_{index}", call["name"],
                            tool_arguments(call["arguments"]))
@@ -155,7 +162,7 @@ class OpenAIStream:
     def finish(self) -> tuple[Usage | None, str]:
         if not self.done:
             raise UpstreamError("the stream ended before [DONE]", retryable=True)
-        return self.usage, self.finish_reason
+        return self.usage, _finish(self.finish_reason, self.called)
 
 
 class OpenAIDialect:
@@ -204,8 +211,9 @@ class OpenAIDialect:
                      for i, c in enumerate(choice["message"].get("tool_calls") or ())]
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise UpstreamError(f"unexpected answer shape: {str(data)[:200]}") from exc
-        return Answer(text, _usage(data.get("usage")), choice.get("finish_reason") or "stop",
-                      calls, _logprobs(choice))
+        return Answer(text, _usage(data.get("usage")),
+                      _finish(choice.get("finish_reason") or "stop", bool(calls)), calls,
+                      _logprobs(choice))
 
     def stream_parser(self, request: ModelRequest | None = None) -> OpenAIStream:
         return OpenAIStream()
