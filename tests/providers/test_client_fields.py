@@ -365,6 +365,19 @@ def test_gemini_round_trip_matches_results_by_name() -> None:
                 {"text": "Thanks, and tomorrow?"}]}]
 
 
+def test_gemini_unnamed_results_answer_the_latest_call_with_their_id() -> None:
+    first = ToolCall("call_0", "get_weather", {})
+    second = ToolCall("call_0", "get_time", {})
+    body = GeminiDialect().body("m", request(
+        Message("user", "a"), Message("assistant", "", tool_calls=(first,)),
+        Message("tool", "18C", tool_call_id="call_0"), Message("user", "b"),
+        Message("assistant", "", tool_calls=(second,)),
+        Message("tool", "14:05", tool_call_id="call_0")))
+    names = [p["functionResponse"]["name"] for c in body["contents"] for p in c["parts"]
+             if "functionResponse" in p]
+    assert names == ["get_weather", "get_time"]
+
+
 def test_gemini_thought_signatures_travel_in_the_call_id() -> None:
     data = {"candidates": [{"content": {"role": "model", "parts": [
         {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}},

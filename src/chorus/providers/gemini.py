@@ -65,8 +65,10 @@ def contents(messages: Sequence[Message], signed: bool = False) -> tuple[str, li
     `signed`: the model needs each turn's first function call to carry a thought signature."""
     system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content.strip())
     out: list[JSON] = []
-    names = {call.id: call.name for m in messages for call in m.tool_calls}
+    names: dict[str, str] = {}
+    """Call ids to names, of the calls so far: Gemini's `call_<n>` repeat from answer to answer."""
     for message in messages:
+        names.update({call.id: call.name for call in message.tool_calls})
         if message.tool_calls or message.role == "tool" or message.images:
             _add_parts(out, message, names, signed)
             continue
