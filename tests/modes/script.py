@@ -68,6 +68,10 @@ class Script:
     def calls(self, role: str | None = None) -> list[Record]:
         return [r for r in self.records if role is None or r.role == role]
 
+    def unsupported(self, upstream: str, request: ModelRequest) -> None:
+        """A scripted model takes every field (the Provider protocol)."""
+        return None
+
     async def stream(self, model: str, request: ModelRequest
                      ) -> AsyncIterator[TextDelta | StreamEnd]:
         """Answer as the script says (the Provider protocol)."""

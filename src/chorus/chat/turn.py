@@ -355,10 +355,17 @@ def _named(names: tuple[N, ...], stored: str) -> N:
 
 def _check_capabilities(ctx: ModeContext, plan: Planned) -> None:
     """Every model of the plan can see the images and answer in the schema (smart_chat has
-    routed by these already; a model named in `models` that cannot is a 400)."""
+    routed by these already; a model named in `models` that cannot is a 400), and its
+    provider can honour every field of the request (a 400 naming the one it cannot)."""
     needs = ctx.needs - {"tools"}
+    probe = ctx.answering(*ctx.conversation)
+    registry = ctx.caller.registry
     for model in plan.models:
-        missing = lacks(ctx.caller.entry(model), needs)
+        entry = ctx.caller.entry(model)
+        missing = lacks(entry, needs)
         if missing is not None:
             raise InvalidRequest(f"model {model!r} does not support {missing}",
                                  param=CAPABILITY_PARAMS[missing])
+        refusal = registry.provider(entry, ctx.caller.test).unsupported(entry.upstream, probe)
+        if refusal is not None:
+            raise InvalidRequest(f"{refusal.message} (model {model!r})", param=refusal.param)
