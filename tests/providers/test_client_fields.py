@@ -454,15 +454,14 @@ def test_gemini_reads_logprobs_as_openai_entries() -> None:
     assert out == [TextDelta("Hi", (entry,))]
 
 
-def test_gemini_refuses_serial_tool_calls_and_images_of_unknown_type() -> None:
+def test_gemini_refuses_penalties_it_lacks_and_images_of_unknown_type() -> None:
     dialect = GeminiDialect()
     penalty = request(presence_penalty=0.5, frequency_penalty=0.0)
     assert dialect.unsupported("gemini-2.5-flash", penalty) == Refusal(
         "presence_penalty", "gemini-2.5-flash does not take `presence_penalty`")
     assert dialect.unsupported("gemini-2.0-flash", penalty) is None
     assert dialect.unsupported("gemini-2.5-flash", request(frequency_penalty=0.0)) is None
-    refusal = dialect.unsupported("m", request(tools=(WEATHER,), parallel_tool_calls=False))
-    assert refusal is not None and refusal.param == "parallel_tool_calls"
+    assert dialect.unsupported("m", request(tools=(WEATHER,), parallel_tool_calls=False)) is None
     big = ImagePart("data:image/png;base64," + "A" * 15_000_000)
     refusal = dialect.unsupported("m", request(Message("user", "x", images=(big, big))))
     assert refusal is not None and refusal.message.startswith("Gemini takes at most 20 MB")
@@ -472,3 +471,23 @@ def test_gemini_refuses_serial_tool_calls_and_images_of_unknown_type() -> None:
     assert refusal is not None and refusal.param == "messages"
     assert dialect.unsupported("m", request(Message("user", "x", images=(
         ImagePart(HTTPS),)), seed=3, logprobs=True, user="u", parallel_tool_calls=True)) is None
+
+
+def test_gemini_holds_serial_tool_calls_to_the_first_call() -> None:
+    """Gemini has no switch for one call at a time: Chorus passes on the first call only."""
+    dialect = GeminiDialect()
+    answer = {"candidates": [{"finishReason": "STOP", "content": {"parts": [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
+        {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}]}}]}
+    serial = request(tools=(WEATHER,), parallel_tool_calls=False)
+    assert [c.arguments for c in dialect.parse_answer(answer, serial).tool_calls] == [
+        {"city": "Paris"}]
+    assert len(dialect.parse_answer(answer, request(tools=(WEATHER,))).tool_calls) == 2
+    stream = dialect.stream_parser(serial)
+    parts = answer["candidates"][0]["content"]["parts"]
+    first = {"candidates": [{"content": {"parts": parts[:1]}}]}
+    second = {"candidates": [{"finishReason": "STOP", "content": {"parts": parts[1:]}}]}
+    calls = [c for chunk in (first, second)
+             for c in stream.feed(None, orjson.dumps(chunk).decode())]
+    assert [c.arguments for c in calls] == [{"city": "Paris"}]
+    assert stream.finish()[1] == "tool_calls"

@@ -177,6 +177,6 @@ async def test_the_provider_asks_its_dialect_what_it_refuses(
     request = ModelRequest((Message("user", "Hi"),), seed=3, tools=(WEATHER,),
                            parallel_tool_calls=False)
     refusal = make_provider().unsupported(MODELS[dialect], request)
-    wanted = {"openai": None, "anthropic": "seed", "gemini": "parallel_tool_calls"}[dialect]
+    wanted = {"openai": None, "anthropic": "seed", "gemini": None}[dialect]
     assert (refusal.param if refusal else None) == wanted
     assert fake_llm.requests == []

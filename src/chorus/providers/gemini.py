@@ -217,11 +217,18 @@ def _seconds(duration: object) -> float | None:
     return None
 
 
+def _serial(request: ModelRequest | None) -> bool:
+    """Gemini has no switch for one call at a time: with `parallel_tool_calls` false, Chorus
+    passes on the first call of an answer only."""
+    return request is not None and request.parallel_tool_calls is False
+
+
 class GeminiStream:
     def __init__(self, request: ModelRequest | None = None) -> None:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.calls = 0
+        self.serial = _serial(request)
 
     def feed(self, event: str | None, data: str) -> Iterator[TextDelta | ToolCall]:
         chunk = stream_json(data)
@@ -237,6 +244,8 @@ class GeminiStream:
         if text:
             yield TextDelta(text, tuple(_logprobs(chunk)))
         calls = _calls(chunk, self.calls)
+        if self.serial:
+            calls = calls[:max(0, 1 - self.calls)]
         self.calls += len(calls)
         yield from calls
 
@@ -299,9 +308,6 @@ class GeminiDialect:
                              ("frequency_penalty", request.frequency_penalty)):
             if value and not PENALTY_MODELS.search(upstream):
                 return Refusal(param, f"{upstream} does not take `{param}`")
-        if request.parallel_tool_calls is False and request.tools:
-            return Refusal("parallel_tool_calls", "Gemini models cannot be kept from calling "
-                           "several functions at once")
         inline = sum(len(i.inline[1]) * 3 // 4 for m in request.messages for i in m.images
                      if i.inline is not None)
         if inline > MAX_INLINE_BYTES:
@@ -319,8 +325,9 @@ class GeminiDialect:
         if "candidates" not in data and "promptFeedback" not in data:
             raise UpstreamError(f"unexpected answer shape: {str(data)[:200]}")
         text, reason = _candidate(data)
+        calls = _calls(data, 0)
         return Answer(text, _usage(data.get("usageMetadata")), reason or "stop",
-                      _calls(data, 0), _logprobs(data))
+                      calls[:1] if _serial(request) else calls, _logprobs(data))
 
     def stream_parser(self, request: ModelRequest | None = None) -> GeminiStream:
         return GeminiStream(request)
