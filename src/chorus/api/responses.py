@@ -173,11 +173,7 @@ async def create(request: Request, body: ResponseBody,
     if body.stream:
         return StreamingResponse(_events(services, caller, turn, frame, given),
                                  media_type=streaming.MEDIA_TYPE, headers=streaming.HEADERS)
-    try:
-        result = await whole(request, turn)
-    except ChorusError as exc:
-        await save(services, caller, turn, frame, failed_json(frame, exc), given, None)
-        raise
+    result = await whole(request, turn)  # a failure is the HTTP error: no id was sent yet
     if result is None:
         return JSONBytes({}, status_code=CLIENT_CLOSED)
     response = finished_json(frame, result, ItemIds())
