@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import agents
 import jsonschema
 import openai
 import pytest
@@ -275,3 +276,24 @@ def test_errors_in_openai_shape(server: Server) -> None:
     with pytest.raises(openai.BadRequestError) as reasoning:
         client.responses.create(model="gpt-4o", input="hi", reasoning={"effort": "high"})
     assert reasoning.value.param == "reasoning"
+
+
+def test_an_openai_agents_sdk_agent_with_a_function_tool(caller: Caller) -> None:
+    """The OpenAI Agents SDK on its default model (the Responses API) runs its tool loop."""
+    seen: list[str] = []
+
+    @agents.function_tool
+    def get_weather(city: str) -> str:
+        """Get the current weather for a city."""
+        seen.append(city)
+        return f"It is 18C and sunny in {city}."
+
+    client = openai.AsyncOpenAI(base_url=str(caller.client.base_url),
+                                api_key=caller.client.api_key, max_retries=0)
+    agent = agents.Agent(name="Weather", instructions="Use the tool to answer.",
+                         tools=[get_weather], model=caller.model)
+    config = agents.RunConfig(model_provider=agents.OpenAIProvider(openai_client=client),
+                              tracing_disabled=True)
+    result = agents.Runner.run_sync(agent, "What is the weather in Paris?", run_config=config)
+    assert seen == ["Paris"]
+    assert "18C and sunny" in result.final_output
