@@ -175,8 +175,8 @@ BAD: list[tuple[Any, str, str]] = [
     ({"model": "gpt-4o", "input": ""}, "input", "at least 1"),
     ({"model": "gpt-4o", "input": []}, "input", "at least 1"),
     ({"model": "gpt-4o", "input": 5}, "input", ""),
-    ({"model": "gpt-4o", "input": [{"type": "item_reference", "id": "x"}]}, "input",
-     "item_reference"),
+    ({"model": "gpt-4o", "input": [{"type": "reasoning", "id": "x"}]}, "input",
+     "'reasoning' is not supported"),
     ({"model": "gpt-4o", "input": [{"role": "tool", "content": "x"}]}, "input", "role"),
     ({"model": "gpt-4o", "input": [{"role": "user", "content": [{"type": "input_file",
                                                                   "file_id": "f"}]}]},
@@ -253,3 +253,23 @@ async def test_unknown_ids_are_404s(harness: Harness) -> None:
     bad_limit = await harness.client.get(f"{URL}/{answer['id']}/input_items?limit=0",
                                          headers=headers)
     assert bad_limit.status_code == 400 and bad_limit.json()["error"]["param"] == "limit"
+
+
+async def test_item_references_name_stored_output_items(harness: Harness) -> None:
+    headers = await harness.headers()
+    first = await create(harness, headers, model="gpt-4o", input="What is DNS?")
+    message_id = first["output"][0]["id"]
+    question = {"role": "user", "content": "What is DNS?"}
+    later = await create(harness, headers, model="gpt-4o", store=False, input=[
+        question, {"type": "item_reference", "id": message_id},
+        {"role": "user", "content": "And DHCP?"}])
+    assert later["status"] == "completed"
+    body = {"model": "gpt-4o", "input": [question, {"type": "item_reference", "id": message_id},
+                                         {"role": "user", "content": "And DHCP?"}]}
+    stored = await create(harness, headers, **body)
+    items = (await harness.client.get(f"{URL}/{stored['id']}/input_items?order=asc",
+                                      headers=headers)).json()["data"]
+    assert items[1] == first["output"][0]
+    other = await harness.headers()
+    error = await error_of(harness, other, 404, body)
+    assert error["param"] == "input" and message_id in error["message"]

@@ -80,4 +80,9 @@ def test_the_ai_sdk_default_openai_provider(server: Server, fake_llm: FakeUpstre
     assert tools["seen"] == ["Paris"] and tools["steps"] == 2
     assert "18C and sunny in Paris" in tools["text"]
     if not test:
-        assert "18C and sunny in Paris" in json.dumps(fake_llm.requests[-1]["body"])
+        assert any("18C and sunny in Paris" in json.dumps(r["body"]) for r in fake_llm.requests)
+    chat = out["chat"]
+    assert chat["text"] and chat["sent"][1]["type"] == "item_reference"
+    if not test:
+        sent = json.dumps(fake_llm.requests[-1]["body"])
+        assert json.dumps(chat["first"])[1:41] in sent and "And of Spain?" in sent

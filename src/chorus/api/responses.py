@@ -25,6 +25,7 @@ from chorus.api.responses_input import (
     ResponseBody,
     input_of,
     output_format,
+    referenced,
     sampling_of,
     tools_of,
 )
@@ -164,7 +165,8 @@ async def create(request: Request, body: ResponseBody,
     services = services_of(request)
     previous = await previous_of(services, caller, body)
     known = previous.calls if previous else None if body.konnect.session_id else frozenset()
-    given = input_of(body, known, services.settings.max_message_chars)
+    stored = await services.store.responses.output_items(caller.user.id, referenced(body))
+    given = input_of(body, known, services.settings.max_message_chars, stored)
     mode, pinned = mode_of(body.model, body.konnect, services, caller.test)
     turn = await start(request, caller, turn_request(body, given, mode,
                                                      options_of(body, pinned), previous),

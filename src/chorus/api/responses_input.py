@@ -4,6 +4,7 @@ format and sampling fields. Every refusal names the field, in the Responses API'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -13,7 +14,7 @@ from pydantic import Field, model_validator
 from chorus.api import RequestBody
 from chorus.api.doors import KonnectOptions, gather_dotted
 from chorus.api.parts import JSONSchemaIn, client_tools, image_of, output_of, tool_spec
-from chorus.errors import InvalidRequest
+from chorus.errors import InvalidRequest, NotFound
 from chorus.modes import Sampling
 from chorus.modes.base import ClientTools
 from chorus.store.ids import new_id
@@ -138,9 +139,18 @@ class Input:
     items: tuple[JSON, ...]
 
 
-def input_of(body: ResponseBody, known_calls: frozenset[str] | None, max_chars: int) -> Input:
+def referenced(body: ResponseBody) -> set[str]:
+    """The ids the input's `item_reference` items name."""
+    if isinstance(body.input, str):
+        return set()
+    return {item.id for item in body.input if item.type == "item_reference" and item.id}
+
+
+def input_of(body: ResponseBody, known_calls: frozenset[str] | None, max_chars: int,
+             stored: Mapping[str, JSON]) -> Input:
     """`input` as messages; `known_calls` are the call ids the previous response made (None:
-    the session's, checked when the turn starts)."""
+    the session's, checked when the turn starts); `stored` holds the output items that
+    `item_reference` items name."""
     system: list[Message] = []
     if body.instructions:
         system.append(Message("system", body.instructions))
@@ -157,7 +167,10 @@ def input_of(body: ResponseBody, known_calls: frozenset[str] | None, max_chars: 
     calls = set(known_calls or ())
     for index, raw in enumerate(body.input):
         where = f"input[{index}]"
-        message, item = _item_of(raw, where, None if known_calls is None else calls)
+        found = _dereferenced(raw, where, stored) if raw.type == "item_reference" else None
+        message, item = _item_of(InputItem.model_validate(found) if found else raw, where,
+                                 None if known_calls is None else calls)
+        item = found or item
         items.append(item)
         if message.role == "system":
             system.append(message)
@@ -170,6 +183,15 @@ def input_of(body: ResponseBody, known_calls: frozenset[str] | None, max_chars: 
         calls.update(c.id for c in message.tool_calls)
     _check_conversation(messages, max_chars)
     return Input(tuple(system), tuple(messages), tuple(items))
+
+
+def _dereferenced(item: InputItem, where: str, stored: Mapping[str, JSON]) -> JSON:
+    """The stored output item an `item_reference` names."""
+    found = stored.get(item.id or "")
+    if found is None:
+        raise NotFound(f"{where}: item_reference {item.id!r} names no output item of your "
+                       "stored responses", param="input")
+    return found
 
 
 def _check_conversation(messages: list[Message], max_chars: int) -> None:
@@ -209,7 +231,8 @@ def _item_of(item: InputItem, where: str, calls: set[str] | None) -> tuple[Messa
             "id": item_id, "type": "function_call_output", "call_id": item.call_id,
             "output": output, "status": "completed"}
     raise InvalidRequest(f"{where}: item type {kind!r} is not supported: message, "
-                         "function_call or function_call_output", param="input")
+                         "function_call, function_call_output or item_reference",
+                         param="input")
 
 
 def _message_of(item: InputItem, where: str, item_id: str) -> tuple[Message, JSON]:

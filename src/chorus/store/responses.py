@@ -1,6 +1,6 @@
 """Stored responses of OpenAI's Responses API: the response object as it was answered and its
 input items, tied to the session that holds the conversation (deleting the session deletes
-them)."""
+them); their output items by id, for the `item_reference` input items that name them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.errors import NotFound
-from chorus.store.schema import responses
+from chorus.store.schema import response_items, responses
 from chorus.types import JSON
 
 
@@ -42,8 +42,21 @@ class ResponseStore:
 
     async def add(self, row: ResponseRow) -> None:
         values = {name: getattr(row, name) for name in ResponseRow.__slots__}
+        outputs = [{"id": item["id"], "response_id": row.id, "user_id": row.user_id,
+                    "item": item} for item in row.body.get("output", ())]
         async with self.engine.begin() as conn:
             await conn.execute(responses.insert().values(**values))
+            if outputs:
+                await conn.execute(response_items.insert(), outputs)
+
+    async def output_items(self, user_id: str, item_ids: set[str]) -> dict[str, JSON]:
+        """The user's stored output items among `item_ids`, by id."""
+        if not item_ids:
+            return {}
+        query = sa.select(response_items.c.id, response_items.c.item).where(
+            response_items.c.id.in_(sorted(item_ids)), response_items.c.user_id == user_id)
+        async with self.engine.connect() as conn:
+            return {row.id: row.item for row in await conn.execute(query)}
 
     async def get(self, user_id: str, response_id: str, param: str = "response_id"
                   ) -> ResponseRow:

@@ -112,3 +112,12 @@ responses = sa.Table(
     sa.Column("input_items", sa.JSON, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+
+response_items = sa.Table(
+    "response_items", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("response_id", sa.String(40), sa.ForeignKey("responses.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("user_id", sa.String(40), nullable=False),
+    sa.Column("item", sa.JSON, nullable=False),
+)

@@ -1,7 +1,11 @@
 const [modules, baseURL, apiKey, model] = process.argv.slice(2);
 const ai = await import(`${modules}/ai/dist/index.js`);
 const { createOpenAI } = await import(`${modules}/@ai-sdk/openai/dist/index.js`);
-const openai = createOpenAI({ baseURL, apiKey });
+const bodies = [];
+const openai = createOpenAI({ baseURL, apiKey, fetch: async (url, init) => {
+  if (init && init.body) bodies.push(JSON.parse(init.body));
+  return fetch(url, init);
+} });
 const out = {};
 const plain = await ai.generateText({ model: openai(model), system: "Be brief.",
                                       prompt: "What is the capital of France?" });
@@ -22,4 +26,9 @@ const tooled = await ai.generateText({ model: openai(model), tools: { get_weathe
                                        stopWhen: ai.stepCountIs(3),
                                        prompt: "What is the weather in Paris?" });
 out.tools = { text: tooled.text, seen, steps: tooled.steps.length };
+const question = { role: "user", content: "What is the capital of France?" };
+const first = await ai.generateText({ model: openai(model), messages: [question] });
+const second = await ai.generateText({ model: openai(model), messages: [
+  question, ...first.response.messages, { role: "user", content: "And of Spain?" }] });
+out.chat = { text: second.text, first: first.text, sent: bodies[bodies.length - 1].input };
 console.log(JSON.stringify(out));
