@@ -273,3 +273,5 @@ async def test_item_references_name_stored_output_items(harness: Harness) -> Non
     other = await harness.headers()
     error = await error_of(harness, other, 404, body)
     assert error["param"] == "input" and message_id in error["message"]
+    await harness.client.delete(f"{URL}/{first['id']}", headers=headers)
+    await error_of(harness, headers, 404, body)
