@@ -275,3 +275,24 @@ async def test_item_references_name_stored_output_items(harness: Harness) -> Non
     assert error["param"] == "input" and message_id in error["message"]
     await harness.client.delete(f"{URL}/{first['id']}", headers=headers)
     await error_of(harness, headers, 404, body)
+
+
+async def test_a_stored_history_with_tool_calls_can_be_continued(harness: Harness) -> None:
+    """The calls of an assistant message given in the input are stored with it, so the
+    session's later turns still see which call each result answers."""
+    headers = await harness.headers()
+    tool = {"type": "function", "name": "get_weather",
+            "description": "Get the current weather for a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    first = await create(harness, headers, model="gpt-4o", tools=[tool], input=[
+        {"role": "user", "content": "What is the weather in Paris?"},
+        {"type": "function_call", "call_id": "call_a", "name": "get_weather",
+         "arguments": '{"city": "Paris"}'},
+        {"type": "function_call_output", "call_id": "call_a", "output": "rainy"}])
+    later = await create(harness, headers, model="gpt-4o", input="And in Rome?",
+                         previous_response_id=first["id"])
+    assert later["status"] == "completed"
+    session_id = first["konnect"]["session_id"]
+    session = (await harness.client.get(f"/v1/sessions/{session_id}", headers=headers)).json()
+    assert [m["role"] for m in session["messages"]] == ["user", "assistant", "tool",
+                                                        "assistant", "user", "assistant"]

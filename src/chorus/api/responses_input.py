@@ -60,7 +60,7 @@ class InputItem(RequestBody):
     content: str | list[InputPart] | None = None
     call_id: str | None = Field(None, min_length=1, max_length=200)
     name: str | None = Field(None, max_length=64)
-    arguments: str | None = Field(None, max_length=1_000_000)
+    arguments: str | None = Field(None, max_length=500_000)
     output: str | list[InputPart] | None = None
 
 
