@@ -296,3 +296,46 @@ async def test_a_stored_history_with_tool_calls_can_be_continued(harness: Harnes
     session = (await harness.client.get(f"/v1/sessions/{session_id}", headers=headers)).json()
     assert [m["role"] for m in session["messages"]] == ["user", "assistant", "tool",
                                                         "assistant", "user", "assistant"]
+
+
+async def test_an_ensemble_streams_only_response_events(harness: Harness) -> None:
+    headers = await harness.headers()
+    response = await harness.client.post(URL, headers=headers, json={
+        "model": "konnect-ensemble", "input": "What is DNS?", "stream": True,
+        "konnect": {"models": ["gpt-4o", "claude-sonnet-4-5-20250929"]}})
+    sent = events(response.content)
+    assert all(name.startswith("response.") for name, _ in sent)
+    text = "".join(d["delta"] for name, d in sent if name == "response.output_text.delta")
+    final = sent[-1][1]["response"]
+    assert text and final["output"][0]["content"][0]["text"] == text
+    assert final["konnect"]["mode"] == "ensemble" and final["konnect"]["details"]
+
+
+async def test_an_image_goes_with_the_question_and_its_bytes_are_not_kept(
+        harness: Harness) -> None:
+    headers = await harness.headers()
+    image = "data:image/png;base64,iVBORw0KGgo="
+    answer = await create(harness, headers, model="gpt-4o", input=[{"role": "user", "content": [
+        {"type": "input_text", "text": "What is in this picture?"},
+        {"type": "input_image", "image_url": image, "detail": "low"}]}])
+    assert answer["status"] == "completed"
+    items = (await harness.client.get(f"{URL}/{answer['id']}/input_items",
+                                      headers=headers)).json()["data"]
+    assert items[0]["content"][1] == {"type": "input_image", "image_url": None,
+                                      "detail": "low", "file_id": None}
+
+
+async def test_konnect_session_id_continues_a_chorus_session(harness: Harness) -> None:
+    headers = await harness.headers()
+    chat = await harness.client.post("/v1/chat", headers=headers,
+                                     json={"message": "What is DNS?"})
+    session_id = chat.json()["session_id"]
+    answer = await create(harness, headers, model="gpt-4o", input="And DHCP?",
+                          **{"konnect.session_id": session_id})
+    assert answer["konnect"]["session_id"] == session_id
+    session = (await harness.client.get(f"/v1/sessions/{session_id}", headers=headers)).json()
+    assert session["message_count"] == 4
+    error = await error_of(harness, headers, 400, {
+        "model": "gpt-4o", "input": "And NTP?", "previous_response_id": answer["id"],
+        "konnect.session_id": session_id})
+    assert error["param"] == "konnect.session_id"
