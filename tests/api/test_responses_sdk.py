@@ -297,3 +297,37 @@ def test_an_openai_agents_sdk_agent_with_a_function_tool(caller: Caller) -> None
     result = agents.Runner.run_sync(agent, "What is the weather in Paris?", run_config=config)
     assert seen == ["Paris"]
     assert "18C and sunny" in result.final_output
+
+
+def test_an_agents_sdk_agent_streamed_and_chained_by_previous_response_id(
+        caller: Caller) -> None:
+    """run_streamed reads the Responses events; auto_previous_response_id sends only the tool
+    results after the first call, continuing the stored response."""
+    @agents.function_tool
+    def get_weather(city: str) -> str:
+        """Get the current weather for a city."""
+        return f"It is 18C and sunny in {city}."
+
+    async def run() -> tuple[str, list[str], str]:
+        client = openai.AsyncOpenAI(base_url=str(caller.client.base_url),
+                                    api_key=caller.client.api_key, max_retries=0)
+        agent = agents.Agent(name="Weather", instructions="Use the tool to answer.",
+                             tools=[get_weather], model=caller.model)
+        config = agents.RunConfig(model_provider=agents.OpenAIProvider(openai_client=client),
+                                  tracing_disabled=True)
+        streamed = agents.Runner.run_streamed(agent, "What is the weather in Oslo?",
+                                              run_config=config)
+        kinds = [event.type async for event in streamed.stream_events()]
+        chained = await agents.Runner.run(agent, "What is the weather in Rome?",
+                                          run_config=config, auto_previous_response_id=True)
+        return str(streamed.final_output), kinds, str(chained.final_output)
+
+    streamed, kinds, chained = asyncio.run(run())
+    assert "18C and sunny in Oslo" in streamed and "raw_response_event" in kinds
+    assert "18C and sunny in Rome" in chained
+    sessions = caller.client.get("/sessions", cast_to=dict)["data"]
+    rome = [s for s in sessions if s["title"] == "What is the weather in Rome?"]
+    assert [s["message_count"] for s in rome] == [4]  # one session: the call was continued
+    if caller.fake is not None:
+        body = caller.fake.requests[-1]["body"]
+        assert "What is the weather in Rome?" in json.dumps(body)
