@@ -13,6 +13,7 @@ from typing import Any
 import agents
 import jsonschema
 import openai
+import pydantic
 import pytest
 
 from chorus.app import create_app
@@ -220,6 +221,22 @@ def test_text_format_json_schema(caller: Caller) -> None:
     jsonschema.validate(json.loads(answer.output_text), PERSON)
     assert answer.text is not None and answer.text.format is not None
     assert answer.text.format.type == "json_schema"
+
+
+class Person(pydantic.BaseModel):
+    name: str
+    born: int
+    fields: list[str]
+
+
+def test_responses_parse_with_a_pydantic_model(caller: Caller) -> None:
+    parsed = caller.client.responses.parse(model=caller.model, text_format=Person,
+                                           input="Tell me about Ada Lovelace")
+    assert isinstance(parsed.output_parsed, Person) and parsed.output_parsed.name
+    with caller.client.responses.stream(model=caller.model, text_format=Person,
+                                        input="Tell me about Alan Turing") as stream:
+        final = stream.get_final_response()
+    assert isinstance(final.output_parsed, Person)
 
 
 def test_retrieve_input_items_and_delete(server: Server) -> None:
