@@ -8,6 +8,7 @@ starts a session, `previous_response_id` continues it, so the conversation is li
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 PARAMS = {"mode": "model", "models": "konnect.models", "aggregation": "konnect.aggregation",
           "personas": "konnect.personas", "roles": "konnect.roles",
           "session_id": "konnect.session_id", "messages": "input",
-          "response_format": "text.format", "logprobs": "input"}
+          "response_format": "text.format"}
 """The turn's field names in errors, as the Responses API spells them."""
 NEW_SESSION = "new"
 
@@ -151,9 +152,18 @@ async def save(services: Services, caller: Principal, turn: Turn, frame: Frame,
     """Keep the response with its session; nothing when the turn is not stored."""
     if turn.session is None:
         return
-    await services.store.responses.add(ResponseRow(
+    # Shielded: a client leaving as a finished answer is kept must not lose its response.
+    await asyncio.shield(services.store.responses.add(ResponseRow(
         frame.id, caller.user.id, turn.session.id, result.id if result else None, response,
-        list(given.items), utcnow()))
+        list(given.items), utcnow())))
+
+
+def _known_calls(body: ResponseBody, previous: Previous | None) -> frozenset[str] | None:
+    """The calls a `function_call_output` may answer besides the input's own: the previous
+    response's; None when continuing a session by `konnect.session_id` (the turn checks)."""
+    if previous is not None:
+        return previous.calls
+    return None if body.konnect.session_id else frozenset()
 
 
 @router.post("/responses", response_model=None, responses={200: {
@@ -164,9 +174,9 @@ async def create(request: Request, body: ResponseBody,
                  ) -> JSONBytes | StreamingResponse:
     services = services_of(request)
     previous = await previous_of(services, caller, body)
-    known = previous.calls if previous else None if body.konnect.session_id else frozenset()
     stored = await services.store.responses.output_items(caller.user.id, referenced(body))
-    given = input_of(body, known, services.settings.max_message_chars, stored)
+    given = input_of(body, _known_calls(body, previous), services.settings.max_message_chars,
+                     stored)
     mode, pinned = mode_of(body.model, body.konnect, services, caller.test)
     turn = await start(request, caller, turn_request(body, given, mode,
                                                      options_of(body, pinned), previous),
