@@ -1,6 +1,6 @@
-"""The Vercel AI SDK's default `openai(...)` provider (the Responses API) against a live
-Chorus: generateText, streamText and a tool loop, with a test key and with a live key at
-fake-llm in each dialect."""
+"""Node clients of the Responses API against a live Chorus: the Vercel AI SDK's default
+`openai(...)` provider (generateText, streamText, a tool loop, a two-turn chat) and the
+official `openai` package, with a test key and with a live key at fake-llm in each dialect."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 
 from chorus.app import create_app
 from chorus.config import load_settings
+from tests.api.test_completions_node import node_modules as openai_node_modules
 from tests.api.test_completions_sdk import new_key
 from tests.api.test_responses_sdk import Server, dialect_config
 from tests.conftest import FakeUpstream, ServerThread, unavailable
@@ -86,3 +87,24 @@ def test_the_ai_sdk_default_openai_provider(server: Server, fake_llm: FakeUpstre
     if not test:
         sent = json.dumps(fake_llm.requests[-1]["body"])
         assert json.dumps(chat["first"])[1:41] in sent and "And of Spain?" in sent
+
+
+@pytest.mark.parametrize("who", ["test-key", *ALL_DIALECTS])
+def test_the_node_openai_package_responses(server: Server, fake_llm: FakeUpstream,
+                                           who: str) -> None:
+    """The official `openai` package for Node: responses.create, then responses.stream
+    continuing it by previous_response_id."""
+    modules = openai_node_modules()
+    test = who == "test-key"
+    key = asyncio.run(new_key(server.database_url, "power", test))
+    model = "gpt-4o" if test else f"up-{who}"
+    done = subprocess.run(["node", str(SCRIPT.with_name("openai_responses.cjs")),
+                           f"{server.url}/v1", key, model], capture_output=True, text=True,
+                          timeout=60, check=False, env={**os.environ,
+                                                        "NODE_PATH": str(modules)})
+    assert done.returncode == 0, done.stderr
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["first"] and out["second"] and out["previous"] == out["firstId"]
+    assert out["kinds"][0] == "response.created" and out["kinds"][-1] == "response.completed"
+    if not test:
+        assert json.dumps(out["first"])[1:41] in json.dumps(fake_llm.requests[-1]["body"])
