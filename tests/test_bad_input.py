@@ -19,7 +19,8 @@ WRONG = {"string": 12, "integer": "5", "number": "0.5", "boolean": "true", "arra
          "object": 5}
 BODY_ROUTES = [("POST", "/v1/chat"), ("POST", "/v1/chat/completions"),
                ("PATCH", "/v1/sessions/{session_id}"), ("POST", "/v1/keys"),
-               ("PATCH", "/v1/settings"), ("POST", "/v1/personas"), ("POST", "/api/personas")]
+               ("PATCH", "/v1/settings"), ("POST", "/v1/personas"), ("POST", "/api/personas"),
+               ("POST", "/v1/responses")]
 # A valid body per route, so a wrong field is the only fault.
 VALID: dict[str, dict[str, Any]] = {
     "/v1/chat": {"message": "hi"},
@@ -28,6 +29,7 @@ VALID: dict[str, dict[str, Any]] = {
     "/v1/sessions/{session_id}": {"title": "a title"},
     "/v1/personas": {"id": "mine_v1", "name": "Mine", "systemPrompt": "Be brief."},
     "/api/personas": {"id": "mine_api", "name": "Mine", "systemPrompt": "Be brief."},
+    "/v1/responses": {"model": "gpt-4o", "input": "hi"},
 }
 
 
@@ -75,9 +77,10 @@ def assert_invalid(response: httpx.Response, status: int = 400, code: str = "inv
 
 
 async def test_malformed_json_and_non_objects_are_400_on_every_route(h: Harness) -> None:
-    key, routes = await body_routes(h)
-    headers = {**key, "content-type": "application/json"}
+    _, routes = await body_routes(h)
     for method, _, url, _ in routes:
+        # a key per route: eight bad bodies on each of the routes pass a tier's minute limit
+        headers = {**(await h.headers()), "content-type": "application/json"}
         for raw in (b"{", b'{"message": "hi",}', b"\xff\xfe", b"[]", b'"text"', b"42", b"null",
                     b"[{}]"):
             response = await h.client.request(method, url, headers=headers, content=raw)

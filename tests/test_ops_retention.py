@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from chorus.store.ids import utcnow
 from chorus.store.retention import Purged, purge
-from chorus.store.schema import messages, sessions
+from chorus.store.schema import messages, response_items, responses, sessions
 from chorus.store.summaries import SummaryRow, SummaryStore
 from tests.conftest import Harness, harness_for
 
@@ -129,3 +129,25 @@ async def test_zero_days_keeps_everything(tmp_path: object) -> None:
         await backdate(h, old, 10_000)
         await asyncio.sleep(0.3)
         assert (await detail(h, headers, old))["message_count"] == 2
+
+
+async def test_old_stored_responses_go_with_their_messages(harness: Harness) -> None:
+    h = harness
+    headers = await h.headers()
+    old = (await h.client.post("/v1/responses", headers=headers,
+                               json={"model": "gpt-4o", "input": "old question"})).json()
+    new = (await h.client.post("/v1/responses", headers=headers, json={
+        "model": "gpt-4o", "input": "new question"})).json()
+    await backdate(h, old["konnect"]["session_id"], 100, session_too=False)
+    async with h.services.store.engine.begin() as conn:
+        await conn.execute(responses.update().where(responses.c.id == old["id"])
+                           .values(created_at=utcnow() - timedelta(days=100)))
+    await purge(h.services.store.engine, utcnow() - timedelta(days=90))
+    gone = await h.client.get(f"/v1/responses/{old['id']}", headers=headers)
+    assert gone.status_code == 404
+    assert (await h.client.get(f"/v1/responses/{new['id']}", headers=headers)).status_code \
+        == 200
+    async with h.services.store.engine.connect() as conn:
+        items = (await conn.execute(sa.select(response_items.c.id).where(
+            response_items.c.response_id == old["id"]))).all()
+    assert items == []

@@ -20,7 +20,7 @@ from chorus.errors import ChorusError, InternalError, InvalidRequest, NotFound
 
 log = logging.getLogger(__name__)
 
-OPENAI_PATHS = ("/v1/chat/completions",)
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/responses")
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -33,6 +33,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         models,
         openapi,
         personas,
+        responses,
         search,
         sessions,
         usage,
@@ -45,7 +46,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     # Routes are matched in order: the two chat endpoints first, as nearly every request is
     # one of them; search before sessions, so `/v1/sessions/search` is not read as a session id.
     for module in (completions, chat, search, export, sessions, keys, models, user_settings,
-                   personas, usage):
+                   personas, usage, responses):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(health.router)
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)

@@ -23,7 +23,8 @@ from chorus.errors import (
 )
 
 LIMITED_PREFIXES = ("/v1/", "/api/")
-QUERY_PATHS = frozenset({"/v1/chat", "/v1/chat/completions"})  # a query is one chat request
+QUERY_PATHS = frozenset({"/v1/chat", "/v1/chat/completions",
+                         "/v1/responses"})  # a query is one chat request
 
 
 def header(scope: Scope, name: bytes) -> str | None:

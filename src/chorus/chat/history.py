@@ -14,6 +14,8 @@ def stored_details(message: Message) -> JSON | None:
     """What a message keeps in its row's `details` besides its text."""
     if message.role == "tool":
         return {"tool_call_id": message.tool_call_id, "name": message.name}
+    if message.tool_calls:
+        return {"tool_calls": tool_calls_json(message.tool_calls)}
     if message.images:
         return {"images": [_stored_image(image) for image in message.images]}
     return None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.store.personas import PersonaStore
+from chorus.store.responses import ResponseStore
 from chorus.store.search import SearchStore
 from chorus.store.sessions import SessionStore
 from chorus.store.summaries import SummaryStore
@@ -23,8 +24,10 @@ class Store:
     search: SearchStore
     summaries: SummaryStore
     personas: PersonaStore
+    responses: ResponseStore
 
     @classmethod
     def over(cls, engine: AsyncEngine) -> Store:
         return cls(engine, SessionStore(engine), UserStore(engine), UsageWriter(engine),
-                   SearchStore(engine), SummaryStore(engine), PersonaStore(engine))
+                   SearchStore(engine), SummaryStore(engine), PersonaStore(engine),
+                   ResponseStore(engine))

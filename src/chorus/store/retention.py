@@ -2,8 +2,9 @@
 
 A question and the answer stored right after it go together, so a conversation never starts
 with an orphan answer. A session's running summary (it retells old messages) goes too; the
-search index follows by its triggers. Every step is a short transaction, so a pass can run
-beside live traffic and on several servers at once.
+search index follows by its triggers; stored Responses API responses of the period (they
+repeat their messages' text) go with their output items. Every step is a short transaction,
+so a pass can run beside live traffic and on several servers at once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chorus.metrics import Metrics
 from chorus.store.ids import utcnow
-from chorus.store.schema import messages, session_summaries, sessions
+from chorus.store.schema import messages, responses, session_summaries, sessions
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ async def purge(engine: AsyncEngine, before: datetime, batch: int = 500) -> Purg
                 deleted_messages += await _drop_prefix(conn, session_id, last_old_seq)
         if len(candidates) < batch:
             break
+    async with engine.begin() as conn:
+        await conn.execute(responses.delete().where(responses.c.created_at < before))
     async with engine.begin() as conn:
         has_messages = sa.exists().where(messages.c.session_id == sessions.c.id)
         result = await conn.execute(sessions.delete().where(

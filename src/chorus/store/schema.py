@@ -99,3 +99,25 @@ session_summaries = sa.Table(
     sa.Column("model", sa.String(200), nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
+
+responses = sa.Table(
+    "responses", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("session_id", sa.String(40), sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("message_id", sa.String(40)),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("input_items", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+response_items = sa.Table(
+    "response_items", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("response_id", sa.String(40), sa.ForeignKey("responses.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("user_id", sa.String(40), nullable=False),
+    sa.Column("item", sa.JSON, nullable=False),
+)
