@@ -1,13 +1,13 @@
 """The responses of OpenAI's Responses API (`/v1/responses`): each belongs to a session; their
 output items by id, for the `item_reference` input items that name them.
 
-Revision ID: 0005r
+Revision ID: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005r"
+revision = "0005"
 down_revision = "0004"
 
 
