@@ -95,7 +95,7 @@ async def test_a_failed_answer_is_recorded_and_reported(database_url: str,
         events = sse(streamed.text)
         names = [name for name, _ in events]
         assert names[0] == "session" and names[-2:] == ["error", "done"], names
-        assert events[-2][1]["code"] == code
+        assert events[-2][1]["error"]["code"] == code
         ok = await h.client.post("/v1/chat", headers=headers, json={
             "message": "and now?", "model": "ok", "session_id": session_id})
         assert ok.status_code == 200

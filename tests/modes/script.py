@@ -58,6 +58,8 @@ class Script:
     replies: dict[str | tuple[str, str], Reply] = field(default_factory=dict)
     default: Reply = field(default_factory=Reply)
     records: list[Record] = field(default_factory=list)
+    called: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once a model is called."""
 
     def reply_for(self, model: str, role: str) -> Reply:
         for key in ((model, role), role, model):
@@ -79,6 +81,7 @@ class Script:
         reply = self.reply_for(model, role)
         record = Record(model, role, request, asyncio.get_running_loop().time())
         self.records.append(record)
+        self.called.set()
         try:
             if reply.delay:
                 await asyncio.sleep(reply.delay)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import sqlalchemy as sa
+
+from chorus.store.schema import usage_records
 from tests.conftest import Harness
 from tests.modes.conftest import A, B, C, chat
+from tests.modes.script import Reply, Script
 
 
 async def test_the_answer_stores_models_used_and_details(harness: Harness) -> None:
@@ -36,3 +42,24 @@ async def test_a_session_keeps_its_mode_and_aggregation(harness: Harness) -> Non
     assert follow["mode"] == "ensemble" and follow["details"]["aggregation"] == "best_of_n"
     stored = (await harness.client.get(f"/v1/sessions/{session}", headers=headers)).json()
     assert stored["message_count"] == 4, "refused turns store nothing"
+
+
+async def test_a_session_deleted_while_its_answer_runs_keeps_the_usage_record(
+        h: Harness, script: Script) -> None:
+    """Every upstream call is recorded, whatever happens to the session meanwhile."""
+    script.default = Reply("A slow answer in several words", delay=0.3)
+    headers = await h.headers()
+    asked = asyncio.create_task(h.client.post("/v1/chat", headers=headers,
+                                              json={"message": "Why?"}))
+    await script.called.wait()  # the question is stored before the model is called
+    listed = (await h.client.get("/v1/sessions", headers=headers)).json()["data"]
+    session_id = listed[0]["id"]
+    gone = await h.client.delete(f"/v1/sessions/{session_id}", headers=headers)
+    assert gone.status_code == 200
+    answer = await asked
+    assert answer.status_code == 404, answer.text  # nowhere to store the answer
+    await h.services.store.usage.flush()
+    async with h.services.store.engine.connect() as conn:
+        rows = list(await conn.execute(sa.select(usage_records).where(
+            usage_records.c.session_id == session_id)))
+    assert len(rows) == 1 and rows[0].ok and rows[0].completion_tokens > 0

@@ -98,7 +98,7 @@ async def test_a_stream_cut_midway_ends_with_an_error_event(
                                              "stream": True})
     events = events_of(response.text)
     assert [name for name, _ in events][-2:] == ["error", "done"]
-    error = events[-2][1]
+    error = events[-2][1]["error"]  # the envelope, as every error answer has it
     assert error["code"] == "upstream_error" and error["status"] == 502
     assert str(error["message"]).startswith("up: ")
     deltas = [payload["delta"] for name, payload in events if name == "message.delta"]

@@ -104,5 +104,5 @@ async def _events(turn: Turn) -> AsyncIterator[bytes]:
             if frame is not None:
                 yield frame
     except ChorusError as exc:
-        yield streaming.event("error", exc.as_json())
+        yield streaming.event("error", {"error": exc.as_json()})
     yield streaming.event("done", {})

@@ -114,7 +114,7 @@ class AnswerView {
       case "stage": this.stage(data); break;
       case "message.delta": this.answerDelta(data.delta || ""); break;
       case "message.completed": this.completed(data); break;
-      case "error": this.failed(data); break;
+      case "error": this.failed(data.error); break;
       default: break;
     }
   }
