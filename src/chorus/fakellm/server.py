@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -19,12 +20,23 @@ from chorus.fakellm.gemini import GeminiWire
 from chorus.fakellm.knobs import Knobs, from_headers, from_model
 from chorus.fakellm.openai import OpenAIWire
 from chorus.fakellm.wire import FakeWire, Parsed
-from chorus.types import JSON, ToolCall
+from chorus.providers import simulated_agent as agent
+from chorus.types import JSON, ModelRequest, ToolCall
 
 FILLER = ("the", "answer", "is", "clear", "and", "simple", "here", "because", "each", "part",
           "fits", "together", "well", "so", "we", "can", "move", "on", "with", "confidence")
 RECORDED_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "anthropic-version",
                     "content-type", "user-agent")
+
+
+def uses_agent(request: ModelRequest) -> bool:
+    """Whether the answer is decided like a simulated model's: tools were offered or answered,
+    JSON or log probabilities were asked for, images came, or stop strings were set. (The
+    `tool` knob, when set, decides tool calls itself.)"""
+    last = request.messages[-1] if request.messages else None
+    return bool(request.tools or request.output or request.logprobs or request.stop
+                or any(m.images for m in request.messages)
+                or (last is not None and last.role == "tool"))
 
 
 class StreamCut(Exception):
@@ -121,20 +133,32 @@ class FakeLLM:
             await asyncio.sleep(knobs.ttft_ms / 1000)
         prompt = sum(len(text.split()) for _, text in parsed.messages)
         call = self._tool_call(parsed, knobs)
-        if call is not None:
-            record["tool_call"] = call.name
+        pieces = answer_pieces(parsed, knobs.tokens)
+        calls = [call] if call is not None else []
+        asked = parsed.request
+        if not knobs.tool and asked is not None and uses_agent(asked):
+            reply = agent.reply(model, asked, "".join(pieces))
+            calls = list(reply.calls)
+            pieces = (agent.json_pieces(reply.text) if asked.output
+                      else re.findall(r"\s*\S+|\s+$", reply.text))
+        if calls:
+            record["tool_call"] = calls[0].name
+            record["tool_calls"] = [c.name for c in calls]
             if not parsed.stream:
                 record["completed"] = True
-                return json_response(wire.tool_answer(model, call, (prompt, 8)))
-            return self._stream(wire.tool_frames(model, call, (prompt, 8)), record)
-        pieces = answer_pieces(parsed, knobs.tokens)
+                return json_response(wire.tool_answer(model, calls, (prompt, 8)))
+            return self._stream(wire.tool_frames(model, calls, (prompt, 8)), record)
         usage = (prompt, len(pieces))
+        probs = ([agent.logprobs(model, piece, asked.top_logprobs) for piece in pieces]
+                 if asked is not None and asked.logprobs else [])
         if not parsed.stream:
-            return await self._whole(request, wire.answer(model, "".join(pieces), usage),
+            answer = wire.answer(model, "".join(pieces), usage,
+                                 [entry for found in probs for entry in found])
+            return await self._whole(request, answer,
                                      len(pieces) / knobs.tps if knobs.tps > 0 else 0.0,
                                      fault, record)
         return StreamingResponse(self._frames(wire, model, pieces, usage, parsed, knobs, fault,
-                                              record), media_type="text/event-stream")
+                                              record, probs), media_type="text/event-stream")
 
     def _tool_call(self, parsed: Parsed, knobs: Knobs) -> ToolCall | None:
         if not knobs.tool or not parsed.tools or knobs.tool not in parsed.tools:
@@ -178,7 +202,8 @@ class FakeLLM:
 
     async def _frames(self, wire: FakeWire, model: str, pieces: list[str],
                       usage: tuple[int, int], parsed: Parsed, knobs: Knobs, fault: str,
-                      record: JSON) -> AsyncIterator[bytes]:
+                      record: JSON, probs: list[tuple[JSON, ...]]
+                      ) -> AsyncIterator[bytes]:
         delay = 1 / knobs.tps if knobs.tps > 0 else 0.0
         try:
             for frame in wire.start(model, usage):
@@ -188,7 +213,7 @@ class FakeLLM:
                     raise StreamCut(f"injected cut after {index} chunks")
                 if index == knobs.cut_after and fault == "malformed":
                     yield wire.malformed()
-                yield wire.delta(model, piece)
+                yield wire.delta(model, piece, probs[index] if probs else ())
                 if delay:
                     await asyncio.sleep(delay)
             for frame in wire.end(model, usage, parsed.include_usage):

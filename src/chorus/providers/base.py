@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from chorus.providers.wire import Refusal
 from chorus.types import ModelRequest, ProviderChunk, StreamEnd, TextDelta, Usage
 
 
@@ -14,6 +15,10 @@ class Provider(Protocol):
         """Yield text as the model writes it, then exactly one StreamEnd; raise UpstreamError.
 
         When the request offers tools, whole ToolCalls may come before the StreamEnd."""
+        ...
+
+    def unsupported(self, model: str, request: ModelRequest) -> Refusal | None:
+        """The first request field this provider cannot honour for `model` (a 400), or None."""
         ...
 
 

@@ -14,7 +14,7 @@ import orjson
 from chorus import httpclient, tokens
 from chorus.config import ProviderConfig
 from chorus.errors import UpstreamError, UpstreamTimeout
-from chorus.providers.wire import StreamParser, WireDialect, json_object
+from chorus.providers.wire import Refusal, StreamParser, WireDialect, json_object
 from chorus.types import JSON, ModelRequest, ProviderChunk, StreamEnd, TextDelta, Usage
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,10 @@ class HttpProvider:
                             self.config.max_retries + 1, delay)
                 await asyncio.sleep(delay)
 
+    def unsupported(self, model: str, request: ModelRequest) -> Refusal | None:
+        """The first field of `request` this provider's dialect cannot honour for `model`."""
+        return self.dialect.unsupported(model, request)
+
     def _named(self, exc: UpstreamError) -> UpstreamError:
         """The same error, its message starting with the provider's name."""
         return type(exc)(f"{self.config.name}: {exc.message}", provider=self.config.name,
@@ -133,15 +137,15 @@ class HttpProvider:
                     data = _json(await response.aread())
                     if request.stream and dialect.read_error(response.status_code, data).message:
                         raise self._status_error(response.status_code, orjson.dumps(data), None)
-                    answer = dialect.parse_answer(data)
+                    answer = dialect.parse_answer(data, request)
                     if answer.text:
-                        yield TextDelta(answer.text)
+                        yield TextDelta(answer.text, tuple(answer.logprobs))
                     for call in answer.tool_calls:
                         yield call
                     yield StreamEnd(answer.usage or _estimate(request, answer.text),
                                     answer.finish_reason)
                     return
-                async for chunk in self._relay(response, dialect.stream_parser(), request,
+                async for chunk in self._relay(response, dialect.stream_parser(request), request,
                                                deadline):
                     yield chunk
         except httpclient.ConnectTimeout as exc:

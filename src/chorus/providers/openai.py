@@ -9,8 +9,19 @@ from typing import Any
 import orjson
 
 from chorus.errors import UpstreamError
-from chorus.providers.wire import Answer, ErrorBody, stream_json, tool_arguments
-from chorus.types import JSON, Message, ModelRequest, TextDelta, ToolCall, ToolSpec, Usage
+from chorus.providers.wire import Answer, ErrorBody, Refusal, stream_json, tool_arguments
+from chorus.types import (
+    JSON,
+    ImagePart,
+    Message,
+    ModelRequest,
+    OutputFormat,
+    TextDelta,
+    ToolCall,
+    ToolChoice,
+    ToolSpec,
+    Usage,
+)
 
 REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 """OpenAI's reasoning models refuse `max_tokens` and `temperature`; they take
@@ -30,10 +41,27 @@ def _message(data: JSON) -> str | None:
     return str(error) if error else None
 
 
+def _logprobs(choice: JSON) -> list[JSON]:
+    """The `logprobs.content` entries of a choice (a whole answer's or a stream chunk's)."""
+    found = choice.get("logprobs")
+    content = found.get("content") if isinstance(found, dict) else None
+    return [e for e in content if isinstance(e, dict)] if isinstance(content, list) else []
+
+
+def _image_json(image: ImagePart) -> JSON:
+    url: JSON = {"url": image.url}
+    if image.detail is not None:
+        url["detail"] = image.detail
+    return {"type": "image_url", "image_url": url}
+
+
 def _message_json(message: Message) -> JSON:
     if message.role == "tool":
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
     out: JSON = {"role": message.role, "content": message.content}
+    if message.images:
+        text = [{"type": "text", "text": message.content}] if message.content else []
+        out["content"] = text + [_image_json(image) for image in message.images]
     if message.tool_calls:
         out["content"] = message.content or None
         out["tool_calls"] = [
@@ -44,8 +72,38 @@ def _message_json(message: Message) -> JSON:
 
 
 def _tool_json(tool: ToolSpec) -> JSON:
-    return {"type": "function", "function": {"name": tool.name, "description": tool.description,
-                                             "parameters": tool.parameters}}
+    function: JSON = {"name": tool.name, "description": tool.description,
+                      "parameters": tool.parameters}
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
+def _tool_choice_json(choice: ToolChoice) -> str | JSON:
+    if choice.kind == "function":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.kind
+
+
+def _response_format(output: OutputFormat) -> JSON:
+    if output.kind == "json_object":
+        return {"type": "json_object"}
+    schema: JSON = {"name": output.name, "schema": output.schema or {}}
+    if output.strict is not None:
+        schema["strict"] = output.strict
+    if output.description is not None:
+        schema["description"] = output.description
+    return {"type": "json_schema", "json_schema": schema}
+
+
+def _sampling(request: ModelRequest) -> JSON:
+    """The fields OpenAI takes exactly as we hold them, when set."""
+    fields = {"top_p": request.top_p, "seed": request.seed,
+              "presence_penalty": request.presence_penalty,
+              "frequency_penalty": request.frequency_penalty, "logprobs": request.logprobs,
+              "top_logprobs": request.top_logprobs, "user": request.user,
+              "parallel_tool_calls": request.parallel_tool_calls if request.tools else None}
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 class OpenAIStream:
@@ -88,7 +146,7 @@ class OpenAIStream:
             delta = choice.get("delta") or {}
             text = delta.get("content")
             if text:
-                yield TextDelta(text)
+                yield TextDelta(text, tuple(_logprobs(choice)))
             self._tool_deltas(delta.get("tool_calls"))
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
@@ -117,6 +175,11 @@ class OpenAIDialect:
         }
         if request.tools:
             body["tools"] = [_tool_json(tool) for tool in request.tools]
+        if request.tool_choice is not None and request.tools:
+            body["tool_choice"] = _tool_choice_json(request.tool_choice)
+        if request.output is not None:
+            body["response_format"] = _response_format(request.output)
+        body.update(_sampling(request))
         if request.stream:
             body["stream_options"] = {"include_usage": True}
         reasoning = REASONING_MODEL.match(upstream) is not None
@@ -128,7 +191,11 @@ class OpenAIDialect:
             body["stop"] = list(request.stop)
         return body
 
-    def parse_answer(self, data: JSON) -> Answer:
+    def unsupported(self, upstream: str, request: ModelRequest) -> Refusal | None:
+        """OpenAI-compatible upstreams take every field we hold; they judge them themselves."""
+        return None
+
+    def parse_answer(self, data: JSON, request: ModelRequest | None = None) -> Answer:
         try:
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
@@ -138,9 +205,9 @@ class OpenAIDialect:
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise UpstreamError(f"unexpected answer shape: {str(data)[:200]}") from exc
         return Answer(text, _usage(data.get("usage")), choice.get("finish_reason") or "stop",
-                      calls)
+                      calls, _logprobs(choice))
 
-    def stream_parser(self) -> OpenAIStream:
+    def stream_parser(self, request: ModelRequest | None = None) -> OpenAIStream:
         return OpenAIStream()
 
     def read_error(self, status: int, data: JSON) -> ErrorBody:

@@ -7,9 +7,13 @@ import hashlib
 import re
 from collections.abc import AsyncIterator, Sequence
 
+import orjson
+
 from chorus import tokens
+from chorus.providers import simulated_agent as agent
 from chorus.providers.simulated_roles import role_answer
-from chorus.types import Message, ModelRequest, StreamEnd, TextDelta, Usage
+from chorus.providers.wire import Refusal
+from chorus.types import Message, ModelRequest, ProviderChunk, StreamEnd, TextDelta, Usage
 
 STOPWORDS = frozenset((
     "a", "an", "the", "is", "are", "was", "were", "be", "been", "being", "of", "to", "in",
@@ -104,15 +108,15 @@ def category_of(text: str) -> str:
     return best if scores[best] else "general"
 
 
-def compose(model: str, messages: Sequence[Message]) -> str:
-    """A deterministic answer of `model` to the conversation."""
+def compose(model: str, messages: Sequence[Message], seed: int | None = None) -> str:
+    """A deterministic answer of `model` to the conversation (and `seed`, when given)."""
     question = next((m.content for m in reversed(messages) if m.role == "user"), "")
     system = " ".join(m.content for m in messages if m.role == "system")
     played = role_answer(model, system, question)
     if played is not None:
         return played
     earlier = [m.content for m in messages if m.role == "user"][:-1]
-    seed = _digest(model, system, question)
+    seed = _digest(model, system, question, *(() if seed is None else (str(seed),)))
     topic = topic_of(question)
     category = category_of(question)
     body = BODIES[category]
@@ -161,18 +165,27 @@ class SimulatedProvider:
         self.first_token_s = first_token_s
         self.tokens_per_s = tokens_per_s
 
+    def unsupported(self, model: str, request: ModelRequest) -> Refusal | None:
+        """Simulated models honour every field a request can carry."""
+        return None
+
     async def stream(self, model: str, request: ModelRequest
-                     ) -> AsyncIterator[TextDelta | StreamEnd]:
-        text = compose(model, request.messages)
-        finish_reason = "stop"
+                     ) -> AsyncIterator[ProviderChunk]:
+        reply = agent.reply(model, request, compose(model, request.messages, request.seed))
+        text, finish_reason = reply.text, reply.finish_reason
         if request.max_tokens is not None and tokens.count(text) > request.max_tokens:
             text, finish_reason = _cut(text, request.max_tokens), "length"
         if self.pace > 0:
             await asyncio.sleep(self.first_token_s * self.pace)
         delay = self.pace / self.tokens_per_s if self.pace > 0 else 0.0
-        for piece in pieces(text):
-            yield TextDelta(piece)
+        for piece in agent.json_pieces(text) if request.output else pieces(text):
+            probs = (agent.logprobs(model, piece, request.top_logprobs) if request.logprobs
+                     else ())
+            yield TextDelta(piece, probs)
             await asyncio.sleep(delay)
+        for call in reply.calls:
+            yield call
+        written = text + "".join(orjson.dumps(c.arguments).decode() for c in reply.calls)
         usage = Usage(tokens.count_messages([m.content for m in request.messages]),
-                      tokens.count(text))
+                      tokens.count(written))
         yield StreamEnd(usage, finish_reason)

@@ -18,6 +18,17 @@ class Answer:
     usage: Usage | None
     finish_reason: str
     tool_calls: list[ToolCall] = field(default_factory=list)
+    logprobs: list[JSON] = field(default_factory=list)
+    """OpenAI's `logprobs.content` entries, when the request asked for them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A request field a dialect cannot honour and that would change the answer: a 400."""
+
+    param: str
+    """The Chat Completions field, e.g. `seed`, or `messages` for an image it cannot take."""
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +90,15 @@ class WireDialect(Protocol):
 
     def body(self, upstream: str, request: ModelRequest) -> JSON: ...
 
-    def parse_answer(self, data: JSON) -> Answer: ...
+    def unsupported(self, upstream: str, request: ModelRequest) -> Refusal | None:
+        """The first field of `request` this dialect cannot honour, before anything is sent."""
+        ...
 
-    def stream_parser(self) -> StreamParser: ...
+    def parse_answer(self, data: JSON, request: ModelRequest | None = None) -> Answer:
+        """A whole answer; `request` tells how structured output was asked for."""
+        ...
+
+    def stream_parser(self, request: ModelRequest | None = None) -> StreamParser: ...
 
     def read_error(self, status: int, data: JSON) -> ErrorBody:
         """The provider's own message (and hints) from an error body."""
