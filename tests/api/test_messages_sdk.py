@@ -52,9 +52,15 @@ class Live:
     def key(self, tier: str = "power", test: bool = True) -> str:
         return asyncio.run(new_key(self.database_url, tier, test))
 
-    def client(self, tier: str = "power", test: bool = True) -> anthropic.Anthropic:
-        return anthropic.Anthropic(base_url=self.url, api_key=self.key(tier, test),
-                                   max_retries=0, timeout=30)
+    def client(self, tier: str = "power", test: bool = True, x_api_key: bool = False
+               ) -> anthropic.Anthropic:
+        """This SDK sends its `api_key` as `Authorization: Bearer`; with `x_api_key` the key
+        goes in the `x-api-key` header, as Anthropic's other clients send it."""
+        key = self.key(tier, test)
+        if x_api_key:
+            return anthropic.Anthropic(base_url=self.url, default_headers={"x-api-key": key},
+                                       max_retries=0, timeout=30)
+        return anthropic.Anthropic(base_url=self.url, api_key=key, max_retries=0, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +83,11 @@ def live(live_server: Live, fake_llm: FakeUpstream) -> Live:
 
 @pytest.fixture(params=["test", "openai", "anthropic", "gemini"])
 def target(request: pytest.FixtureRequest, live: Live) -> tuple[anthropic.Anthropic, str]:
-    """A client and the model it asks: simulated with a test key, else fake-llm's dialect."""
+    """A client and the model it asks: simulated with a test key (sent as a bearer token), else
+    fake-llm's dialect (the key sent as x-api-key)."""
     if request.param == "test":
         return live.client(), "claude-haiku-4-5-20251001"
-    return live.client(test=False), f"live-{request.param}"
+    return live.client(test=False, x_api_key=True), f"live-{request.param}"
 
 
 def konnect_of(item: object) -> dict[str, Any]:
@@ -171,11 +178,14 @@ def test_errors_are_the_sdks_typed_errors(live: Live) -> None:
     assert isinstance(body, dict) and body["type"] == "error"
     assert body["error"]["type"] == "invalid_request_error"
     assert body["error"]["param"] == "max_tokens" and "max_tokens" in body["error"]["message"]
-    bad = anthropic.Anthropic(base_url=live.url, api_key="sk_test_" + "x" * 43, max_retries=0)
-    with pytest.raises(anthropic.AuthenticationError) as refused:
-        bad.messages.create(model="gpt-4o", max_tokens=64, messages=QUESTION)
-    assert isinstance(refused.value.body, dict)
-    assert refused.value.body["error"]["type"] == "authentication_error"
+    for bad in (anthropic.Anthropic(base_url=live.url, api_key="sk_test_" + "x" * 43,
+                                    max_retries=0),
+                anthropic.Anthropic(base_url=live.url, max_retries=0,
+                                    default_headers={"x-api-key": "sk_test_" + "x" * 43})):
+        with pytest.raises(anthropic.AuthenticationError) as refused:
+            bad.messages.create(model="gpt-4o", max_tokens=64, messages=QUESTION)
+        assert isinstance(refused.value.body, dict)
+        assert refused.value.body["error"]["type"] == "authentication_error"
     with pytest.raises(anthropic.PermissionDeniedError):
         live.client(tier="free").messages.create(model="konnect-council", max_tokens=64,
                                                  messages=QUESTION)
@@ -190,8 +200,9 @@ def test_a_bearer_token_works_too(live: Live) -> None:
     assert text_of(client.messages.create(model="gpt-4o", max_tokens=64, messages=QUESTION))
 
 
-def test_x_api_key_callers_are_rate_limited(live: Live) -> None:
-    client = live.client(tier="trickle")
+@pytest.mark.parametrize("x_api_key", [True, False], ids=["x-api-key", "bearer"])
+def test_callers_are_rate_limited(live: Live, x_api_key: bool) -> None:
+    client = live.client(tier="trickle", x_api_key=x_api_key)
     client.messages.create(model="gpt-4o", max_tokens=64, messages=QUESTION)
     with pytest.raises(anthropic.RateLimitError) as limited:
         client.messages.count_tokens(model="gpt-4o", messages=QUESTION)
