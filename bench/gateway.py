@@ -1,30 +1,94 @@
-"""Gateway overhead: fake-llm direct, Chorus in front of it, LiteLLM's proxy in front of it."""
+"""Gateway overhead: fake-llm direct, and Chorus, TensorZero, Portkey and LiteLLM in front of it.
+
+Each gateway runs as one process at its default log level, pinned to CPU 0 when the machine
+has two CPUs or more; fake-llm and the load generators (wrk, the stream client) share CPU 1.
+The peers are installed by this script into environments of their own under bench/ (never
+Chorus dependencies): LiteLLM and TensorZero in Python virtual environments, Portkey's gateway
+with npm.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.load import LoadResult, stream_load, wrk
 from bench.procs import CHORUS, Server, create_key, free_port
 
-LITELLM_VENV = Path(os.environ.get("BENCH_LITELLM_VENV", Path(__file__).parent / ".litellm-venv"))
+HERE = Path(__file__).resolve().parent
+LITELLM_VENV = Path(os.environ.get("BENCH_LITELLM_VENV", HERE / ".litellm-venv"))
+TENSORZERO_VENV = Path(os.environ.get("BENCH_TENSORZERO_VENV", HERE / ".tensorzero-venv"))
+PORTKEY_DIR = Path(os.environ.get("BENCH_PORTKEY_DIR", HERE / ".portkey"))
+PORTKEY_PACKAGE = {
+    "private": True,
+    "dependencies": {"@portkey-ai/gateway": "*"},
+    # newer @hono/node-server releases make every streamed answer a 500 in this gateway
+    "overrides": {"@hono/node-server": "1.14.1"},
+}
+PEERS = ("tensorzero", "portkey", "litellm")
 LITELLM_KEY = "sk-bench-" + "0" * 48
 PROMPT = [{"role": "user", "content": "Say hello to the benchmark in a few words."}]
+GATEWAY_CPU, LOAD_CPU = 0, 1
+
+
+def _venv_with(venv: Path, requirement: str) -> Path:
+    """A virtual environment of its own holding `requirement`; its Python."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"installing {requirement} into {venv} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet",
+                        "--disable-pip-version-check", requirement], check=True)
+    return python
 
 
 def ensure_litellm() -> Path:
     """LiteLLM's proxy in a virtual environment of its own (it is never a Chorus dependency)."""
-    litellm = LITELLM_VENV / "bin" / "litellm"
-    if not litellm.exists():
-        print(f"installing litellm[proxy] into {LITELLM_VENV} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
-        subprocess.run([str(LITELLM_VENV / "bin" / "pip"), "install", "--quiet",
-                        "litellm[proxy]"], check=True)
-    return litellm
+    _venv_with(LITELLM_VENV, "litellm[proxy]")
+    return LITELLM_VENV / "bin" / "litellm"
+
+
+def ensure_tensorzero() -> Path:
+    """TensorZero's wheel (it carries the Rust gateway) in a virtual environment of its own."""
+    return _venv_with(TENSORZERO_VENV, "tensorzero")
+
+
+def ensure_portkey() -> Path:
+    """Portkey's gateway installed with npm under bench/.portkey; its start script."""
+    script = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+    if not script.exists():
+        if shutil.which("npm") is None:
+            raise RuntimeError("Portkey's gateway needs Node.js and npm (apt-get install npm)")
+        print(f"installing @portkey-ai/gateway into {PORTKEY_DIR} ...", flush=True)
+        PORTKEY_DIR.mkdir(parents=True, exist_ok=True)
+        (PORTKEY_DIR / "package.json").write_text(json.dumps(PORTKEY_PACKAGE, indent=2) + "\n")
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
+                       cwd=PORTKEY_DIR, check=True)
+    return script
+
+
+def versions() -> dict[str, str | None]:
+    """The installed version of each peer, or None when it is not installed."""
+    def python_package(venv: Path, name: str) -> str | None:
+        python = venv / "bin" / "python"
+        if not python.exists():
+            return None
+        return subprocess.run(
+            [str(python), "-c", f"import importlib.metadata as m; print(m.version({name!r}))"],
+            capture_output=True, text=True).stdout.strip() or None
+
+    package = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "package.json"
+    portkey = json.loads(package.read_text())["version"] if package.exists() else None
+    return {"litellm": python_package(LITELLM_VENV, "litellm"),
+            "tensorzero": python_package(TENSORZERO_VENV, "tensorzero"), "portkey": portkey}
 
 
 def chorus_config(path: Path, fake_url: str) -> Path:
@@ -56,68 +120,147 @@ def litellm_config(path: Path, fake_url: str) -> Path:
     return path
 
 
-def servers(work: Path, with_litellm: bool) -> dict[str, Server]:
-    fake_port = free_port()
-    fake = Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
-                  fake_port, ready_path="/v1/models", log=work / "fake.log")
-    chorus_env = {"CHORUS_DATABASE_URL": f"sqlite:///{work}/gateway.db",
-                  "CHORUS_CONFIG": str(chorus_config(work / "chorus.toml", fake.url)),
-                  "CHORUS_LOG_LEVEL": "warning"}
-    chorus_port = free_port()
-    chorus = Server("chorus", [*CHORUS, "serve", "--port", str(chorus_port)], chorus_port,
-                    env=chorus_env, ready_path="/healthz", log=work / "chorus.log")
-    out = {"direct": fake, "chorus": chorus}
-    if with_litellm:
+def tensorzero_config(path: Path, fake_url: str) -> Path:
+    path.write_text(f"""
+[models.fake-small]
+routing = ["fake"]
+
+[models.fake-small.providers.fake]
+type = "openai"
+model_name = "small"
+api_base = "{fake_url}/v1/"
+api_key_location = "none"
+""")
+    return path
+
+
+@dataclass
+class Target:
+    """A server under load and how to ask it for a chat completion."""
+
+    server: Server
+    path: str
+    model: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def pinned(command: list[str], pin: bool) -> list[str]:
+    return ["taskset", "-c", str(GATEWAY_CPU), *command] if pin else command
+
+
+def chorus_server(work: Path, fake_url: str, pin: bool, workers: int = 1,
+                  name: str = "chorus") -> Server:
+    """Chorus with its default configuration: log level info, the access log on."""
+    env = {"CHORUS_DATABASE_URL": f"sqlite:///{work}/{name}.db",
+           "CHORUS_CONFIG": str(chorus_config(work / "chorus.toml", fake_url))}
+    port = free_port()
+    return Server(name, pinned([*CHORUS, "serve", "--port", str(port), "--workers",
+                                str(workers)], pin), port, env=env, ready_path="/healthz",
+                  log=work / f"{name}.log")
+
+
+def targets(work: Path, fake: Server, peers: tuple[str, ...], pin: bool) -> dict[str, Target]:
+    fake_url = fake.url
+    out = {"direct": Target(fake, "/v1/chat/completions", "small")}
+    chorus = chorus_server(work, fake_url, pin)
+    out["chorus"] = Target(chorus, "/v1/chat/completions", "fake-small",
+                           {"Authorization": f"Bearer {create_key(chorus.env)}"})
+    if "tensorzero" in peers:
+        url_file = work / "tensorzero.url"
+        command = [str(ensure_tensorzero()), str(HERE / "tensorzero_gateway.py"),
+                   str(tensorzero_config(work / "tensorzero.toml", fake_url)), str(url_file)]
+        out["tensorzero"] = Target(
+            Server("tensorzero", pinned(command, pin), 0, ready_path="/",
+                   log=work / "tensorzero.log", url_file=url_file),
+            "/openai/v1/chat/completions", "tensorzero::model_name::fake-small")
+    if "portkey" in peers:
         port = free_port()
-        out["litellm"] = Server(
-            "litellm", [str(ensure_litellm()), "--config",
-                        str(litellm_config(work / "litellm.yaml", fake.url)), "--port", str(port),
-                        "--num_workers", "1"], port,
-            env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_OFFLINE_MODE": "true",
-                 "LITELLM_LOG": "ERROR", "LITELLM_MASTER_KEY": LITELLM_KEY},
-            ready_path="/health/liveliness",
-            log=work / "litellm.log")
+        command = ["node", str(ensure_portkey()), f"--port={port}", "--headless"]
+        out["portkey"] = Target(
+            Server("portkey", pinned(command, pin), port, ready_path="/",
+                   log=work / "portkey.log"),
+            "/v1/chat/completions", "small",
+            {"Authorization": "Bearer fake", "x-portkey-provider": "openai",
+             "x-portkey-custom-host": f"{fake_url}/v1"})
+    if "litellm" in peers:
+        port = free_port()
+        command = [str(ensure_litellm()), "--config",
+                   str(litellm_config(work / "litellm.yaml", fake_url)), "--port", str(port),
+                   "--num_workers", "1"]
+        out["litellm"] = Target(
+            Server("litellm", pinned(command, pin), port,
+                   env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_OFFLINE_MODE": "true",
+                        "LITELLM_MASTER_KEY": LITELLM_KEY},
+                   ready_path="/health/liveliness", log=work / "litellm.log"),
+            "/v1/chat/completions", "fake-small",
+            {"Authorization": f"Bearer {LITELLM_KEY}"})
     return out
 
 
-def run(work: Path, seconds: float, concurrencies: tuple[int, ...],
-        with_litellm: bool = True) -> dict[str, object]:
-    targets = servers(work, with_litellm)
-    targets["direct"].start()
-    chorus_key = create_key(targets["chorus"].env)
-    for name in ("chorus", "litellm"):
-        if name in targets:
-            targets[name].start()
-    requests = {
-        "direct": ("/v1/chat/completions", "small", {}),
-        "chorus": ("/v1/chat/completions", "fake-small",
-                   {"Authorization": f"Bearer {chorus_key}"}),
-        "litellm": ("/v1/chat/completions", "fake-small",
-                    {"Authorization": f"Bearer {LITELLM_KEY}"}),
-    }
-    results: dict[str, dict[str, object]] = {}
+def can_pin() -> bool:
+    return (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+
+
+@contextmanager
+def on_cpu(cpu: int | None) -> Iterator[None]:
+    """This process (and what it starts: fake-llm, wrk) on one CPU for the block."""
+    if cpu is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
     try:
-        for stream in (False, True):
-            for concurrency in concurrencies:
-                for name, server in targets.items():  # interleaved: each level, every target
-                    path, model, headers = requests[name]
-                    body = {"model": model, "messages": PROMPT, "stream": stream}
-                    cpu = server.cpu_seconds()
-                    result = _one(server.url + path, body, headers, concurrency, seconds, stream)
-                    result.cpu_ms_per_request = (server.cpu_seconds() - cpu) * 1000 / max(
-                        result.requests, 1)
-                    key = f"{'stream' if stream else 'plain'}/c{concurrency}"
-                    results.setdefault(name, {})[key] = result.as_json()
-                    print(f"  {name:8} {key:11} {result.rps:9.0f} rps  p50 {result.p50_ms:7.2f} ms"
-                          f"  p99 {result.p99_ms:7.2f} ms  cpu/request "
-                          f"{result.cpu_ms_per_request:6.3f} ms  errors {result.errors}",
-                          flush=True)
-        for name, server in targets.items():
-            results[name]["peak_rss_mb"] = round(server.peak_rss_mb(), 1)
+        yield
     finally:
-        for server in targets.values():
-            server.stop()
+        os.sched_setaffinity(0, before)
+
+
+def run(work: Path, seconds: float, concurrencies: tuple[int, ...],
+        peers: tuple[str, ...] = PEERS) -> dict[str, object]:
+    pin = can_pin()
+    with on_cpu(LOAD_CPU if pin else None):
+        fake_port = free_port()
+        fake = Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
+                      fake_port, ready_path="/v1/models", log=work / "fake.log")
+        fake.start()
+        chosen: dict[str, Target] = {}
+        try:
+            chosen = targets(work, fake, peers, pin)
+            for target in chosen.values():
+                if target.server is not fake:
+                    target.server.start()
+            results = measure(chosen, seconds, concurrencies)
+        finally:
+            fake.stop()
+            for target in chosen.values():
+                target.server.stop()
+    results["pinned"] = pin
     return results
+
+
+def measure(chosen: dict[str, Target], seconds: float,
+            concurrencies: tuple[int, ...]) -> dict[str, object]:
+    results: dict[str, dict[str, object]] = {}
+    for stream in (False, True):
+        for concurrency in concurrencies:
+            for name, target in chosen.items():  # interleaved: each level, every target
+                server = target.server
+                body = {"model": target.model, "messages": PROMPT, "stream": stream}
+                cpu = server.cpu_seconds()
+                result = _one(server.url + target.path, body, target.headers, concurrency,
+                              seconds, stream)
+                result.cpu_ms_per_request = (server.cpu_seconds() - cpu) * 1000 / max(
+                    result.requests, 1)
+                key = f"{'stream' if stream else 'plain'}/c{concurrency}"
+                results.setdefault(name, {})[key] = result.as_json()
+                print(f"  {name:10} {key:11} {result.rps:9.0f} rps  p50 {result.p50_ms:7.2f} ms"
+                      f"  p99 {result.p99_ms:7.2f} ms  ttft p50 "
+                      f"{result.ttft_p50_ms or 0:6.2f} ms  cpu/request "
+                      f"{result.cpu_ms_per_request:6.3f} ms  errors {result.errors}",
+                      flush=True)
+    for name, target in chosen.items():
+        results[name]["peak_rss_mb"] = round(target.server.peak_rss_mb(), 1)
+    return dict(results)
 
 
 def _one(url: str, body: dict[str, object], headers: dict[str, str], concurrency: int,

@@ -62,10 +62,14 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     ready_path: str = "/v1/models"
     log: Path | None = None
+    url_file: Path | None = None
+    """For a server that picks its own port: the file where it writes its base URL."""
     proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        if self.url_file is not None:
+            return self.url_file.read_text().strip()
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 120.0) -> Server:
@@ -77,6 +81,9 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(
                     f"{self.name} exited with {self.proc.returncode}; see {self.log}")
+            if self.url_file is not None and not self.url_file.exists():
+                time.sleep(0.2)
+                continue
             try:
                 httpx.get(self.url + self.ready_path, timeout=1.0)
                 return self

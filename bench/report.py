@@ -7,13 +7,19 @@ from pathlib import Path
 from typing import Any
 
 TARGETS = {"gateway_added_p50_ms_c1": 0.7, "throughput_ratio_c64": 10.0, "list_p99_ms": 10.0,
-           "get_1000_p99_ms": 30.0, "fanout_over_ideal": 0.05, "memory_1000_streams_mb": 300.0}
+           "get_1000_p99_ms": 30.0, "fanout_over_ideal": 0.05, "memory_1000_streams_mb": 300.0,
+           "added_p50_over_tensorzero_c1": 1.5, "rps_of_tensorzero_c64": 0.45,
+           "rps_over_portkey_c64": 4.0, "stream_added_ttft_ms_c1": 0.5,
+           "cpu_2_workers_over_1": 1.0}
 TITLES = {"gateway": "Gateway overhead on /v1/chat/completions",
+          "workers": "chorus serve --workers 1 and 2 (nothing pinned)",
+          "scaleout": "Three instances behind HAProxy on one PostgreSQL and one Redis",
           "sessions": "Sessions on /v1/chat (continue a session: history read, two writes)",
           "store": "The store at scale (10,000 sessions, 1,000,000 messages)",
           "fanout": "Fan-out (ensemble against fake-llm with set latencies)",
           "router": "The smart_chat router on its labelled questions",
           "memory": "Memory with 1,000 concurrent streaming chats"}
+PEER_TITLES = {"tensorzero": "TensorZero", "portkey": "Portkey gateway", "litellm": "LiteLLM"}
 META = ("date", "command", "machine", "load_average")
 
 
@@ -30,7 +36,14 @@ def merge(latest: Path, results: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _targets(data: dict[str, Any]) -> dict[str, Any]:
+    """The servers measured: every entry of the section that holds results."""
+    return {name: runs for name, runs in data.items() if isinstance(runs, dict)}
+
+
 def _gateway(data: dict[str, Any]) -> list[str]:
+    pinned = data.get("pinned")
+    data = _targets(data)
     direct = data["direct"]
     lines = ["| target | load | req/s | p50 ms | p99 ms | added p50 ms | TTFT p50 ms | "
              "server CPU ms/req | errors |",
@@ -46,6 +59,29 @@ def _gateway(data: dict[str, Any]) -> list[str]:
                          f"{'' if cpu is None else f'{cpu:.3f}'} | {run['errors']} |")
     lines += ["", "Peak RSS (MB): " + ", ".join(f"{name} {runs['peak_rss_mb']}"
                                                 for name, runs in data.items())]
+    if pinned is not None:
+        lines += ["", "Each gateway ran as one process pinned to CPU 0; fake-llm, wrk and the "
+                  "stream client on CPU 1." if pinned else "Nothing was pinned (one CPU)."]
+    return lines
+
+
+def _workers(data: dict[str, Any]) -> list[str]:
+    lines = ["| processes | load | req/s (mean) | server CPU ms/req (mean) | rounds | errors |",
+             "| --- | --- | ---: | ---: | --- | ---: |"]
+    for name, run in data.items():
+        rounds = "; ".join(f"{r['rps']:.0f} req/s, {r['cpu_ms_per_request']:.3f} ms"
+                           for r in run["rounds"])
+        lines.append(f"| {name} | {run['load']} | {run['rps']:.0f} | "
+                     f"{run['cpu_ms_per_request']:.3f} | {rounds} | {run['errors']} |")
+    return lines
+
+
+def _scaleout(data: dict[str, Any]) -> list[str]:
+    lines = ["| check | result |", "| --- | --- |"]
+    for name, values in data.items():
+        cells = ", ".join(f"{k.replace('_', ' ')} {json.dumps(v) if isinstance(v, dict) else v}"
+                          for k, v in values.items())
+        lines.append(f"| {name.replace('_', ' ')} | {cells} |")
     return lines
 
 
@@ -117,6 +153,7 @@ def targets(merged: dict[str, Any]) -> list[str]:
     """One row per target of issue 8: the measured value and whether it is met."""
     rows: list[tuple[str, str, Any, bool | None]] = []
     gateway = _get(merged, "gateway", "data")
+    rows += _peer_rows(gateway or {})
     if gateway and "plain/c1" in gateway.get("direct", {}):
         added = gateway["chorus"]["plain/c1"]["p50_ms"] - gateway["direct"]["plain/c1"]["p50_ms"]
         limit = TARGETS["gateway_added_p50_ms_c1"]
@@ -143,6 +180,13 @@ def targets(merged: dict[str, Any]) -> list[str]:
             rows.append((f"fan-out {name}: p50 over ideal ({run['ideal_ms']:g} ms)",
                          f"≤ {TARGETS['fanout_over_ideal']:.0%}", f"{over:+.1%}",
                          over <= TARGETS["fanout_over_ideal"]))
+    workers = _get(merged, "workers", "data") or {}
+    if "1 worker" in workers and "2 workers" in workers:
+        ratio = workers["2 workers"]["cpu_ms_per_request"] / workers["1 worker"][
+            "cpu_ms_per_request"]
+        limit = TARGETS["cpu_2_workers_over_1"]
+        rows.append(("CPU per request, 2 workers over 1 worker", f"≤ {limit:g}x",
+                     f"{ratio:.2f}x", ratio <= limit))
     peak = _get(merged, "memory", "data", "peak_rss_mb")
     if peak is not None:
         limit = TARGETS["memory_1000_streams_mb"]
@@ -154,6 +198,36 @@ def targets(merged: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _peer_rows(gateway: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
+    """Issue 17's targets: Chorus beside TensorZero and Portkey, measured in the same run."""
+    rows: list[tuple[str, str, Any, bool | None]] = []
+    direct, chorus = gateway.get("direct", {}), gateway.get("chorus", {})
+    tensorzero, portkey = gateway.get("tensorzero", {}), gateway.get("portkey", {})
+    if "plain/c1" in tensorzero:
+        ours = chorus["plain/c1"]["p50_ms"] - direct["plain/c1"]["p50_ms"]
+        theirs = tensorzero["plain/c1"]["p50_ms"] - direct["plain/c1"]["p50_ms"]
+        ratio = ours / max(theirs, 1e-3)
+        limit = TARGETS["added_p50_over_tensorzero_c1"]
+        rows.append(("added p50 at concurrency 1, Chorus over TensorZero", f"≤ {limit:g}x",
+                     f"{ratio:.1f}x ({ours:.2f} vs {theirs:.2f} ms)", ratio <= limit))
+    if "plain/c64" in tensorzero:
+        share = chorus["plain/c64"]["rps"] / max(tensorzero["plain/c64"]["rps"], 1e-9)
+        limit = TARGETS["rps_of_tensorzero_c64"]
+        rows.append(("requests/s at concurrency 64, Chorus over TensorZero", f"≥ {limit:.0%}",
+                     f"{share:.0%}", share >= limit))
+    if "plain/c64" in portkey:
+        ratio = chorus["plain/c64"]["rps"] / max(portkey["plain/c64"]["rps"], 1e-9)
+        limit = TARGETS["rps_over_portkey_c64"]
+        rows.append(("requests/s at concurrency 64, Chorus over Portkey", f"≥ {limit:g}x",
+                     f"{ratio:.1f}x", ratio >= limit))
+    if "stream/c1" in chorus and direct.get("stream/c1", {}).get("ttft_p50_ms") is not None:
+        added = chorus["stream/c1"]["ttft_p50_ms"] - direct["stream/c1"]["ttft_p50_ms"]
+        limit = TARGETS["stream_added_ttft_ms_c1"]
+        rows.append(("added time to first token p50 at concurrency 1", f"≤ {limit:g} ms",
+                     f"{added:.2f} ms", added <= limit))
+    return rows
+
+
 def _heading(section: dict[str, Any]) -> str:
     machine = section["machine"]
     load = section.get("load_average")
@@ -161,7 +235,8 @@ def _heading(section: dict[str, Any]) -> str:
               f"after {', '.join(map(str, load['after']))}." if load else "")
     return (f"{section['date']}, `{section['command'].strip()}`; {machine['cores']} cores "
             f"({machine['cpu']}), Python {machine['python']}, SQLite {machine['sqlite']}"
-            + (f", LiteLLM {machine['litellm']}" if machine.get("litellm") else "")
+            + "".join(f", {title} {machine[name]}" for name, title in PEER_TITLES.items()
+                      if machine.get(name))
             + "." + loaded)
 
 
@@ -170,7 +245,8 @@ def write(results: dict[str, Any], doc: Path, raw: Path, notes: Path | None = No
     merged = merge(doc.parent.parent / "bench" / "results" / "latest.json", results)
     out = ["# Benchmarks", "",
            "Measured by `./dev bench` (bench/run.py) on the machine named under each section; "
-           "every server runs one worker process; the upstream is `chorus fake-llm` on loopback. "
+           "every server runs one worker process unless the section says otherwise; the "
+           "upstream is `chorus fake-llm` on loopback. "
            f"Raw numbers: one `bench/results/<date>.json` per run (the last: `{raw}`) and "
            "`bench/results/latest.json`, the newest run of each section.", "",
            "## Targets", "", *targets(merged), ""]
@@ -182,6 +258,10 @@ def write(results: dict[str, Any], doc: Path, raw: Path, notes: Path | None = No
         data = section["data"]
         if key == "gateway":
             out += _gateway(data)
+        elif key == "workers":
+            out += _workers(data)
+        elif key == "scaleout":
+            out += _scaleout(data)
         elif key == "store":
             out += _store(data)
         elif key == "router":

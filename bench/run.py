@@ -1,7 +1,7 @@
 """Run every benchmark, write bench/results/<date>.json and the tables in docs/benchmarks.md.
 
-    ./dev bench                       # everything, 20 s per load level (about 15 minutes)
-    ./dev bench --seconds 5 --only gateway,memory
+    ./dev bench                       # everything, 20 s per load level (about 25 minutes)
+    ./dev bench --seconds 5 --only gateway,memory --peers tensorzero
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import fanout, gateway, memory, report, router, sessions, store  # noqa: E402
+from bench import fanout, gateway, memory, report, router, scaleout, sessions, store, workers  # noqa: E402
 
-SECTIONS = ("gateway", "sessions", "store", "fanout", "router", "memory")
+SECTIONS = ("gateway", "workers", "scaleout", "sessions", "store", "fanout", "router", "memory")
 PG_URL = os.environ.get("CHORUS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -32,23 +31,29 @@ def machine() -> dict[str, object]:
                 Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
                platform.processor())
     memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    litellm = gateway.LITELLM_VENV / "bin" / "python"
-    litellm_version = subprocess.run(
-        [str(litellm), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
-        capture_output=True, text=True).stdout.strip() if litellm.exists() else None
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 2**20, 1),
             "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-            "litellm": litellm_version, "kernel": platform.release()}
+            **gateway.versions(), "kernel": platform.release()}
 
 
 def section(name: str, work: Path, args: argparse.Namespace, databases: list[str]) -> object:
     """One section's results; other people's work on the machine is recorded by the caller."""
-    print({"gateway": "gateway overhead", "sessions": "sessions on /v1/chat",
+    print({"gateway": "gateway overhead", "workers": "chorus serve --workers 1 and 2",
+           "scaleout": "three instances behind HAProxy",
+           "sessions": "sessions on /v1/chat",
            "store": "store at scale", "fanout": "fan-out", "router": "router",
            "memory": "memory"}[name], flush=True)
     if name == "gateway":
         levels = tuple(int(c) for c in args.concurrency.split(","))
-        return gateway.run(work, args.seconds, levels, not args.no_litellm)
+        peers = tuple(p for p in args.peers.split(",") if p)
+        unknown = set(peers) - set(gateway.PEERS)
+        if unknown:
+            sys.exit(f"unknown peers: {', '.join(sorted(unknown))}; one of {gateway.PEERS}")
+        return gateway.run(work, args.seconds, levels, peers)
+    if name == "workers":
+        return workers.run(work, args.seconds)
+    if name == "scaleout":
+        return scaleout.run(work, args.seconds)
     if name == "sessions":
         urls = {"sqlite": f"sqlite:///{work}/sessions.db"}
         if "postgresql" in databases:
@@ -70,7 +75,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="per load level")
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--concurrency", default="1,16,64")
-    parser.add_argument("--no-litellm", action="store_true")
+    parser.add_argument("--peers", default=",".join(gateway.PEERS),
+                        help="other gateways measured beside Chorus (an empty string: none)")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     only = set(args.only.split(","))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,45 @@ def test_keys_create_list_revoke(env: dict[str, str]) -> None:
     assert "revoked" in next(line for line in run(["keys", "list", "--user", "ada"], env)
                              .stdout.splitlines() if key_id in line)
     assert run(["keys", "revoke", "key_nope"], env, ok=False).returncode == 1
+
+
+PROVIDER_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+                      "OLLAMA_BASE_URL", "CHORUS_CONFIG")
+
+
+def tier_of(env: dict[str, str], name: str) -> str:
+    path = env["CHORUS_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        return str(db.execute("SELECT tier FROM users WHERE name = ?", (name,)).fetchone()[0])
+
+
+def test_keys_create_for_an_existing_user_changes_the_tier_and_says_so(
+        env: dict[str, str]) -> None:
+    first = run(["keys", "create", "--user", "alice", "--tier", "free", "--test"], env)
+    assert "tier changed" not in first.stdout and tier_of(env, "alice") == "free"
+    moved = run(["keys", "create", "--user", "alice", "--tier", "power", "--test"], env)
+    assert "user alice: tier changed from free to power" in moved.stdout
+    assert tier_of(env, "alice") == "power"
+    assert moved.stdout.strip().splitlines()[-1].startswith("sk_test_")  # still the last line
+    kept = run(["keys", "create", "--user", "alice", "--test"], env)  # no --tier: kept
+    assert "tier changed" not in kept.stdout and tier_of(env, "alice") == "power"
+    same = run(["keys", "create", "--user", "alice", "--tier", "power", "--test"], env)
+    assert "tier changed" not in same.stdout
+    run(["keys", "create", "--user", "newcomer", "--test"], env)
+    assert tier_of(env, "newcomer") == "power"  # the default for a new user
+    helped = run(["keys", "create", "--help"], env).stdout
+    assert "an existing user is moved to it" in " ".join(helped.replace("│", " ").split())
+
+
+def test_a_live_key_without_any_provider_comes_with_a_warning(env: dict[str, str]) -> None:
+    bare = {k: v for k, v in env.items() if k not in PROVIDER_VARIABLES}
+    live = run(["keys", "create", "--user", "lee"], bare)
+    assert "warning: this is a sk_live_ key" in live.stderr and "--test" in live.stderr
+    assert live.stdout.strip().splitlines()[-1].startswith("sk_live_")
+    test = run(["keys", "create", "--user", "lee", "--test"], bare)
+    assert "warning" not in test.stderr
+    with_openai = run(["keys", "create", "--user", "lee"], {**bare, "OPENAI_API_KEY": "sk-x"})
+    assert "warning" not in with_openai.stderr
 
 
 def test_bad_tier_and_unknown_user_are_refused(env: dict[str, str]) -> None:

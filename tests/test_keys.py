@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from chorus import auth
-from chorus.store.schema import api_keys
-from tests.conftest import Harness
+from chorus.store.schema import api_keys, users
+from tests.api.test_completions import upstream_config
+from tests.conftest import FakeUpstream, Harness, harness_for
 
 
 def test_keys_have_at_least_192_random_bits() -> None:
@@ -48,7 +49,7 @@ async def test_only_the_hash_is_stored(harness: Harness) -> None:
 
 
 async def test_keys_api_create_list_revoke(harness: Harness) -> None:
-    headers = await harness.headers()
+    headers = await harness.headers(test=False)
     created = await harness.client.post("/v1/keys", headers=headers,
                                         json={"name": "laptop", "test": False})
     assert created.status_code == 201
@@ -63,6 +64,25 @@ async def test_keys_api_create_list_revoke(harness: Harness) -> None:
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     after = await harness.client.get("/v1/sessions", headers=new_headers)
     assert after.status_code == 401 and "revoked" in after.json()["error"]["message"]
+
+
+async def test_a_test_key_cannot_create_a_live_key(harness: Harness) -> None:
+    test_key = await harness.headers(user="tess", test=True)
+    refused = await harness.client.post("/v1/keys", headers=test_key,
+                                        json={"name": "escalate", "test": False})
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "forbidden" and "sk_test_" in error["message"]
+    assert [k["name"] for k in (await harness.client.get(
+        "/v1/keys", headers=test_key)).json()["data"]] == ["test"]
+    by_default = await harness.client.post("/v1/keys", headers=test_key, json={"name": "ci"})
+    assert by_default.status_code == 201 and by_default.json()["secret"].startswith("sk_test_")
+    assert by_default.json()["test"] is True
+    live_key = await harness.headers(user="tess", test=False)
+    for body, prefix in (({}, "sk_live_"), ({"test": True}, "sk_test_"),
+                         ({"test": False}, "sk_live_")):
+        made = await harness.client.post("/v1/keys", headers=live_key, json=body)
+        assert made.status_code == 201 and made.json()["secret"].startswith(prefix), body
 
 
 async def test_a_user_cannot_revoke_another_users_key(harness: Harness) -> None:
@@ -90,6 +110,51 @@ async def test_settings_round_trip_and_validation(harness: Harness) -> None:
     unknown = await harness.client.patch("/v1/settings", headers=headers,
                                          json={"colour": "red"})  # ignored, as everywhere
     assert unknown.status_code == 200 and "colour" not in unknown.json()
+
+
+async def test_settings_are_per_kind_of_key_so_test_choices_never_break_live_chats(
+        database_url: str, fake_llm: FakeUpstream) -> None:
+    config = upstream_config(fake_llm.url)  # live keys get fake-small; no OpenAI key here
+    config.defaults.default_model = "fake-small"
+    async with harness_for(database_url, file=config) as h:
+        test_key = await h.headers(user="sam", test=True)
+        live_key = await h.headers(user="sam", test=False)
+        saved = await h.client.patch("/v1/settings", headers=test_key,
+                                     json={"default_model": "gpt-4o-mini"})
+        assert saved.status_code == 200, saved.text
+        simulated = await h.client.post("/v1/chat", headers=test_key, json={"message": "hi"})
+        assert simulated.json()["models_used"] == ["gpt-4o-mini"]
+        live = await h.client.post("/v1/chat", headers=live_key, json={"message": "hi"})
+        assert live.status_code == 200, live.text
+        assert live.json()["models_used"] == ["fake-small"]
+        assert (await h.client.get("/v1/settings", headers=live_key)).json()[
+            "default_model"] is None
+        refused = await h.client.patch("/v1/settings", headers=live_key,
+                                       json={"default_model": "gpt-4o-mini"})
+        assert refused.status_code == 400  # not offered to live keys on this server
+        mine = await h.client.patch("/v1/settings", headers=live_key,
+                                    json={"default_model": "fake-slow", "cost_preference": 0.2})
+        assert mine.status_code == 200
+        again = await h.client.post("/v1/chat", headers=live_key, json={"message": "hi"})
+        assert again.json()["models_used"] == ["fake-slow"]
+        kept = (await h.client.get("/v1/settings", headers=test_key)).json()
+        assert kept["default_model"] == "gpt-4o-mini" and kept["cost_preference"] is None
+        other_test_key = await h.headers(user="sam", test=True)  # one user: one per kind
+        assert (await h.client.get("/v1/settings", headers=other_test_key)).json()[
+            "default_model"] == "gpt-4o-mini"
+
+
+async def test_settings_stored_before_the_split_apply_to_both_kinds(harness: Harness) -> None:
+    test_key = await harness.headers(user="old-timer", test=True)
+    live_key = await harness.headers(user="old-timer", test=False)
+    async with harness.services.store.engine.begin() as conn:
+        await conn.execute(users.update().where(users.c.name == "old-timer")
+                           .values(settings={"cost_preference": 0.7}))
+    harness.services.auth.forget(user_id=(await harness.services.store.users.by_name(
+        "old-timer")).id)
+    for headers in (test_key, live_key):
+        body = (await harness.client.get("/v1/settings", headers=headers)).json()
+        assert body["cost_preference"] == 0.7
 
 
 async def test_requests_missing_the_cache_together_read_the_key_once(harness: Harness) -> None:

@@ -116,8 +116,10 @@ def test_default_tiers_keep_the_documented_facts() -> None:
     assert not tiers["free"].custom_personas and tiers["pro"].custom_personas
     assert tiers["power"].requests_per_minute == 60
     assert tiers["power"].queries_per_period is None
-    caps = TestKeyLimits()
-    assert caps.requests_per_minute == 30 and caps.queries_per_period == 1000
+    caps = TestKeyLimits()  # test keys are for trying things and CI: the power tier's pace
+    assert caps.requests_per_minute == tiers["power"].requests_per_minute == 60
+    assert caps.queries_per_period == 1000
+    assert [tiers[t].max_keys for t in ("free", "pro", "power", "enterprise")] == [5, 10, 20, 100]
 
 
 def test_every_limit_is_configurable_in_the_toml(tmp_path: Path) -> None:
@@ -126,7 +128,7 @@ def test_every_limit_is_configurable_in_the_toml(tmp_path: Path) -> None:
                     '[tiers.power]\nrequests_per_minute = 5\nqueries_per_period = 7\n'
                     '[tiers.team]\nmodes = ["smart_chat"]\nrequests_per_minute = 2\n'
                     'queries_per_period = 3\ncustom_personas = true\n'
-                    '[tiers.enterprise]\nrequests_per_minute = "unlimited"\n'
+                    '[tiers.enterprise]\nrequests_per_minute = "unlimited"\nmax_keys = 3\n'
                     '[test_keys]\nrequests_per_minute = 4\nqueries_per_period = "unlimited"\n')
     config = read_config_file(path)
     assert config.tiers["free"].modes == ["smart_chat", "council"]
@@ -135,6 +137,7 @@ def test_every_limit_is_configurable_in_the_toml(tmp_path: Path) -> None:
             ) == (5, 7)
     assert config.tiers["team"].custom_personas
     assert config.tiers["enterprise"].requests_per_minute is None
+    assert config.tiers["enterprise"].max_keys == 3 and config.tiers["team"].max_keys == 10
     assert config.test_keys.requests_per_minute == 4
     assert config.test_keys.queries_per_period is None
     bad = tmp_path / "bad.toml"
@@ -252,11 +255,43 @@ async def test_past_the_limit_is_429_with_retry_after(app_with: Any) -> None:
         openai = await h.client.post("/v1/chat/completions", headers=headers, json={})
         assert openai.status_code == 429
         assert openai.json()["error"]["type"] == "rate_limit_error"
-        other = await h.headers(tier="power", test=False)  # another key: its own window
+        other = await h.headers(tier="power", test=False)  # another user: their own window
         assert (await h.client.get("/v1/models", headers=other)).status_code == 200
         peeked = await h.services.limiter.peek(
-            (await h.services.auth.resolve(headers["authorization"])).key.id, 3)
+            limits.rate_bucket(await h.services.auth.resolve(headers["authorization"])), 3)
         assert peeked[:2] == (3, 0)
+
+
+async def test_the_per_minute_limit_is_the_users_whatever_keys_they_mint(app_with: Any
+                                                                           ) -> None:
+    async with app_with(file_config()) as h:  # free: 10 requests a minute
+        first = await h.headers(user="minter", tier="free", test=False)
+        minted = [first]
+        for i in range(4):
+            made = await h.client.post("/v1/keys", headers=first, json={"name": f"k{i}"})
+            assert made.status_code == 201, made.text
+            minted.append({"authorization": f"Bearer {made.json()['secret']}"})
+        # minting 4 keys took 4 of the user's 10 requests; of 50 more over 5 keys, 6 pass
+        answers = await asyncio.gather(*(h.client.get("/v1/models", headers=minted[i % 5])
+                                         for i in range(50)))
+        assert sum(a.status_code == 200 for a in answers) == 6
+        assert {a.status_code for a in answers} == {200, 429}
+        assert {a.headers["x-ratelimit-limit"] for a in answers} == {"10"}
+        usage = await h.client.get("/v1/usage", headers=minted[3])  # refused too: it is over
+        assert usage.status_code == 429
+        test_key = await h.headers(user="minter", tier="free", test=True)
+        assert (await h.client.get("/v1/models", headers=test_key)).status_code == 200
+        other = await h.headers(tier="free", test=False)  # another user: a window of their own
+        assert (await h.client.get("/v1/models", headers=other)).status_code == 200
+
+
+async def test_test_keys_by_default_run_a_40_prompt_batch_at_once(tmp_path: Path) -> None:
+    async with harness_for(f"sqlite:///{tmp_path}/batch.db", file=FileConfig()) as h:
+        headers = await h.headers(tier="power", test=True)
+        answers = await asyncio.gather(*(h.client.post("/v1/chat", headers=headers, json={
+            "message": f"prompt {i}"}) for i in range(40)))
+        assert [a.status_code for a in answers] == [200] * 40
+        assert answers[0].headers["x-ratelimit-limit"] == "60"
 
 
 async def test_quota_counts_chat_queries_and_then_refuses(app_with: Any) -> None:
@@ -340,7 +375,11 @@ async def test_test_keys_have_their_own_lower_limits(app_with: Any) -> None:
         assert live.status_code == 200 and live.headers["x-ratelimit-limit"] == "60"
         other_test_key = await h.headers(user=user, tier="power", test=True)
         over = await h.client.post("/v1/chat", headers=other_test_key, json={"message": "hi"})
-        assert over.status_code == 429 and over.json()["error"]["code"] == "quota_exceeded"
+        assert over.status_code == 429  # the window is the user's test keys', all together
+        assert over.json()["error"]["code"] == "rate_limit_exceeded"
+        caller = await h.services.auth.resolve(other_test_key["authorization"])
+        assert await h.services.limiter.queries_used(
+            limits.quota_bucket(caller), limits.Period.current()) == 1  # so is the quota
 
 
 async def test_an_unlimited_tier_sends_no_rate_headers(app_with: Any) -> None:

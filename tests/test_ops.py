@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import uuid
 
@@ -32,7 +33,7 @@ def value(text: str, name: str, **labels: str) -> float:
 async def test_healthz_answers_without_a_key(harness: Harness) -> None:
     response = await harness.client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "pid": os.getpid()}
 
 
 async def test_readyz_is_ready_when_the_database_answers(harness: Harness) -> None:

@@ -1,15 +1,25 @@
-"""The README runs as written: `./dev serve` on a fresh database, then its curl session."""
+"""The README runs as written: `./dev serve` on a fresh database, then its curl session; and
+the same snippets against this checkout's server, with a wrong key and port too."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
+import pytest
+
+from chorus.app import create_app
+from chorus.cli import _first_start
+from chorus.config import load_settings
+from tests.conftest import ServerThread
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -66,3 +76,66 @@ def test_first_start_prints_a_key_and_the_curl_session_runs(tmp_path: Path) -> N
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """This checkout's server on a real socket and the key its first start prints."""
+    database = f"sqlite:///{tmp_path_factory.mktemp('readme')}/served.db"
+    settings = load_settings(None, database_url=database, simulated_speed=0)
+    key = asyncio.run(_first_start(settings))
+    assert key is not None
+    with ServerThread(create_app(settings)) as server:
+        yield server.url, key
+
+
+def run_shell(script: str, key: str, strict: bool) -> subprocess.CompletedProcess[str]:
+    """The snippets as a reader's shell runs them (`strict`: stopping at the first failure)."""
+    flags = ["-euo", "pipefail"] if strict else []
+    return subprocess.run(["bash", *flags, "-c", script], env={**os.environ, "CHORUS_KEY": key},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_try_it_session_runs(served: tuple[str, str]) -> None:
+    url, key = served
+    done = run_shell(shell_blocks("Try it").replace("http://127.0.0.1:8000", url), key, True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"object":"session.deleted"' in done.stdout.replace(" ", "")
+    assert "quantum" in done.stdout.lower() + done.stderr.lower()
+
+
+def test_a_wrong_key_shows_the_servers_error_not_a_traceback(served: tuple[str, str]) -> None:
+    url, _ = served
+    script = shell_blocks("Try it").replace("http://127.0.0.1:8000", url)
+    wrong = "sk_test_" + "x" * 43
+    first = run_shell(script, wrong, True)  # stops at the first command, as it failed
+    assert first.returncode != 0 and "session:" not in first.stdout
+    assert '"code":"invalid_api_key"' in first.stderr, first.stderr
+    every = run_shell(script, wrong, False)  # a reader's shell goes on: every command says why
+    output = every.stdout + every.stderr
+    assert "Traceback" not in output, output
+    # the chat, the stream, the ensemble and the list; those on "$SESSION" have none to name
+    assert output.count('"code":"invalid_api_key"') == 4, output
+
+
+def test_a_wrong_port_shows_curls_error_not_a_traceback(served: tuple[str, str]) -> None:
+    _, key = served
+    script = shell_blocks("Try it").replace("http://127.0.0.1:8000",
+                                            f"http://127.0.0.1:{free_port()}")
+    done = run_shell(script, key, False)
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output, output
+    assert "curl: (7)" in output and "no answer (curl says why above)" in output
+
+
+def test_the_python_snippet_runs_where_openai_is_installed(served: tuple[str, str]) -> None:
+    url, key = served
+    assert "pip install openai" in README.split("```python", 1)[0].rstrip().rsplit("\n\n", 1)[-1]
+    snippet = re.findall(r"```python\n(.*?)```", README, re.S)
+    assert len(snippet) == 1
+    done = subprocess.run([sys.executable, "-c",
+                           snippet[0].replace("http://127.0.0.1:8000", url)],
+                          env={**os.environ, "CHORUS_KEY": key}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()

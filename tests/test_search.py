@@ -77,8 +77,12 @@ async def test_paging_is_like_the_list(harness: Harness) -> None:
         assert page["total"] == 5 and page["has_more"] is (offset + 2 < 5)
         seen += [s["id"] for s in page["data"]]
     assert len(set(seen)) == 5
-    beyond = await search(harness, headers, "pelican", offset=10)
-    assert beyond["data"] == [] and beyond["total"] == 0 and beyond["has_more"] is False
+    for offset in (5, 10):  # past the last match: no data, and still the true total
+        beyond = await search(harness, headers, "pelican", offset=offset)
+        assert beyond["data"] == [] and beyond["total"] == 5 and beyond["has_more"] is False
+    listed = await harness.client.get("/v1/sessions", headers=headers, params={"offset": 10})
+    assert listed.json()["total"] == 6 and listed.json()["data"] == []  # as the list does
+    assert (await search(harness, headers, "walrus", offset=10))["total"] == 0
     assert len((await search(harness, headers, "pelican"))["data"]) == 5
 
 

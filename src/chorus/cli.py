@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from chorus.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Chorus: a self-hosted multi-model chat server.")
@@ -35,8 +38,11 @@ def _settings(config: Path | None) -> Settings:
 def serve(host: Annotated[str | None, typer.Option()] = None,
           port: Annotated[int | None, typer.Option()] = None,
           config: ConfigOption = None,
-          workers: Annotated[int, typer.Option(help="server processes")] = 1) -> None:
+          workers: Annotated[int, typer.Option(
+              min=1, help="serving processes sharing the port")] = 1) -> None:
     """Run the server (SQLite in ./data/chorus.db unless CHORUS_DATABASE_URL says otherwise)."""
+    import os
+
     import uvicorn
 
     from chorus import logs
@@ -49,8 +55,37 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
         typer.echo("\nFirst start: created user 'local' (tier power) and a test key.\n"
                    "It answers with simulated models; it is shown only this once:\n\n"
                    f"    {secret}\n")
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+    host, port = host or settings.host, port or settings.port
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level,
+                    access_log=False, log_config=None)
+        return
+    typer.echo(_workers_notice(workers, settings), err=True)
+    if settings.config is not None:  # each worker reads the same file
+        os.environ["CHORUS_CONFIG"] = str(Path(settings.config).resolve())
+    uvicorn.run("chorus.cli:worker_app", factory=True, workers=workers, host=host, port=port,
                 log_level=settings.log_level, access_log=False, log_config=None)
+
+
+def _workers_notice(workers: int, settings: Settings) -> str:
+    """What `--workers N` shares between its processes and what each keeps to itself."""
+    limits = ("rate limits and quotas are shared through Redis" if settings.redis_url else
+              "rate limits and quotas are counted in each process (each allows the full limit) "
+              "because CHORUS_REDIS_URL is not set")
+    return (f"Starting {workers} worker processes on one port: {limits}; /metrics shows the "
+            "counters of the process that answers; revoked keys are refused by the other "
+            "processes within 5 s.")
+
+
+def worker_app() -> FastAPI:
+    """The app of one process of `chorus serve --workers N`: uvicorn's factory, run in each
+    worker, which reads the settings from the environment (and CHORUS_CONFIG) again."""
+    from chorus import logs
+    from chorus.app import create_app
+
+    settings = load_settings(None)
+    logs.configure_for(settings)
+    return create_app(settings)
 
 
 async def _first_start(settings: Settings) -> str | None:
@@ -74,19 +109,28 @@ async def _first_start(settings: Settings) -> str | None:
         await engine.dispose()
 
 
+DEFAULT_TIER = "power"
+
+
 @keys_app.command("create")
 def keys_create(user: Annotated[str, typer.Option(help="user name; created if new")],
-                tier: Annotated[str, typer.Option()] = "power",
-                test: Annotated[bool, typer.Option("--test", help="a sk_test_ key")] = False,
+                tier: Annotated[str | None, typer.Option(
+                    help="the user's tier (free, pro, power, enterprise or one the config "
+                         f"adds): a new user gets it, {DEFAULT_TIER} if omitted; an existing "
+                         "user is moved to it, and keeps theirs if omitted")] = None,
+                test: Annotated[bool, typer.Option(
+                    "--test", help="a sk_test_ key: simulated answers, no provider needed "
+                                   "(without it: a sk_live_ key, answered by real providers)")
+                                ] = False,
                 name: Annotated[str, typer.Option(help="a label for the key")] = "cli",
                 config: ConfigOption = None) -> None:
     """Create a key; its secret is printed alone on the last line."""
     settings = _settings(config)
-    if tier not in settings.tiers:
+    if tier is not None and tier not in settings.tiers:
         typer.echo(f"error: unknown tier {tier!r}; one of {', '.join(settings.tiers)}", err=True)
         raise typer.Exit(2)
 
-    async def create() -> tuple[str, str, str]:
+    async def create() -> tuple[str, str | None, str, str]:
         from chorus import auth
         from chorus.store import Store
         from chorus.store.db import create_engine, migrate
@@ -95,17 +139,36 @@ def keys_create(user: Annotated[str, typer.Option(help="user name; created if ne
         try:
             await migrate(engine)
             store = Store.over(engine)
-            row = await store.users.ensure(user, tier)
+            row = await store.users.ensure(user, tier or DEFAULT_TIER)
+            changed_from = None
+            if tier is not None and row.tier != tier:
+                await store.users.set_tier(row.id, tier)
+                changed_from = row.tier
             secret = auth.new_secret(test)
             key = await store.users.add_key(row.id, name, auth.display_prefix(secret),
                                             auth.digest(secret), test)
-            return row.id, key.id, secret
+            return row.id, changed_from, key.id, secret
         finally:
             await engine.dispose()
 
-    user_id, key_id, secret = asyncio.run(create())
+    user_id, changed_from, key_id, secret = asyncio.run(create())
+    if changed_from is not None:
+        typer.echo(f"user {user}: tier changed from {changed_from} to {tier} (a running server "
+                   "applies it within 5 seconds)")
+    if not test and not _offers_live_models(settings):
+        typer.echo("warning: this is a sk_live_ key, and this configuration offers live keys no "
+                   "model: set a provider key (OPENAI_API_KEY, ANTHROPIC_API_KEY, "
+                   "GEMINI_API_KEY), OLLAMA_BASE_URL or [[models]] in the config, or its chats "
+                   "will fail. For simulated answers, create a key with --test.", err=True)
     typer.echo(f"user {user} ({user_id}), key {key_id}; the secret is shown once:")
     typer.echo(secret)
+
+
+def _offers_live_models(settings: Settings) -> bool:
+    """Whether a live key could get an answer: a model with a provider, or Ollama's."""
+    from chorus.providers.catalog import build_catalog
+
+    return bool(build_catalog(settings).live) or bool(settings.ollama_base_url)
 
 
 @keys_app.command("list")

@@ -73,8 +73,11 @@ class TierConfig(_Strict):
 
     modes: list[ModeName]
     requests_per_minute: Limit = Field(ge=1)
+    """Per user: all of a user's live keys share it (and their test keys another)."""
     queries_per_period: Limit = Field(ge=0)
     custom_personas: bool = False
+    max_keys: Limit = Field(10, ge=1)
+    """Keys a user may hold at once (revoked ones do not count)."""
 
 
 class TestKeyLimits(_Strict):
@@ -82,20 +85,22 @@ class TestKeyLimits(_Strict):
 
     __test__: ClassVar[bool] = False  # not a pytest class, whatever its name
 
-    requests_per_minute: Limit = Field(30, ge=1)
+    requests_per_minute: Limit = Field(60, ge=1)
+    """The power tier's: test keys are for trying things and for CI, whose batches are quick."""
     queries_per_period: Limit = Field(1000, ge=0)
 
 
 def default_tiers() -> dict[str, TierConfig]:
     everything = list(MODES)
     return {
-        "free": TierConfig(modes=["smart_chat"], requests_per_minute=10, queries_per_period=200),
+        "free": TierConfig(modes=["smart_chat"], requests_per_minute=10, queries_per_period=200,
+                           max_keys=5),
         "pro": TierConfig(modes=["smart_chat", "ensemble", "debate"], requests_per_minute=30,
-                          queries_per_period=5000, custom_personas=True),
+                          queries_per_period=5000, custom_personas=True, max_keys=10),
         "power": TierConfig(modes=everything, requests_per_minute=60, queries_per_period=None,
-                            custom_personas=True),
+                            custom_personas=True, max_keys=20),
         "enterprise": TierConfig(modes=everything, requests_per_minute=600,
-                                 queries_per_period=None, custom_personas=True),
+                                 queries_per_period=None, custom_personas=True, max_keys=100),
     }
 
 

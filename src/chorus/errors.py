@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from chorus.redact import redact
+
 
 class ChorusError(Exception):
     code: ClassVar[str] = "internal_error"
@@ -58,13 +60,17 @@ class QuotaExceeded(ChorusError):
 
 
 class UpstreamError(ChorusError):
-    """The model provider failed; `retryable` says whether another try may succeed."""
+    """The model provider failed; `retryable` says whether another try may succeed.
+
+    Its message quotes the provider, which may quote what it received (an `Authorization`
+    header, a key): it is scrubbed as log lines are, since it reaches clients and the database.
+    """
 
     code, status, openai_type = "upstream_error", 502, "api_error"
 
     def __init__(self, message: str, *, provider: str = "", upstream_status: int | None = None,
                  retryable: bool = False, retry_after: float | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.provider = provider
         self.upstream_status = upstream_status
         self.retryable = retryable

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any, Literal, TextIO
@@ -11,27 +10,15 @@ from typing import Any, Literal, TextIO
 import structlog
 
 from chorus.config import Settings
+from chorus.redact import redact, scrubbable
 
 LogFormat = Literal["auto", "json", "console"]
-
-# Shapes of secrets that must never reach a log, whatever the message: our keys, bearer
-# tokens, OpenAI/Anthropic-style keys and Google API keys.
-SECRET_PATTERNS = (
-    (re.compile(r"sk_(live|test)_[0-9A-Za-z]+"), r"sk_\1_[redacted]"),
-    (re.compile(r"(?i)\b(bearer)\s+[^\s'\",;]+"), r"\1 [redacted]"),
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{12,}"), "sk-[redacted]"),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{20,}"), "AIza[redacted]"),
-)
-MIN_SECRET_CHARS = 6
-"""Shorter configured secrets are not scrubbed one by one: they would blank ordinary words."""
-
 
 class Redactor:
     """A structlog processor that replaces secrets in every string of an event."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET_CHARS},
-                              key=len, reverse=True)
+        self.secrets = scrubbable(secrets)
 
     def __call__(self, _logger: object, _method: str,
                  event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -41,11 +28,7 @@ class Redactor:
 
     def clean(self, value: object) -> object:
         if isinstance(value, str):
-            for secret in self.secrets:
-                value = value.replace(secret, "[redacted]")
-            for pattern, replacement in SECRET_PATTERNS:
-                value = pattern.sub(replacement, value)
-            return value
+            return redact(value, self.secrets)
         if isinstance(value, dict):
             return {k: self.clean(v) for k, v in value.items()}
         if isinstance(value, list | tuple):

@@ -49,7 +49,9 @@ def user(text: str) -> list[dict[str, str]]:
 async def test_shape_for_a_new_key(harness: Harness) -> None:
     body = await usage_of(harness, await harness.headers())
     assert body == {
-        "object": "usage", "tier": "power", "period": body["period"],
+        "object": "usage", "tier": "power", "keys": "test", "period": body["period"],
+        "other_keys": {"keys": "live", "queries": 0, "tokens": {"input": 0, "output": 0},
+                       "cost_usd": 0.0},
         "queries": {"used": 0, "limit": None},
         "rate_limit": {"limit": 60, "remaining": 59, "reset": body["rate_limit"]["reset"]},
         "tokens": {"input": 0, "output": 0}, "cost_usd": 0.0, "by_model": [], "by_mode": [],
@@ -121,6 +123,51 @@ async def test_totals_agree_with_the_recorded_calls(live: Harness,
         "every answer's usage is the sum of its recorded calls")
 
 
+async def test_a_live_keys_usage_is_live_usage_only_and_test_usage_apart(
+        live: Harness) -> None:
+    name = "billed-user"
+    live_key = await live.headers(user=name, test=False)
+    test_key = await live.headers(user=name, test=True)
+    answered = await live.client.post("/v1/chat", headers=live_key,
+                                      json={"message": "What is DNS?", "model": "fake-small"})
+    assert answered.status_code == 200, answered.text
+    for _ in range(2):  # simulated answers: a test key's usage is not billed
+        simulated = await live.client.post("/v1/chat", headers=test_key, json={
+            "message": "Tell me a long story about routers", "model": "fake-small"})
+        assert simulated.status_code == 200, simulated.text
+    me = await live.services.auth.resolve(live_key["authorization"])
+    c = usage_records.c
+    await live.services.store.usage.flush()
+    async with live.services.store.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(c.key_id, c.request_id, c.prompt_tokens,
+                                             c.completion_tokens, c.cost_usd)
+                                   .where(c.user_id == me.user.id))).all()
+    mine = [r for r in rows if r.key_id == me.key.id]
+    tests = [r for r in rows if r.key_id != me.key.id]
+    assert mine and tests
+
+    def totals(records: list[Any]) -> tuple[int, dict[str, int], float]:
+        return (len({r.request_id for r in records}),
+                {"input": sum(r.prompt_tokens for r in records),
+                 "output": sum(r.completion_tokens for r in records)},
+                round(sum(r.cost_usd for r in records), 8))
+
+    billed = await usage_of(live, live_key)
+    UsageReport.model_validate(billed)
+    assert billed["keys"] == "live"
+    assert (billed["queries"]["used"], billed["tokens"], billed["cost_usd"]) == totals(mine)
+    assert sum(g["calls"] for g in billed["by_mode"]) == len(mine)
+    assert sum(g["calls"] for g in billed["by_day"]) == len(mine)
+    apart = billed["other_keys"]
+    assert apart["keys"] == "test"
+    assert (apart["queries"], apart["tokens"], apart["cost_usd"]) == totals(tests)
+    simulated_view = await usage_of(live, test_key)
+    assert simulated_view["keys"] == "test"
+    assert (simulated_view["queries"]["used"], simulated_view["tokens"],
+            simulated_view["cost_usd"]) == totals(tests)
+    assert simulated_view["other_keys"]["tokens"] == billed["tokens"]
+
+
 async def test_only_this_months_records_count(harness: Harness) -> None:
     headers = await harness.headers()
     await harness.client.post("/v1/chat", headers=headers, json={"message": "Hi"})
@@ -158,7 +205,7 @@ async def test_rate_limit_and_quota_agree_with_the_limiter(harness: Harness) -> 
     assert reset.replace(tzinfo=UTC).timestamp() == int(response.headers["x-ratelimit-reset"])
     assert mine["queries"] == {"used": 3, "limit": 200}, "a refused query is given back"
     other = await usage_of(harness, second)
-    assert other["rate_limit"]["remaining"] == 9, "limits are per key"
+    assert other["rate_limit"]["remaining"] == 4, "the per-minute limit is the user's"
     assert other["queries"]["used"] == 3, "queries are per user"
 
 

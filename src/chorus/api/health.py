@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -24,7 +25,8 @@ CHECK_TIMEOUT = 2.0
 
 @router.get("/healthz", summary="Liveness: the process answers (no I/O)")
 async def healthz() -> JSONBytes:
-    return JSONBytes({"status": "ok"})
+    """`pid` tells which process answered when `chorus serve --workers N` runs several."""
+    return JSONBytes({"status": "ok", "pid": os.getpid()})
 
 
 @router.get("/readyz", summary="Readiness: the database (and Redis, when configured) answer",

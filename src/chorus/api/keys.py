@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
-from chorus import auth
+from chorus import auth, limits
 from chorus.api import RequestBody
 from chorus.auth import Principal, principal
 from chorus.chat.services import Services
+from chorus.errors import Forbidden
 from chorus.store.ids import iso
 from chorus.store.users import KeyRow
 from chorus.types import JSON
@@ -21,7 +22,8 @@ Caller = Annotated[Principal, Depends(principal)]
 
 class KeyCreate(RequestBody):
     name: str = Field("default", min_length=1, max_length=200)
-    test: bool = False
+    test: bool | None = None
+    """None: the kind of the calling key."""
 
 
 def key_json(row: KeyRow) -> JSON:
@@ -30,18 +32,31 @@ def key_json(row: KeyRow) -> JSON:
             "revoked_at": iso(row.revoked_at) if row.revoked_at else None}
 
 
-async def create_key(services: Services, user_id: str, name: str, test: bool
-                     ) -> tuple[KeyRow, str]:
+async def create_key(services: Services, user_id: str, name: str, test: bool,
+                     max_keys: int | None) -> tuple[KeyRow, str]:
     secret = auth.new_secret(test)
     row = await services.store.users.add_key(user_id, name, auth.display_prefix(secret),
-                                              auth.digest(secret), test)
+                                              auth.digest(secret), test, max_keys)
     return row, secret
+
+
+def kind_to_create(caller: Principal, test: bool | None) -> bool:
+    """Whether the new key is a test key. Whoever holds only a test key stays on simulated
+    models: a test key may create test keys only."""
+    if test is None:
+        return caller.test
+    if caller.test and not test:
+        raise Forbidden("a sk_test_ key can only create sk_test_ keys; create live keys with "
+                        "a live key or `chorus keys create`", param="test")
+    return test
 
 
 @router.post("", status_code=201)
 async def create(request: Request, body: KeyCreate, caller: Caller) -> JSON:
-    row, secret = await create_key(request.app.state.services, caller.user.id, body.name,
-                                   body.test)
+    services: Services = request.app.state.services
+    allowed = limits.allowance(services.settings, caller)
+    row, secret = await create_key(services, caller.user.id, body.name,
+                                   kind_to_create(caller, body.test), allowed.max_keys)
     return {**key_json(row), "secret": secret}
 
 

@@ -108,8 +108,9 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 class RateLimits:
-    """Requests per minute per key, queries per period per user, and the X-RateLimit-* headers
-    on every answer to an authenticated request (errors and streams included)."""
+    """Requests per minute and queries per period, both per user (not per key), and the
+    X-RateLimit-* headers on every answer to an authenticated request (errors and streams
+    included)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -148,7 +149,8 @@ class RateLimits:
         allowed = limits.allowance(services.settings, principal)
         headers: dict[str, str] = {}
         if allowed.requests_per_minute is not None:
-            window = await services.limiter.hit(principal.key.id, allowed.requests_per_minute)
+            window = await services.limiter.hit(limits.rate_bucket(principal),
+                                                allowed.requests_per_minute)
             headers = window.headers()
             if not window.allowed:
                 wait = limits.seconds_until(window.ends)

@@ -51,11 +51,9 @@ async def create_persona(request: Request, body: PersonaIn, caller: Caller) -> J
     if body.id in personas.BY_ID:
         raise InvalidRequest(f"{body.id!r} is a built-in persona; choose another id",
                              param="id")
-    store = services.store.personas
-    if await store.count(caller.user.id) >= MAX_CUSTOM:
-        raise InvalidRequest(f"at most {MAX_CUSTOM} custom personas; delete one first")
-    row = await store.create(caller.user.id, body.id, body.name.strip(),
-                             body.description.strip(), body.systemPrompt.strip())
+    row = await services.store.personas.create(
+        caller.user.id, body.id, body.name.strip(), body.description.strip(),
+        body.systemPrompt.strip(), cap=MAX_CUSTOM)
     return custom(row).as_json()
 
 

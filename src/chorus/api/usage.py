@@ -1,4 +1,8 @@
-"""`GET /v1/usage`: this month's queries, tokens and cost against the tier's limits."""
+"""`GET /v1/usage`: this month's queries, tokens and cost against the tier's limits.
+
+The totals are those of the calling key's kind: a live key sees live usage only, what would be
+billed; the other kind's usage is reported apart, in `other_keys`.
+"""
 
 from __future__ import annotations
 
@@ -51,9 +55,22 @@ class Group(BaseModel):
     cost_usd: float
 
 
+class OtherKeys(BaseModel):
+    """The usage of the user's other kind of keys, never part of the totals."""
+
+    keys: Literal["live", "test"]
+    queries: int
+    tokens: Tokens
+    cost_usd: float
+
+
 class UsageReport(BaseModel):
     object: Literal["usage"]
     tier: str
+    keys: Literal["live", "test"] = Field(
+        description="whose usage the totals count: the user's live keys (what is billed) or "
+                    "their test keys, as the calling key")
+    other_keys: OtherKeys
     period: Span
     queries: Queries
     rate_limit: RateLimit
@@ -61,6 +78,7 @@ class UsageReport(BaseModel):
     cost_usd: float
     by_model: list[Group]
     by_mode: list[Group]
+    by_day: list[Group]
 
 
 def group_json(key: str, group: UsageGroup) -> JSON:
@@ -71,13 +89,24 @@ def group_json(key: str, group: UsageGroup) -> JSON:
 
 
 async def rate_limit_of(services: Services, caller: Principal, allowed: Allowance) -> JSON:
-    """The key's per-minute window as the limiter counts it (this request included)."""
+    """The per-minute window of the caller's keys as the limiter counts it (this request
+    included): one window for a user's live keys, one for their test keys."""
     if allowed.requests_per_minute is None:
         return {"limit": None, "remaining": None, "reset": None}
-    limit, remaining, reset = await services.limiter.peek(caller.key.id,
+    limit, remaining, reset = await services.limiter.peek(limits.rate_bucket(caller),
                                                           allowed.requests_per_minute)
     return {"limit": limit, "remaining": remaining,
             "reset": iso(datetime.fromtimestamp(reset, UTC))}
+
+
+def kind(test: bool) -> Literal["live", "test"]:
+    return "test" if test else "live"
+
+
+def other_keys_json(test: bool, found: UsageSummary) -> JSON:
+    return {"keys": kind(test), "queries": found.queries,
+            "tokens": {"input": found.prompt_tokens, "output": found.completion_tokens},
+            "cost_usd": round(found.cost_usd, 8)}
 
 
 async def queries_used(services: Services, caller: Principal, allowed: Allowance,
@@ -95,10 +124,14 @@ async def usage(request: Request,
     allowed = limits.allowance(services.settings, caller)
     period = limits.Period.current()
     start, end = (moment.replace(tzinfo=None) for moment in (period.start, period.end))
-    found = await summary(services.store.engine, caller.user.id, start, end)
+    engine = services.store.engine
+    found = await summary(engine, caller.user.id, start, end, caller.test)
+    other = await summary(engine, caller.user.id, start, end, not caller.test)
     return JSONBytes({
         "object": "usage",
         "tier": caller.user.tier,
+        "keys": kind(caller.test),
+        "other_keys": other_keys_json(not caller.test, other),
         "period": {"start": iso(start), "end": iso(end)},
         "queries": {"used": await queries_used(services, caller, allowed, found, period),
                     "limit": allowed.queries_per_period},

@@ -1,4 +1,9 @@
-"""`GET`/`PATCH /v1/settings`: the caller's model preferences; null means the server default."""
+"""`GET`/`PATCH /v1/settings`: the caller's model preferences; null means the server default.
+
+Live keys and test keys each have their own: a test key's models are simulated twins, checked
+against what test keys are offered, and must not become the defaults of the live keys (on a
+server without that provider's key, every default live chat would be a 400).
+"""
 
 from __future__ import annotations
 
@@ -50,6 +55,6 @@ async def patch_settings(request: Request, body: UserSettings,
         if model:
             services.catalog.get(model, caller.test)
     merged = {**_current(caller).model_dump(), **body.model_dump(exclude_unset=True)}
-    await services.store.users.update_settings(caller.user.id, merged)
+    await services.store.users.update_settings(caller.user.id, caller.test, merged)
     services.auth.forget(user_id=caller.user.id)
     return {"object": "settings", **merged}

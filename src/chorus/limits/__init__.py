@@ -1,8 +1,10 @@
 """Tiers, rate limits and query quotas: what a key may do, and the limiter that counts it.
 
-A key's requests are counted in fixed one-minute windows that start at its first request;
-a user's chat queries are counted per calendar month (UTC). The counts live in Redis when
-CHORUS_REDIS_URL is set (shared by every server process), else in this process.
+A user's requests are counted in fixed one-minute windows that start at the first request
+(all of the user's live keys together, and their test keys apart), so minting keys does not
+multiply the limit; a user's chat queries are counted per calendar month (UTC). The counts
+live in Redis when CHORUS_REDIS_URL is set (shared by every server process), else in this
+process.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Allowance:
     requests_per_minute: int | None
     queries_per_period: int | None
     custom_personas: bool
+    max_keys: int | None
 
 
 def _lowest(a: int | None, b: int | None) -> int | None:
@@ -54,7 +57,7 @@ def allowance(settings: Settings, principal: Principal) -> Allowance:
         rpm = _lowest(rpm, caps.requests_per_minute)
         queries = _lowest(queries, caps.queries_per_period)
     return Allowance(principal.user.tier, frozenset(tier.modes), rpm, queries,
-                     tier.custom_personas)
+                     tier.custom_personas, tier.max_keys)
 
 
 def check_mode(settings: Settings, principal: Principal, mode: str) -> None:
@@ -73,6 +76,12 @@ def check_custom_personas(settings: Settings, principal: Principal) -> None:
 def quota_bucket(principal: Principal) -> str:
     """Queries are counted per user; a test key's simulated ones apart from real ones."""
     return f"{principal.user.id}:test" if principal.test else principal.user.id
+
+
+def rate_bucket(principal: Principal) -> str:
+    """Requests per minute are counted per user, not per key: a user who mints keys must not
+    multiply the limit. Test keys have a window of their own, as they have limits of their own."""
+    return quota_bucket(principal)
 
 
 def bucket_owner(bucket: str) -> tuple[str, bool]:
@@ -115,7 +124,7 @@ def seconds_until(epoch: float, now: float | None = None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """A key's rate-limit window after one request: allowed or not, and what is left."""
+    """A rate-limit window after one request: allowed or not, and what is left."""
 
     allowed: bool
     limit: int
@@ -143,7 +152,8 @@ class QuotaTake:
 
 
 class Limiter(Protocol):
-    """Counts requests per key and queries per user; every count is atomic."""
+    """Counts requests and queries per bucket (`rate_bucket`, `quota_bucket`); every count
+    is atomic."""
 
     backend: str  # "memory" or "redis"
 
@@ -154,11 +164,11 @@ class Limiter(Protocol):
     async def check(self) -> bool:
         """Probe the store now; True when it answers."""
 
-    async def hit(self, key_id: str, limit: int) -> Window:
-        """Count one request of `key_id` against `limit` per minute."""
+    async def hit(self, bucket: str, limit: int) -> Window:
+        """Count one request of `bucket` against `limit` per minute."""
 
-    async def peek(self, key_id: str, limit: int) -> tuple[int, int, int]:
-        """(limit, remaining, reset_epoch_seconds) of `key_id`, without counting a request."""
+    async def peek(self, bucket: str, limit: int) -> tuple[int, int, int]:
+        """(limit, remaining, reset_epoch_seconds) of `bucket`, without counting a request."""
 
     async def take_query(self, bucket: str, limit: int, period: Period) -> QuotaTake:
         """Take one query if fewer than `limit` were used this period; refused ones are free."""

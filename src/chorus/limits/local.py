@@ -24,7 +24,7 @@ class LocalLimiter:
         self.clock = clock
         self.seed = seed
         self._seeding: dict[tuple[str, str], asyncio.Future[int]] = {}
-        self._windows: dict[str, tuple[int, float]] = {}  # key id -> (count, ends at)
+        self._windows: dict[str, tuple[int, float]] = {}  # bucket -> (count, ends at)
         self._queries: dict[str, dict[str, int]] = {}  # period -> bucket -> used
 
     @property
@@ -34,20 +34,20 @@ class LocalLimiter:
     async def check(self) -> bool:
         return True
 
-    async def hit(self, key_id: str, limit: int) -> Window:
+    async def hit(self, bucket: str, limit: int) -> Window:
         now = self.clock()
-        count, ends = self._windows.get(key_id, (0, 0.0))
+        count, ends = self._windows.get(bucket, (0, 0.0))
         if ends <= now:
             count, ends = 0, now + self.window_seconds
             if len(self._windows) >= SWEEP_AT:
                 self._sweep(now)
         count += 1
-        self._windows[key_id] = (count, ends)
+        self._windows[bucket] = (count, ends)
         return Window(count <= limit, limit, max(0, limit - count), ends)
 
-    async def peek(self, key_id: str, limit: int) -> tuple[int, int, int]:
+    async def peek(self, bucket: str, limit: int) -> tuple[int, int, int]:
         now = self.clock()
-        count, ends = self._windows.get(key_id, (0, 0.0))
+        count, ends = self._windows.get(bucket, (0, 0.0))
         if ends <= now:
             return limit, limit, math.ceil(now + self.window_seconds)
         return limit, max(0, limit - count), math.ceil(ends)

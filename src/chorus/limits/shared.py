@@ -104,18 +104,18 @@ class RedisLimiter:
         self._came_back()
         return True
 
-    async def hit(self, key_id: str, limit: int) -> Window:
-        answer = await self._run("hit", f"{self.prefix}:rl:{key_id}", WINDOW_SECONDS * 1000)
+    async def hit(self, bucket: str, limit: int) -> Window:
+        answer = await self._run("hit", f"{self.prefix}:rl:{bucket}", WINDOW_SECONDS * 1000)
         if answer is None:
-            return await self.fallback.hit(key_id, limit)
+            return await self.fallback.hit(bucket, limit)
         count, ttl_ms = answer
         return Window(count <= limit, limit, max(0, limit - count),
                       time.time() + ttl_ms / 1000)
 
-    async def peek(self, key_id: str, limit: int) -> tuple[int, int, int]:
-        answer = await self._run("peek", f"{self.prefix}:rl:{key_id}")
+    async def peek(self, bucket: str, limit: int) -> tuple[int, int, int]:
+        answer = await self._run("peek", f"{self.prefix}:rl:{bucket}")
         if answer is None:
-            return await self.fallback.peek(key_id, limit)
+            return await self.fallback.peek(bucket, limit)
         count, ttl_ms = answer
         if ttl_ms < 0:
             return limit, limit, math.ceil(time.time() + WINDOW_SECONDS)

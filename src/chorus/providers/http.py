@@ -15,6 +15,7 @@ from chorus import httpclient, tokens
 from chorus.config import ProviderConfig
 from chorus.errors import UpstreamError, UpstreamTimeout
 from chorus.providers.wire import Refusal, StreamParser, WireDialect, json_object
+from chorus.redact import redact, scrubbable
 from chorus.types import JSON, ModelRequest, ProviderChunk, StreamEnd, TextDelta, Usage
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,11 @@ class HttpProvider:
         return self.dialect.unsupported(model, request)
 
     def _named(self, exc: UpstreamError) -> UpstreamError:
-        """The same error, its message starting with the provider's name."""
-        return type(exc)(f"{self.config.name}: {exc.message}", provider=self.config.name,
+        """The same error, its message starting with the provider's name and without this
+        provider's key, should the provider quote it (secret-shaped tokens are scrubbed by
+        UpstreamError itself)."""
+        message = redact(exc.message, scrubbable([self.config.api_key]))
+        return type(exc)(f"{self.config.name}: {message}", provider=self.config.name,
                          upstream_status=exc.upstream_status, retryable=exc.retryable,
                          retry_after=exc.retry_after)
 

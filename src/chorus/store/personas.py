@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.errors import InvalidRequest, NotFound
+from chorus.store.caps import insert_capped
 from chorus.store.ids import utcnow
 from chorus.store.schema import personas
 
@@ -37,12 +38,6 @@ class PersonaStore:
         async with self.engine.connect() as conn:
             return [PersonaRow(*r) for r in await conn.execute(query)]
 
-    async def count(self, user_id: str) -> int:
-        query = sa.select(sa.func.count()).select_from(personas).where(
-            personas.c.user_id == user_id)
-        async with self.engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
-
     async def some(self, user_id: str, ids: Collection[str]) -> list[PersonaRow]:
         if not ids:
             return []
@@ -52,15 +47,19 @@ class PersonaStore:
             return [PersonaRow(*r) for r in await conn.execute(query)]
 
     async def create(self, user_id: str, persona_id: str, name: str, description: str,
-                     system_prompt: str) -> PersonaRow:
+                     system_prompt: str, cap: int) -> PersonaRow:
+        """A new persona, unless the user has `cap` of them already (checked atomically)."""
         row = PersonaRow(user_id, persona_id, name, description, system_prompt, utcnow())
+        values = {name: getattr(row, name) for name in PersonaRow.__slots__}
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(personas.insert().values(
-                    **{name: getattr(row, name) for name in PersonaRow.__slots__}))
+                added = await insert_capped(conn, personas, values,
+                                            personas.c.user_id == user_id, cap, user_id)
         except sa.exc.IntegrityError as exc:
             raise InvalidRequest(f"persona {persona_id!r} already exists; delete it first",
                                  param="id") from exc
+        if not added:
+            raise InvalidRequest(f"at most {cap} custom personas; delete one first")
         return row
 
     async def delete(self, user_id: str, persona_id: str) -> None:

@@ -111,9 +111,14 @@ class SearchStore:
         query = _postgres_query(words) if self.postgres else _fts5_query(words)
         ranked = _POSTGRES_RANKED if self.postgres else _SQLITE_RANKED
         width = len(SessionRow.__slots__)
+        params = {"query": query, "user_id": user_id, "limit": limit, "offset": offset}
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(ranked, {"query": query, "user_id": user_id,
-                                                "limit": limit, "offset": offset})).all()
+            rows = (await conn.execute(ranked, params)).all()
+            if not rows and offset > 0:
+                # past the last match: the page is empty, but the total is still the total
+                first = (await conn.execute(ranked, {**params, "limit": 1, "offset": 0})).all()
+                total = int(first[0][-1]) if first else 0
+                return [], total
             snippets = await self._snippets(conn, query, [r[width + 1] for r in rows])
         hits = []
         for row in rows:

@@ -194,11 +194,15 @@ async def chat_queries(engine: AsyncEngine, user_id: str, test: bool, start: dat
         return int((await conn.execute(query)).scalar_one())
 
 
-async def summary(engine: AsyncEngine, user_id: str, start: datetime,
-                  end: datetime) -> UsageSummary:
-    """A user's usage with `start <= created_at < end`, by model, by mode and by day."""
+async def summary(engine: AsyncEngine, user_id: str, start: datetime, end: datetime,
+                  test: bool) -> UsageSummary:
+    """The usage of a user's live keys (`test` false: what would be billed) or of their test
+    keys, with `start <= created_at < end`, by model, by mode and by day."""
     c = usage_records.c
-    where = sa.and_(c.user_id == user_id, c.created_at >= start, c.created_at < end)
+    keys = sa.select(api_keys.c.id).where(api_keys.c.user_id == user_id,
+                                          api_keys.c.test == test)
+    where = sa.and_(c.user_id == user_id, c.created_at >= start, c.created_at < end,
+                    c.key_id.in_(keys))
     async with engine.connect() as conn:
         by_model = [_group(r) for r in await conn.execute(_grouped(c.model, where))]
         by_mode = [_group(r) for r in await conn.execute(_grouped(c.mode, where))]

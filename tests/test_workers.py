@@ -1,0 +1,155 @@
+"""`chorus serve --workers N`: N serving processes on one port, as a user starts them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(args: list[str], env: dict[str, str], log: Path,
+            cwd: Path | None = None) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`chorus serve ARGS` on a free port, once /healthz answers; stopped with SIGTERM."""
+    port = free_port()
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "chorus.cli", "serve", "--port",
+                                    str(port), *args], env=env, stdout=out, cwd=cwd,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"chorus serve did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def answering_pids(url: str, attempts: int = 20, per_attempt: int = 16) -> set[int]:
+    """The pids /healthz reports over fresh connections sent in parallel."""
+    def one(_: int) -> int:
+        response = httpx.get(f"{url}/healthz", headers={"connection": "close"}, timeout=10)
+        return int(response.json()["pid"])
+
+    pids: set[int] = set()
+    with ThreadPoolExecutor(per_attempt) as pool:
+        for _ in range(attempts):
+            pids |= set(pool.map(one, range(per_attempt)))
+            if len(pids) > 1:
+                break
+    return pids
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+    clean = {k: v for k, v in os.environ.items() if k != "CHORUS_REDIS_URL"}
+    return {**clean, "PYTHONPATH": path, "CHORUS_DATABASE_URL": f"sqlite:///{tmp_path}/w.db"}
+
+
+def test_two_workers_answer_from_two_processes(env: dict[str, str], tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    config = tmp_path / "chorus.toml"
+    config.write_text('[[providers]]\nname = "up"\nbase_url = "http://127.0.0.1:9/v1"\n\n'
+                      '[[models]]\nid = "from-the-file"\nprovider = "up"\n')
+    key = subprocess.run([sys.executable, "-m", "chorus.cli", "keys", "create", "--user", "w",
+                          "--config", str(config)], env=env, capture_output=True, text=True,
+                         timeout=60, check=True).stdout.strip().splitlines()[-1]
+    with serving(["--workers", "2", "--config", config.name], {**env, "PWD": str(tmp_path)},
+                 log, cwd=tmp_path) as (process, url):
+        pids = answering_pids(url)
+        workers = children_of(process.pid)
+        assert len(pids) == 2, pids
+        assert pids <= workers, (pids, workers)
+        assert process.pid not in pids
+        for _ in range(8):  # every worker read the --config file, given as a relative path
+            models = httpx.get(f"{url}/v1/models", headers={"authorization": f"Bearer {key}",
+                                                            "connection": "close"}, timeout=10)
+            assert "from-the-file" in [m["id"] for m in models.json()["data"]]
+    assert process.returncode == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)  # stopped with the parent
+    text = log.read_text()
+    assert "Starting 2 worker processes" in text
+    assert "counted in each process" in text and "CHORUS_REDIS_URL is not set" in text
+
+
+def test_one_worker_is_the_serving_process(env: dict[str, str], tmp_path: Path) -> None:
+    with serving([], env, tmp_path / "serve.log") as (process, url):
+        assert answering_pids(url, attempts=2) == {process.pid}
+    assert "worker processes" not in (tmp_path / "serve.log").read_text()
+
+
+def test_workers_with_redis_say_limits_are_shared(env: dict[str, str], tmp_path: Path) -> None:
+    from chorus.cli import _workers_notice
+    from chorus.config import load_settings
+
+    shared = _workers_notice(3, load_settings(None, redis_url="redis://127.0.0.1:6379/0"))
+    assert "Starting 3 worker processes" in shared and "shared through Redis" in shared
+
+
+def test_zero_workers_is_refused(env: dict[str, str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "chorus.cli", "serve", "--workers", "0"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--workers" in done.stderr
+
+
+def test_a_worker_that_dies_is_replaced(env: dict[str, str], tmp_path: Path) -> None:
+    with serving(["--workers", "2"], env, tmp_path / "serve.log") as (process, url):
+        first = answering_pids(url)
+        assert len(first) == 2
+        killed = min(first)
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            now = answering_pids(url, attempts=2)
+            if killed not in now and len(children_of(process.pid) & (now - first)) == 1:
+                break
+            assert time.monotonic() < deadline, f"no new worker: {now}"
+            time.sleep(0.2)
+    assert "died" in (tmp_path / "serve.log").read_text()
