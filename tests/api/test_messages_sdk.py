@@ -4,6 +4,7 @@ with a test key (simulated models) and with a live key against fake-llm in each 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,3 +220,12 @@ def test_an_upstream_failure_mid_stream_is_an_error_event(live: Live) -> None:
     assert isinstance(raised.value.body, dict)
     assert raised.value.body["error"]["type"] == "api_error"
     assert "injected fault 500" in raised.value.body["error"]["message"]
+
+
+def test_the_readme_call_runs(live: Live, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+                if "anthropic.Anthropic(" in b]
+    code = block.replace("http://127.0.0.1:8000", live.url).replace("sk_test_...", live.key())
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip()
