@@ -39,7 +39,7 @@ async def refusal(h: Harness, status: int = 400, url: str = URL, **body: Any) ->
     assert response.status_code == status, response.text
     found = response.json()
     assert found["type"] == "error" and set(found) == {"type", "error"}
-    assert set(found["error"]) == {"type", "message", "code", "param"}
+    assert set(found["error"]) == {"type", "message", "code", "status", "param"}
     error: dict[str, Any] = found["error"]
     return error
 

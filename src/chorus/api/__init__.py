@@ -115,9 +115,9 @@ def openai_error(error: ChorusError) -> dict[str, object]:
 
 
 def anthropic_error(error: ChorusError) -> dict[str, object]:
-    """Anthropic's error shape, for its SDKs' typed errors; Chorus's code and param inside."""
-    return {"type": "error", "error": {"type": error.openai_type, "message": error.message,
-                                       "code": error.code, "param": error.param}}
+    """Anthropic's error shape, for its SDKs' typed errors; the envelope's fields inside."""
+    return {"type": "error", "error": {"type": error.openai_type, **error.as_json(),
+                                       "param": error.param}}
 
 
 def error_response(request: Request, error: ChorusError) -> Response:

@@ -29,6 +29,7 @@ from chorus.api.doors import (
     whole,
 )
 from chorus.api.hangup import CLIENT_CLOSED
+from chorus.api.openapi import ERROR_RESPONSES
 from chorus.api.parts import client_tools, image_of, tool_spec
 from chorus.auth import BEARER, Principal
 from chorus.chat.request import TurnRequest
@@ -167,6 +168,7 @@ class AnthropicErrorBody(BaseModel):
     type: str
     message: str
     code: str
+    status: int
     param: str | None
 
 
@@ -176,12 +178,9 @@ class AnthropicErrorEnvelope(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": AnthropicErrorEnvelope, "description": f"Anthropic's error shape ({text})"}
-    for status, text in ((400, "invalid_request_error"), (401, "authentication_error"),
-                         (403, "permission_error"), (404, "not_found_error"),
-                         (405, "invalid_request_error"), (413, "invalid_request_error"),
-                         (429, "rate_limit_error"), (500, "api_error"), (502, "api_error"),
-                         (504, "api_error"))}
+    status: {**answer, "model": AnthropicErrorEnvelope} for status, answer in
+    ERROR_RESPONSES.items()}
+"""The envelope's statuses, each in Anthropic's error shape."""
 
 
 async def caller(request: Request, _bearer: Annotated[object, Security(BEARER)] = None,
