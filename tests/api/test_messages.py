@@ -256,3 +256,15 @@ async def test_x_api_key_is_counted_against_the_query_quota(database_url: str) -
         assert second.status_code == 429
         assert second.json()["error"]["code"] == "quota_exceeded"
         assert second.json()["error"]["type"] == "rate_limit_error"
+
+
+async def test_stop_reasons(harness: Harness) -> None:
+    headers = await harness.headers()
+    cut = await answer(harness, headers, model="gpt-4o", messages=ASK, max_tokens=3)
+    assert cut["stop_reason"] == "max_tokens" and cut["usage"]["output_tokens"] <= 3
+    whole = await answer(harness, headers, model="gpt-4o", messages=ASK)
+    word = whole["content"][0]["text"].split()[3]
+    stopped = await answer(harness, headers, model="gpt-4o", messages=ASK,
+                           stop_sequences=[word])
+    assert word not in stopped["content"][0]["text"]
+    assert (stopped["stop_reason"], stopped["stop_sequence"]) == ("end_turn", None)
