@@ -20,7 +20,8 @@ WRONG = {"string": 12, "integer": "5", "number": "0.5", "boolean": "true", "arra
 BODY_ROUTES = [("POST", "/v1/chat"), ("POST", "/v1/chat/completions"),
                ("PATCH", "/v1/sessions/{session_id}"), ("POST", "/v1/keys"),
                ("PATCH", "/v1/settings"), ("POST", "/v1/personas"), ("POST", "/api/personas"),
-               ("POST", "/v1/responses")]
+               ("POST", "/v1/responses"), ("POST", "/v1/messages"),
+               ("POST", "/v1/messages/count_tokens")]
 # A valid body per route, so a wrong field is the only fault.
 VALID: dict[str, dict[str, Any]] = {
     "/v1/chat": {"message": "hi"},
@@ -30,6 +31,10 @@ VALID: dict[str, dict[str, Any]] = {
     "/v1/personas": {"id": "mine_v1", "name": "Mine", "systemPrompt": "Be brief."},
     "/api/personas": {"id": "mine_api", "name": "Mine", "systemPrompt": "Be brief."},
     "/v1/responses": {"model": "gpt-4o", "input": "hi"},
+    "/v1/messages": {"model": "konnect-smart", "max_tokens": 16,
+                     "messages": [{"role": "user", "content": "hi"}]},
+    "/v1/messages/count_tokens": {"model": "konnect-smart",
+                                  "messages": [{"role": "user", "content": "hi"}]},
 }
 
 
@@ -238,12 +243,14 @@ async def test_the_openapi_document_declares_errors_auth_and_streams(h: Harness)
     for path, method, operation in operations:
         responses = operation["responses"]
         assert "422" not in responses, (path, method)
+        anthropic = path.startswith("/v1/messages")  # Anthropic's error shape and x-api-key
         for status in ("400", "401", "413", "429", "500"):
             schema = responses[status]["content"]["application/json"]["schema"]
-            assert schema["$ref"].endswith("/ErrorEnvelope"), (path, method, status)
+            envelope = "/AnthropicErrorEnvelope" if anthropic else "/ErrorEnvelope"
+            assert schema["$ref"].endswith(envelope), (path, method, status)
         assert responses["429"]["headers"]["Retry-After"]["required"]
         if path.startswith("/v1/"):
-            assert operation["security"] == [{"bearer": []}], (path, method)
+            assert operation["security"] == [{"bearer": []}, *[{"x-api-key": []}] * anthropic]
     for path in ("/v1/chat", "/v1/chat/completions"):
         ok = document["paths"][path]["post"]["responses"]["200"]["content"]
         assert {"application/json", "text/event-stream"} <= set(ok)

@@ -21,6 +21,7 @@ from chorus.errors import ChorusError, InternalError, InvalidRequest, NotFound
 log = logging.getLogger(__name__)
 
 OPENAI_PATHS = ("/v1/chat/completions", "/v1/responses")
+ANTHROPIC_PATHS = ("/v1/messages",)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -30,6 +31,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         export,
         health,
         keys,
+        messages,
         models,
         openapi,
         personas,
@@ -46,7 +48,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     # Routes are matched in order: the two chat endpoints first, as nearly every request is
     # one of them; search before sessions, so `/v1/sessions/search` is not read as a session id.
     for module in (completions, chat, search, export, sessions, keys, models, user_settings,
-                   personas, usage, responses):
+                   personas, usage, responses, messages):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(health.router)
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
@@ -126,7 +128,15 @@ def openai_error(error: ChorusError) -> dict[str, object]:
     return {**error.as_json(), "type": error.openai_type, "param": error.param}
 
 
+def anthropic_error(error: ChorusError) -> dict[str, object]:
+    """Anthropic's error shape, for its SDKs' typed errors; the envelope's fields inside."""
+    return {"type": "error", "error": {"type": error.openai_type, **error.as_json(),
+                                       "param": error.param}}
+
+
 def error_response(request: Request, error: ChorusError) -> Response:
+    if request.url.path.startswith(ANTHROPIC_PATHS):
+        return JSONBytes(anthropic_error(error), status_code=error.status, headers=error.headers)
     body = error.as_json()
     if request.url.path.startswith(OPENAI_PATHS):
         body = openai_error(error)
@@ -172,6 +182,8 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(_allowed_methods(request))
     error = InvalidRequest(str(exc.detail))
+    if request.url.path.startswith(ANTHROPIC_PATHS):
+        return JSONBytes(anthropic_error(error), status_code=exc.status_code, headers=headers)
     body = {"code": "invalid_request" if exc.status_code < 500 else "internal_error",
             "message": error.message, "status": exc.status_code}
     return JSONBytes({"error": body}, status_code=exc.status_code, headers=headers)

@@ -23,8 +23,10 @@ from chorus.errors import (
 )
 
 LIMITED_PREFIXES = ("/v1/", "/api/")
-QUERY_PATHS = frozenset({"/v1/chat", "/v1/chat/completions",
-                         "/v1/responses"})  # a query is one chat request
+QUERY_PATHS = frozenset({"/v1/chat", "/v1/chat/completions", "/v1/responses",
+                         "/v1/messages"})  # a query is one chat request
+API_KEY_PATHS = ("/v1/messages",)
+"""Where a key may come as `x-api-key`, as Anthropic's clients send it."""
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -116,6 +118,10 @@ class RateLimits:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         authorization = header(scope, b"authorization") if scope["type"] == "http" else None
+        if authorization is None and scope["type"] == "http" \
+                and scope["path"].startswith(API_KEY_PATHS):
+            api_key = header(scope, b"x-api-key")
+            authorization = None if api_key is None else f"Bearer {api_key.strip()}"
         if authorization is None or not scope["path"].startswith(LIMITED_PREFIXES):
             await self.app(scope, receive, send)
             return
