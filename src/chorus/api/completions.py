@@ -67,7 +67,7 @@ REFUSED = {
 
 class ToolCallFunction(RequestBody):
     name: str = Field(min_length=1, max_length=64)
-    arguments: str = Field(max_length=1_000_000)
+    arguments: str = Field(max_length=500_000)
 
 
 class ToolCallIn(RequestBody):
