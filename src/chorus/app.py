@@ -14,7 +14,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chorus import api, tokens
+from chorus import tokens
+from chorus.api import routes
 from chorus.api.access import AccessMiddleware
 from chorus.auth import Authenticator
 from chorus.chat.services import Services
@@ -104,7 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    api.install(app, settings)
+    routes.install(app, settings)
     cors = settings.file.cors
     if cors.origins:
         # Outside the rate limits and auth: a preflight carries no key and must be answered.

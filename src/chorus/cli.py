@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+import uvicorn
 
+from chorus import auth, logs, serving
+from chorus.app import create_app
 from chorus.config import ConfigError, Settings, load_settings
+from chorus.errors import NotFound
+from chorus.fakellm.knobs import FAULTS, Knobs
+from chorus.fakellm.server import FakeLLM
+from chorus.providers.catalog import build_catalog
+from chorus.store import Store
+from chorus.store.db import create_engine, migrate
+from chorus.store.ids import iso
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -41,12 +52,8 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
           workers: Annotated[int, typer.Option(
               min=1, help="serving processes sharing the port")] = 1) -> None:
     """Run the server (SQLite in ./data/chorus.db unless CHORUS_DATABASE_URL says otherwise)."""
-    import os
 
-    import uvicorn
 
-    from chorus import logs, serving
-    from chorus.app import create_app
 
     settings = _settings(config)
     logs.configure_for(settings)
@@ -81,8 +88,6 @@ def _workers_notice(workers: int, settings: Settings) -> str:
 def worker_app() -> FastAPI:
     """The app of one process of `chorus serve --workers N`: uvicorn's factory, run in each
     worker, which reads the settings from the environment (and CHORUS_CONFIG) again."""
-    from chorus import logs
-    from chorus.app import create_app
 
     settings = load_settings(None)
     logs.configure_for(settings)
@@ -91,9 +96,6 @@ def worker_app() -> FastAPI:
 
 async def _first_start(settings: Settings) -> str | None:
     """Migrate; on an empty database create the local user and one test key."""
-    from chorus import auth
-    from chorus.store import Store
-    from chorus.store.db import create_engine, migrate
 
     engine = create_engine(settings.database_url)
     try:
@@ -132,9 +134,6 @@ def keys_create(user: Annotated[str, typer.Option(help="user name; created if ne
         raise typer.Exit(2)
 
     async def create() -> tuple[str, str | None, str, str]:
-        from chorus import auth
-        from chorus.store import Store
-        from chorus.store.db import create_engine, migrate
 
         engine = create_engine(settings.database_url)
         try:
@@ -167,7 +166,6 @@ def keys_create(user: Annotated[str, typer.Option(help="user name; created if ne
 
 def _offers_live_models(settings: Settings) -> bool:
     """Whether a live key could get an answer: a model with a provider, or Ollama's."""
-    from chorus.providers.catalog import build_catalog
 
     return bool(build_catalog(settings).live) or bool(settings.ollama_base_url)
 
@@ -178,10 +176,6 @@ def keys_list(user: Annotated[str, typer.Option()], config: ConfigOption = None)
     settings = _settings(config)
 
     async def rows() -> list[str]:
-        from chorus.errors import NotFound
-        from chorus.store import Store
-        from chorus.store.db import create_engine, migrate
-        from chorus.store.ids import iso
 
         engine = create_engine(settings.database_url)
         try:
@@ -208,9 +202,6 @@ def keys_revoke(key_id: str, config: ConfigOption = None) -> None:
     settings = _settings(config)
 
     async def revoke() -> None:
-        from chorus.errors import NotFound
-        from chorus.store import Store
-        from chorus.store.db import create_engine, migrate
 
         engine = create_engine(settings.database_url)
         try:
@@ -230,7 +221,6 @@ def keys_revoke(key_id: str, config: ConfigOption = None) -> None:
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Apply the database migrations (the server also does at start)."""
-    from chorus.store.db import create_engine, migrate
 
     settings = _settings(config)
 
@@ -265,10 +255,7 @@ def fake_llm(host: Annotated[str, typer.Option()] = "127.0.0.1",
 
     GET /_fake/requests shows what it received; DELETE clears it.
     """
-    import uvicorn
 
-    from chorus.fakellm.knobs import FAULTS, Knobs
-    from chorus.fakellm.server import FakeLLM
 
     if fault not in FAULTS:
         typer.echo(f"error: --fault is one of {', '.join(FAULTS)}", err=True)

@@ -189,11 +189,13 @@ QuotaSeed = Callable[[str, Period], Awaitable[int]]
 def build_limiter(settings: Settings, seed: QuotaSeed | None = None) -> Limiter:
     """The shared Redis limiter when CHORUS_REDIS_URL is set, else the in-process one, whose
     quota counts start from `seed` (the usage records), so a restart does not reset them."""
+    # lazy: local.py builds on the names of this module, so it is imported once they exist
     from chorus.limits.local import LocalLimiter
 
     local = LocalLimiter(seed=seed)
     if not settings.redis_url:
         return local
+    # lazy: redis is an optional dependency (the `redis` extra), needed only with a Redis URL
     from chorus.limits.shared import RedisLimiter
 
     return RedisLimiter(settings.redis_url, settings.redis_prefix, fallback=local,
