@@ -51,7 +51,7 @@ def choose(ctx: ModeContext) -> tuple[str, JSON]:
             "routed_to": model, "category": analysis.category,
             "difficulty": round(analysis.difficulty, 3),
             "reason": f"{why}, so routing was skipped (a {router.NEEDS[analysis.category]} "
-                      f"question, difficulty {analysis.difficulty:.2f})."}
+                      f"question, {router.hardness(analysis.difficulty)})."}
     preference = (ctx.options.cost_preference if ctx.options.cost_preference is not None
                   else ctx.defaults.cost_preference)
     decision = router.route(analysis, ctx.caller.models(), preference, ctx.options.max_tokens)
