@@ -366,12 +366,17 @@ def extract(text: str) -> tuple[list[float], int]:
 # ---- difficulty: features meant to carry over to unseen subjects and kinds of question ------
 
 _OPTION = re.compile(r"^[ \t]*(?:\(?[A-Ha-h][.)]|[-*\u2022])[ \t]+(.+)$", re.M)
-_PEOPLE = frozenset(["he", "she", "his", "her", "him", "they", "their", "man", "woman",
+_LETTERS = re.compile(r"[a-z]+")
+_DIGITS = re.compile(r"\d+")
+_CUES: dict[str, int] = {
+    **dict.fromkeys(["he", "she", "his", "her", "him", "they", "their", "man", "woman",
                      "patient", "person", "child", "company", "defendant", "plaintiff",
-                     "student", "someone"])
-_NEGATION = frozenset(["not", "except", "least", "never"])
-_SUPERLATIVE = frozenset(["most", "best", "least", "primarily", "likely", "strongest", "main"])
-_CHOOSE = frozenset(["which", "true", "false"])
+                     "student", "someone"], 0),
+    **dict.fromkeys(["not", "except", "never"], 1),
+    **dict.fromkeys(["most", "best", "least", "primarily", "likely", "strongest", "main"], 2),
+    **dict.fromkeys(["which", "true", "false"], 3),
+}
+"""Word cues, counted in the stem: people in a scenario, negation, superlatives, choosing."""
 _SYMBOLS = str.maketrans("", "", "=+*/^<>%$()[]{}|\\_#&@~")
 
 DIFFICULTY_FEATURES: tuple[str, ...] = (
@@ -386,7 +391,7 @@ DIFFICULTY_FEATURES: tuple[str, ...] = (
 def _overlap(options: list[str]) -> float:
     """Mean word overlap (Jaccard) between pairs of answer options: near-identical options
     ask for a fine distinction."""
-    sets = [set(_WORD.findall(o.lower())) for o in options]
+    sets = [set(o.lower().split()) for o in options]
     pairs = [(a, b) for i, a in enumerate(sets) for b in sets[i + 1:]]
     return sum(len(a & b) / max(1, len(a | b)) for a, b in pairs) / max(1, len(pairs))
 
@@ -396,13 +401,19 @@ def difficulty_features(text: str) -> list[float]:
     answer options, numbers and symbols, people in a scenario, and the kind of ask."""
     view = text if len(text) <= HEAD_CHARS + TAIL_CHARS else (
         text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:])
-    options = _OPTION.findall(view)
-    first = _OPTION.search(view) if len(options) >= 2 else None
+    found = list(_OPTION.finditer(view))
+    options = [m[1] for m in found]
+    first = found[0] if len(found) >= 2 else None
     stem = view[:first.start()] if first is not None else view
     stem_words = stem.split()
     n_words = max(1, len(stem_words))
-    words = _WORD.findall(stem.lower())
-    numbers = [w for w in _WORD.findall(view) if w[0].isdigit()]
+    words = _LETTERS.findall(stem.lower())
+    cues = [0, 0, 0, 0]
+    for word in words:
+        cue = _CUES.get(word)
+        if cue is not None:
+            cues[cue] += 1
+    numbers = _DIGITS.findall(view)
     chars = max(1, len(view))
     return [
         1.0, math.log1p(len(view)) / 8, math.log1p(len(stem_words)) / 6,
@@ -412,11 +423,7 @@ def difficulty_features(text: str) -> list[float]:
         _overlap(options) if first is not None else 0.0,
         sum(1 for o in options if o[:1].isdigit()) / len(options) if options else 0.0,
         _log(len(numbers)), sum(map(len, numbers)) / chars,
-        (chars - len(view.translate(_SYMBOLS))) / chars * 10,
-        _log(sum(1 for w in words if w in _PEOPLE)),
-        _log(sum(1 for w in words if w in _NEGATION)),
-        _log(sum(1 for w in words if w in _SUPERLATIVE)),
-        _log(sum(1 for w in words if w in _CHOOSE)),
+        (chars - len(view.translate(_SYMBOLS))) / chars * 10, *(_log(c) for c in cues),
         float(stem.rstrip().endswith("?")),
         sum(map(len, stem_words)) / n_words / 8,
         sum(1 for w in stem_words if len(w) >= 9) / n_words,
