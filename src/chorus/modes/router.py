@@ -37,10 +37,10 @@ FOLLOW_UP_WORDS = 12
 # of the question's needs among the model's strengths; a question of difficulty d needs
 # skill NEED_EASY + (NEED_HARD - NEED_EASY) * d, and P(success) is a logistic of the margin.
 # d is the calibrated chance that a small model fails, mostly between 0.1 and 0.6: need runs
-# from 0.5 (a small model will do) to 1.25 (none is sure to).
+# from about 0.47 (a small model will do) to about 1.04 (none is sure to).
 FIT_BONUS = 0.10
 NEED_EASY = 0.35
-NEED_HARD = 1.85
+NEED_HARD = 1.50
 MARGIN_SCALE = 0.03
 CAPABLE = 0.5
 """A model "can do it" when its estimated chance of success is at least this."""
