@@ -1,20 +1,28 @@
-"""Fit the smart_chat difficulty model on real outcomes; offline, with numpy and scipy.
+"""Fit the smart_chat difficulty models on real outcomes; offline, with numpy and scipy.
 
     PYTHONPATH=src:. .venv/bin/python bench/fit_router.py [--data PATH]
 
 Reads questions with known outcomes (columns subject, prompt, weak_correct, strong_correct),
-fits on all of them and writes the `difficulty` and `calibration` of
-src/chorus/modes/router_weights.toml (the category weights are kept). bench/router.py runs the
-same fit inside leave-subjects-out folds to measure it.
+fits on all of them and writes the difficulty part of src/chorus/modes/router_weights.toml (the
+category weights are kept). bench/router.py runs the same fit inside leave-subjects-out folds to
+measure it.
 
-The model. Features: `router_features.difficulty_features`, the shape of a question and no
-subject vocabulary (lengths, answer options, numbers and symbols, people in a scenario, the kind
-of ask), so that what is learned can carry over to other subjects and kinds of question; a bag
-of words learned on 28 subjects mostly learns those subjects. Target: the weak model gets it
-wrong (weak_correct == 0): that is what the router must know (can the cheap model answer?) and
-what `details.difficulty` promises. Logistic regression, L2 chosen by log-loss over inner folds
-by subject; then Platt scaling fitted on those inner out-of-fold scores, so the probability is
-calibrated for subjects the fit has not seen.
+Features: `router_features.difficulty_features`, the shape of a question and no subject
+vocabulary (lengths, answer options, numbers and symbols, people in a scenario, the kind of
+ask), so that what is learned can carry over to other subjects and kinds of question; a bag of
+words learned on 28 subjects mostly learns those subjects. Two small models on them:
+
+- the difficulty shown (`details.difficulty`): target "the weak model gets it wrong"
+  (weak_correct == 0). Logistic regression, L2 chosen by log-loss over inner folds by subject;
+  Platt scaling fitted on those inner out-of-fold scores, so the probability is calibrated for
+  subjects the fit has not seen.
+- the routing order (what APGR rewards): target the gain of routing to the strong model,
+  strong_correct - weak_correct. A question the weak model fails is not one the strong model
+  gets right if both fail (in this data, high-school maths), so P(weak wrong) orders badly.
+  Ridge regression, L2 chosen by the APGR of inner out-of-fold orders; the order is the mean
+  of its percentile and the length's percentile (among the training questions), so it cannot
+  stray far from the length baseline. The router acts on the shown difficulty's quantile at
+  that place in the order, so its thresholds keep their scale.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ from chorus.modes.router_features import DIFFICULTY_FEATURES, difficulty_feature
 
 DATA = ROOT.parent / "shared" / "data" / "routing" / "mmlu_train.csv"
 L2_GRID = (0.001, 0.01, 0.1, 1.0)
+GAIN_L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+QUANTILES = 101
 INNER_FOLDS = 4
 Array = NDArray[np.float64]
 
@@ -60,11 +70,25 @@ class Outcomes:
 
 @dataclass(frozen=True, slots=True)
 class Model:
+    """Two small models: the difficulty shown (a probability) and the routing order."""
+
     weights: list[float]
-    """On the raw features in DIFFICULTY_FEATURES order (the standardisation folded in)."""
+    """P(the weak model is wrong): logistic weights on the raw features in DIFFICULTY_FEATURES
+    order (the standardisation folded in)."""
     calibration: tuple[float, float]
     """a, b: P(the weak model is wrong) = sigmoid(a * score + b)."""
     l2: float
+    gain: list[float]
+    """The routing order: ridge weights on the same features for the expected gain of the
+    strong model, strong_correct - weak_correct."""
+    gain_quantiles: list[float]
+    """The gain scores of the training questions at 0, 1, ..., 100 %."""
+    length_quantiles: list[float]
+    """The training questions' lengths in characters at 0, 1, ..., 100 %."""
+    difficulty_quantiles: list[float]
+    """The training questions' P(the weak model is wrong) at 0, 1, ..., 100 %: the router acts
+    on the difficulty found at the question's rank, so its thresholds keep their scale."""
+    gain_l2: float
 
 
 def load_outcomes(path: Path = DATA) -> Outcomes:
@@ -96,13 +120,21 @@ def fit_logistic(x: Array, y: Array, l2: float) -> Array:
     return np.asarray(found.x, dtype=np.float64)
 
 
-def fit_standardised(x: Array, y: Array, l2: float) -> Array:
-    """Fitted on standardised columns (so one L2 suits all), returned for raw columns."""
+def fit_ridge(x: Array, y: Array, l2: float) -> Array:
+    """Least squares with an L2 penalty (per question) on every weight but the bias."""
+    penalty = np.eye(x.shape[1]) * l2 * len(y)
+    penalty[0, 0] = 0.0
+    return np.asarray(np.linalg.solve(x.T @ x + penalty, x.T @ y), dtype=np.float64)
+
+
+def fit_standardised(x: Array, y: Array, l2: float, ridge: bool = False) -> Array:
+    """Fitted on standardised columns (so one L2 suits all), returned for raw columns:
+    logistic regression, or with `ridge` least squares."""
     mean, spread = x[:, 1:].mean(axis=0), x[:, 1:].std(axis=0)
     spread[spread == 0] = 1.0
     scaled = x.copy()
     scaled[:, 1:] = (x[:, 1:] - mean) / spread
-    w = fit_logistic(scaled, y, l2)
+    w = fit_ridge(scaled, y, l2) if ridge else fit_logistic(scaled, y, l2)
     raw = w.copy()
     raw[1:] = w[1:] / spread
     raw[0] = w[0] - float(np.sum(w[1:] * mean / spread))
@@ -124,6 +156,44 @@ def subject_folds(subjects: Sequence[str], k: int, seed: int) -> NDArray[np.int6
         fold_of[names[i]] = fold
         load[fold] += counts[names[i]]
     return np.array([fold_of[s] for s in subjects])
+
+
+def quantiles(values: Array) -> list[float]:
+    """The values at 0, 1, ..., 100 %."""
+    return [float(v) for v in np.quantile(values, np.linspace(0, 1, QUANTILES))]
+
+
+def percentile(edges: Sequence[float], values: Array) -> Array:
+    """Where each value falls among `edges` (quantiles), in 0..1, linear between two edges;
+    numpy's twin of chorus.modes.router_features.percentile, which the run-time uses."""
+    edge = np.asarray(edges, dtype=np.float64)
+    i = np.searchsorted(edge, values, side="right")
+    inside = (i > 0) & (i < len(edge))
+    j = np.clip(i, 1, len(edge) - 1)
+    low, high = edge[j - 1], edge[j]
+    step = np.where(high > low, high - low, 1.0)
+    part = (j - 1 + (values - low) / step) / (len(edge) - 1)
+    return np.where(inside, part, np.where(i == 0, 0.0, 1.0))
+
+
+def lengths(prompts: Sequence[str]) -> Array:
+    return np.array([len(p) for p in prompts], dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranker:
+    gain: Array
+    gain_quantiles: list[float]
+    length_quantiles: list[float]
+
+    def rank(self, x: Array, length: Array) -> Array:
+        return (percentile(self.gain_quantiles, x @ self.gain)
+                + percentile(self.length_quantiles, length)) / 2
+
+
+def _ranker(x: Array, length: Array, gain: Array, l2: float) -> _Ranker:
+    w = fit_standardised(x, gain, l2, ridge=True)
+    return _Ranker(w, quantiles(x @ w), quantiles(length))
 
 
 def _log_loss(p: Array, y: Array) -> float:
@@ -174,7 +244,13 @@ def grouped_apgr(difficulty: Array, weak: NDArray[np.int64], strong: NDArray[np.
 
 
 def fit(data: Outcomes, x: Array | None = None) -> Model:
-    """Everything fitted from `data` alone: L2 and calibration by inner folds of its subjects."""
+    """Everything fitted from `data` alone; L2s and calibration by inner folds of its subjects.
+
+    The probability: logistic regression of "the weak model is wrong", L2 by inner log-loss,
+    Platt-scaled on inner out-of-fold scores. The order (what APGR measures): a ridge
+    regression of the gain of the strong model, strong_correct - weak_correct, its percentile
+    averaged with the length's percentile, L2 by inner out-of-fold APGR.
+    """
     x = feature_matrix(data.prompts) if x is None else x
     wrong = np.asarray(1 - data.weak, dtype=np.float64)
     folds = subject_folds(data.subjects, min(INNER_FOLDS, len(set(data.subjects))), seed=0)
@@ -186,7 +262,30 @@ def fit(data: Outcomes, x: Array | None = None) -> Model:
             best = (loss, l2, scores)
     assert best is not None
     _, l2, scores = best
-    return Model(fit_standardised(x, wrong, l2).tolist(), fit_platt(scores, wrong), l2)
+    weights = fit_standardised(x, wrong, l2)
+    calibration = fit_platt(scores, wrong)
+    a, b = calibration
+    shown = 1 / (1 + np.exp(-(a * (x @ weights) + b)))
+    ranker, gain_l2 = fit_ranker(data, x, folds)
+    return Model(weights.tolist(), calibration, l2, ranker.gain.tolist(), ranker.gain_quantiles,
+                 ranker.length_quantiles, quantiles(shown), gain_l2)
+
+
+def fit_ranker(data: Outcomes, x: Array, folds: NDArray[np.int64]) -> tuple[_Ranker, float]:
+    length = lengths(data.prompts)
+    gain = np.asarray(data.strong - data.weak, dtype=np.float64)
+    best: tuple[float, float] | None = None
+    for l2 in GAIN_L2_GRID:
+        ranks = np.zeros(len(gain))
+        for fold in np.unique(folds):
+            test = folds == fold
+            ranks[test] = _ranker(x[~test], length[~test], gain[~test], l2).rank(
+                x[test], length[test])
+        found = apgr(ranks, data.weak, data.strong)
+        if best is None or found > best[0]:
+            best = (found, l2)
+    assert best is not None
+    return _ranker(x, length, gain, best[1]), best[1]
 
 
 def score(model: Model, x: Array) -> Array:
@@ -194,8 +293,22 @@ def score(model: Model, x: Array) -> Array:
 
 
 def probability(model: Model, x: Array) -> Array:
+    """The difficulty shown: P(the weak model is wrong)."""
     a, b = model.calibration
     return np.asarray(1 / (1 + np.exp(-(a * score(model, x) + b))), dtype=np.float64)
+
+
+def rank(model: Model, x: Array, length: Array) -> Array:
+    """The routing order: the mean of the gain score's and the length's percentiles."""
+    return _Ranker(np.array(model.gain), model.gain_quantiles,
+                   model.length_quantiles).rank(x, length)
+
+
+def routing_difficulty(model: Model, x: Array, length: Array) -> Array:
+    """What the router acts on: the training questions' difficulty at the question's rank."""
+    position = rank(model, x, length) * (len(model.difficulty_quantiles) - 1)
+    return np.interp(position, np.arange(len(model.difficulty_quantiles)),
+                     model.difficulty_quantiles)
 
 
 def _array(values: Sequence[float]) -> str:
@@ -215,6 +328,11 @@ def write_weights(category: dict[str, list[float]], model: Model, note: str,
         f"difficulty = {_array(model.weights)}",
         f"calibration = {_array(model.calibration)}",
         f"difficulty_l2 = {model.l2}",
+        f"gain = {_array(model.gain)}",
+        f"gain_quantiles = {_array(model.gain_quantiles)}",
+        f"length_quantiles = {_array(model.length_quantiles)}",
+        f"difficulty_quantiles = {_array(model.difficulty_quantiles)}",
+        f"gain_l2 = {model.gain_l2}",
         "",
         "[category]",
         *(f"{c} = {_array(category[c])}" for c in router.CATEGORIES),
@@ -230,7 +348,9 @@ def read_category(path: Path = router.WEIGHTS_FILE) -> dict[str, list[float]]:
 def read_model(path: Path = router.WEIGHTS_FILE) -> Model:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     a, b = data["calibration"]
-    return Model(data["difficulty"], (a, b), data["difficulty_l2"])
+    return Model(data["difficulty"], (a, b), data["difficulty_l2"], data["gain"],
+                 data["gain_quantiles"], data["length_quantiles"],
+                 data["difficulty_quantiles"], data["gain_l2"])
 
 
 def main() -> None:
@@ -244,9 +364,11 @@ def main() -> None:
     write_weights(category, model, f"Fitted on {len(data.prompts)} questions of "
                   f"{len(set(data.subjects))} subjects; L2 {model.l2}.")
     print(f"fitted on {len(data.prompts)} questions: L2 {model.l2}, calibration "
-          f"a={a:.3f} b={b:.3f}; wrote {router.WEIGHTS_FILE.relative_to(ROOT)}")
-    for name, w in zip(DIFFICULTY_FEATURES, model.weights, strict=True):
-        print(f"  {name:16} {w:+.3f}")
+          f"a={a:.3f} b={b:.3f}, gain L2 {model.gain_l2}; "
+          f"wrote {router.WEIGHTS_FILE.relative_to(ROOT)}")
+    print(f"  {'feature':16} {'P(weak wrong)':>13} {'gain':>8}")
+    for name, w, g in zip(DIFFICULTY_FEATURES, model.weights, model.gain, strict=True):
+        print(f"  {name:16} {w:+13.3f} {g:+8.3f}")
     predicted = float(np.mean(probability(model, feature_matrix(data.prompts))))
     print(f"mean predicted P(weak wrong) {predicted:.3f}, observed {1 - np.mean(data.weak):.3f}")
 

@@ -190,31 +190,34 @@ def cross_validate(data: fit_router.Outcomes, repeats: int = REPEATS) -> dict[st
     """Grouped K-fold by subject, `repeats` random partitions: each fold's difficulty model is
     fitted (features' weights, L2, calibration) on the other folds' subjects only."""
     x = fit_router.feature_matrix(data.prompts)
+    length = fit_router.lengths(data.prompts)
     fixed = {"length": np.array([len(p) for p in data.prompts], dtype=np.float64),
              "old router": np.array([old_difficulty(p) for p in data.prompts])}
     folds: list[dict[str, Any]] = []
     pooled = {name: np.zeros(len(data.prompts)) for name in ROUTERS}
+    shown = np.zeros(len(data.prompts))
     for repeat in range(repeats):
         fold_of = fit_router.subject_folds(data.subjects, K, seed=repeat)
         for fold in range(K):
             test = fold_of == fold
             model = fit_router.fit(data.take(~test), x[~test])
             scores = {**{n: v[test] for n, v in fixed.items()},
-                      "new router": fit_router.probability(model, x[test])}
+                      "new router": fit_router.routing_difficulty(model, x[test], length[test])}
             weak, strong = data.weak[test], data.strong[test]
             folds.append({
                 "repeat": repeat, "fold": fold, "n": int(test.sum()),
                 "subjects": sorted({data.subjects[i] for i in np.flatnonzero(test)}),
                 "weak_acc": float(weak.mean()), "strong_acc": float(strong.mean()),
-                "l2": model.l2,
+                "l2": model.l2, "gain_l2": model.gain_l2,
                 "apgr": {n: fit_router.apgr(v, weak, strong) for n, v in scores.items()}})
             if repeat == 0:
                 for name, values in scores.items():
                     pooled[name][test] = values
+                shown[test] = fit_router.probability(model, x[test])
     return {"folds": folds, "pooled": pooled, "summary": _summary(folds),
             "pooled_apgr": {n: fit_router.apgr(v, data.weak, data.strong)
                             for n, v in pooled.items()},
-            "calibration": calibration_table(pooled["new router"], 1 - data.weak)}
+            "calibration": calibration_table(shown, 1 - data.weak)}
 
 
 def _summary(folds: list[dict[str, Any]]) -> dict[str, dict[str, float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 
 from chorus.config import ConfigError, ModeDefaults, ProviderConfig, Settings, read_config_file
 from chorus.errors import InvalidRequest
-from chorus.modes import router
+from chorus.modes import router, router_features
 from chorus.providers.catalog import ModelEntry, build_catalog
 from chorus.types import Message
 from tests.conftest import Harness, harness_for
@@ -89,8 +90,42 @@ def test_the_shipped_difficulty_is_what_the_fitting_code_computes() -> None:
     """The pure-Python run-time and the numpy fit agree on the features and the weights."""
     fit_router = pytest.importorskip("bench.fit_router")
     texts = [q.text for q in load()[::20]] + [LAW, "Hi"]
-    expected = fit_router.probability(fit_router.read_model(), fit_router.feature_matrix(texts))
+    model, x = fit_router.read_model(), fit_router.feature_matrix(texts)
+    expected = fit_router.probability(model, x)
     assert [router.difficulty(t) for t in texts] == pytest.approx(expected.tolist(), abs=1e-9)
+    routing = fit_router.routing_difficulty(model, x, fit_router.lengths(texts))
+    assert [router.routing_difficulty(t) for t in texts] == pytest.approx(routing.tolist(),
+                                                                          abs=1e-9)
+
+
+def test_the_router_acts_on_the_routing_difficulty_and_shows_the_probability() -> None:
+    """Who answers follows where a strong model gains most; details show P(weak wrong)."""
+    pool = simulated_pool()
+    base = router.analyse("What's the capital of Portugal?")
+    shown = 0.3
+    low = dataclasses.replace(base, difficulty=shown, routing=0.1)
+    high = dataclasses.replace(base, difficulty=shown, routing=0.9)
+    cheap, strong = router.route(low, pool, 0.5), router.route(high, pool, 0.5)
+    assert cheap.candidates[0].entry.blended_price < strong.candidates[0].entry.blended_price
+    assert cheap.details()["difficulty"] == strong.details()["difficulty"] == shown
+    assert "an estimated 30% chance" in strong.reason and "routed as a 90% one" in strong.reason
+
+
+def test_percentile_and_quantile_are_inverse_and_bounded() -> None:
+    edges = [0.0, 1.0, 1.0, 3.0, 7.0]
+    assert router_features.percentile(edges, -5.0) == 0.0
+    assert router_features.percentile(edges, 9.0) == 1.0
+    assert router_features.percentile(edges, 2.0) == pytest.approx(0.625)
+    assert router_features.percentile(edges, 1.0) == pytest.approx(0.5)  # after the tie
+    for rank in (0.0, 0.3, 0.625, 0.8, 1.0):
+        value = router_features.quantile(edges, rank)
+        if rank not in (0.3,):  # 0.3 falls inside the tie at 1.0
+            assert router_features.percentile(edges, value) == pytest.approx(rank)
+    fit_router = pytest.importorskip("bench.fit_router")
+    np = pytest.importorskip("numpy")
+    values = np.array([-5.0, 0.0, 0.5, 1.0, 2.0, 5.0, 7.0, 9.0])
+    assert fit_router.percentile(edges, values).tolist() == pytest.approx(
+        [router_features.percentile(edges, float(v)) for v in values])
 
 
 def test_apgr_by_hand() -> None:
@@ -119,9 +154,11 @@ def test_subject_folds_keep_a_subject_together_and_the_fit_finds_a_planted_signa
     x = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
     wrong = rng.random(n) < 1 / (1 + np.exp(-(2 * x[:, 1] - 1)))
     strong = np.where(wrong, rng.random(n) < 0.7, 1).astype(np.int64)
-    data = fit_router.Outcomes(subjects, [""] * n, (~wrong).astype(np.int64), strong)
+    prompts = ["x" * int(k) for k in rng.integers(10, 500, size=n)]  # length carries nothing
+    data = fit_router.Outcomes(subjects, prompts, (~wrong).astype(np.int64), strong)
     model = fit_router.fit(data, x)
     assert model.weights[1] > 1 and abs(model.weights[2]) < 0.3
+    assert model.gain[1] > 0.1 and abs(model.gain[2]) < 0.03
     p = fit_router.probability(model, x)
     assert abs(p.mean() - wrong.mean()) < 0.02
     high = p > 0.5

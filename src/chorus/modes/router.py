@@ -19,6 +19,8 @@ from chorus.modes.router_features import (
     difficulty_features,
     estimate_tokens,
     extract,
+    percentile,
+    quantile,
 )
 from chorus.providers.catalog import ModelEntry
 from chorus.types import JSON, Message, ModelRequest
@@ -58,6 +60,15 @@ class Weights:
     """On DIFFICULTY_FEATURES; the score is turned into a probability by `calibration`."""
     calibration: tuple[float, float]
     """a, b: P(a small model gets it wrong) = sigmoid(a * score + b) (Platt scaling)."""
+    gain: list[float]
+    """On DIFFICULTY_FEATURES: the expected gain of a strong model over a small one."""
+    gain_quantiles: list[float]
+    length_quantiles: list[float]
+    """Quantiles of the gain score and of the length (characters) on the fitted questions:
+    the mean of the two percentiles is the routing order."""
+    difficulty_quantiles: list[float]
+    """Quantiles of the difficulty on the fitted questions: the router acts on the one found
+    at the question's place in the routing order."""
 
 
 @functools.cache
@@ -69,7 +80,9 @@ def weights(path: Path = WEIGHTS_FILE) -> Weights:
         raise RuntimeError(f"{path.name} was fitted to other features; run bench/router.py fit "
                            f"and bench/fit_router.py")
     a, b = data["calibration"]
-    return Weights({c: data["category"][c] for c in CATEGORIES}, data["difficulty"], (a, b))
+    return Weights({c: data["category"][c] for c in CATEGORIES}, data["difficulty"], (a, b),
+                   data["gain"], data["gain_quantiles"], data["length_quantiles"],
+                   data["difficulty_quantiles"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +92,9 @@ class Analysis:
     category: Category
     probabilities: dict[Category, float]
     difficulty: float
-    """The calibrated probability that a small, cheap model gets it wrong."""
+    """The calibrated probability that a small, cheap model gets it wrong (shown)."""
+    routing: float
+    """The difficulty the router acts on: ordered by where a strong model gains most."""
     tokens: int
     """The whole prompt: history and question."""
     question_tokens: int
@@ -119,21 +134,43 @@ def classify(features: Sequence[float]) -> dict[Category, float]:
 
 def difficulty(question: str) -> float:
     """The calibrated probability that a small, cheap model answers `question` wrongly."""
+    return difficulties(question)[0]
+
+
+def routing_difficulty(question: str) -> float:
+    """The difficulty the router acts on, ordered by where a strong model gains most."""
+    return difficulties(question)[1]
+
+
+def difficulties(question: str) -> tuple[float, float]:
+    """The difficulty shown and the difficulty the router acts on, from one feature pass.
+
+    Questions a small model often gets wrong are not the ones a strong model most often gets
+    right instead (on some kinds of question both fail). The routing order is the mean of two
+    percentiles, the predicted gain of a strong model and the length; its value is the fitted
+    questions' difficulty at that place in the order, so the router's thresholds keep their
+    scale.
+    """
     fitted = weights()
+    features = difficulty_features(question)
     a, b = fitted.calibration
-    return _sigmoid(a * _dot(fitted.difficulty, difficulty_features(question)) + b)
+    shown = _sigmoid(a * _dot(fitted.difficulty, features) + b)
+    rank = (percentile(fitted.gain_quantiles, _dot(fitted.gain, features))
+            + percentile(fitted.length_quantiles, float(len(question)))) / 2
+    return shown, quantile(fitted.difficulty_quantiles, rank)
 
 
 def analyse(question: str, history: Sequence[Message] = ()) -> Analysis:
     """Read the question (and, for a short follow-up, the one before it); no model call."""
     features, question_tokens = extract(question)
     probabilities = classify(features)
-    hardness = difficulty(question)
+    hardness, routing = difficulties(question)
     previous = next((m.content for m in reversed(history) if m.role == "user"), None)
     if previous is not None and len(question.split()) <= FOLLOW_UP_WORDS:
         earlier = classify(extract(previous)[0])
         probabilities = {c: (probabilities[c] + earlier[c]) / 2 for c in CATEGORIES}
-        hardness = (hardness + difficulty(previous)) / 2
+        earlier_hardness, earlier_routing = difficulties(previous)
+        hardness, routing = (hardness + earlier_hardness) / 2, (routing + earlier_routing) / 2
     context = "\n".join(m.content for m in history)
     prompt_tokens = question_tokens + (estimate_tokens(context) + 4 * len(history)
                                        if history else 0)
@@ -141,7 +178,7 @@ def analyse(question: str, history: Sequence[Message] = ()) -> Analysis:
         probabilities = {c: p / 2 + (0.5 if c == "long" else 0.0)
                          for c, p in probabilities.items()}
     category = max(CATEGORIES, key=lambda c: probabilities[c])
-    return Analysis(category, probabilities, hardness, prompt_tokens, question_tokens)
+    return Analysis(category, probabilities, hardness, routing, prompt_tokens, question_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +244,7 @@ def score(analysis: Analysis, models: Sequence[ModelEntry], cost_preference: flo
     skills = [m.quality + FIT_BONUS * (fit - 0.5) for m, fit in zip(models, fits, strict=True)]
     # Beyond the strongest model's skill every model is as hopeless as every other: the
     # strongest is then the one that can (just) do it.
-    need = min(NEED_EASY + (NEED_HARD - NEED_EASY) * analysis.difficulty, max(skills))
+    need = min(NEED_EASY + (NEED_HARD - NEED_EASY) * analysis.routing, max(skills))
     successes = [_sigmoid((s - need) / MARGIN_SCALE) for s in skills]
     skill_rank = _spread(skills)
     cheapness = [1 - x for x in _spread([math.log(m.blended_price + 0.01) for m in models])]
@@ -218,7 +255,7 @@ def score(analysis: Analysis, models: Sequence[ModelEntry], cost_preference: flo
     for i, model in enumerate(models):
         # Quality side: the chance of getting it right, plus skill itself, which matters more
         # the harder the question. Cost side: the cheapest model that can do it wins outright.
-        quality = successes[i] + skill_rank[i] * (0.3 + analysis.difficulty)
+        quality = successes[i] + skill_rank[i] * (0.3 + analysis.routing)
         if any_capable:
             cost = (1.0 + cheapness[i]) if successes[i] >= CAPABLE else successes[i]
         else:
@@ -274,7 +311,8 @@ def explain(analysis: Analysis, cost_preference: float, candidates: Sequence[Can
                      f"makes up for it")
     lean = ("quality first" if cost_preference < 0.34 else
             "price first" if cost_preference > 0.66 else "balancing quality and price")
-    text = (f"A {NEEDS[analysis.category]} question, {hardness(analysis.difficulty)}; "
+    text = (f"A {NEEDS[analysis.category]} question, {hardness(analysis.difficulty)}, "
+            f"routed as a {analysis.routing:.0%} one by where a strong model gains most; "
             f"at cost preference {cost_preference:.2f} ({lean}) "
             f"{best.entry.id} fits best: {strength}; quality {best.entry.quality:.2f}, "
             f"{_price(best.entry)}, {best.success:.0%} estimated chance of a good answer.")

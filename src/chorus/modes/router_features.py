@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chorus import tokens
@@ -430,3 +432,22 @@ def difficulty_features(text: str) -> list[float]:
         sum(1 for w in stem_words if w[:1].isupper()) / n_words,
         len(set(words)) / max(1, len(words)),
     ]
+
+
+def percentile(edges: Sequence[float], value: float) -> float:
+    """Where `value` falls among `edges` (ascending quantiles of the training questions), in
+    0..1, linear between two edges."""
+    i = bisect.bisect_right(edges, value)
+    if i == 0:
+        return 0.0
+    if i == len(edges):
+        return 1.0
+    low, high = edges[i - 1], edges[i]
+    return (i - 1 + (value - low) / (high - low)) / (len(edges) - 1)
+
+
+def quantile(edges: Sequence[float], rank: float) -> float:
+    """The inverse of `percentile`: the value at `rank` (0..1), linear between two edges."""
+    position = min(max(rank, 0.0), 1.0) * (len(edges) - 1)
+    i = min(int(position), len(edges) - 2)
+    return edges[i] + (position - i) * (edges[i + 1] - edges[i])
