@@ -19,7 +19,8 @@ words learned on 28 subjects mostly learns those subjects. Two small models on t
 - the routing order (what APGR rewards): target the gain of routing to the strong model,
   strong_correct - weak_correct. A question the weak model fails is not one the strong model
   gets right if both fail (in this data, high-school maths), so P(weak wrong) orders badly.
-  Ridge regression, L2 chosen by the APGR of inner out-of-fold orders; the order is the mean
+  Ridge regression, L2 chosen by the APGR of inner out-of-fold orders, fitted without the
+  subjects where the strong model is below chance (see `trusted`); the order is the mean
   of its percentile and the length's percentile (among the training questions), so it cannot
   stray far from the length baseline. The router acts on the shown difficulty's quantile at
   that place in the order, so its thresholds keep their scale.
@@ -49,6 +50,7 @@ DATA = ROOT.parent / "shared" / "data" / "routing" / "mmlu_train.csv"
 L2_GRID = (0.001, 0.01, 0.1, 1.0)
 GAIN_L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 QUANTILES = 101
+CHANCE = 0.25
 INNER_FOLDS = 4
 Array = NDArray[np.float64]
 
@@ -271,7 +273,19 @@ def fit(data: Outcomes, x: Array | None = None) -> Model:
                  ranker.length_quantiles, quantiles(shown), gain_l2)
 
 
+def trusted(data: Outcomes) -> NDArray[np.bool_]:
+    """Rows of subjects where the strong model beats chance (one in four options): below it, a
+    strong model's answers are systematically wrong, which says more about the recorded
+    answers than about the questions, and teaches "a strong model does not help here"."""
+    subjects = np.array(data.subjects)
+    below = [s for s in set(data.subjects) if data.strong[subjects == s].mean() < CHANCE]
+    return np.asarray(~np.isin(subjects, below), dtype=np.bool_)
+
+
 def fit_ranker(data: Outcomes, x: Array, folds: NDArray[np.int64]) -> tuple[_Ranker, float]:
+    """The gain model on the trusted rows only; L2 by the APGR of inner out-of-fold orders."""
+    keep = trusted(data)
+    data, x, folds = data.take(keep), x[keep], folds[keep]
     length = lengths(data.prompts)
     gain = np.asarray(data.strong - data.weak, dtype=np.float64)
     best: tuple[float, float] | None = None

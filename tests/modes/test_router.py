@@ -165,6 +165,18 @@ def test_subject_folds_keep_a_subject_together_and_the_fit_finds_a_planted_signa
     assert abs(p[high].mean() - wrong[high].mean()) < 0.05
 
 
+def test_the_gain_model_leaves_out_subjects_where_the_strong_model_is_below_chance() -> None:
+    fit_router = pytest.importorskip("bench.fit_router")
+    np = pytest.importorskip("numpy")
+    subjects = ["a"] * 4 + ["b"] * 4
+    strong = np.array([1, 1, 0, 1, 0, 0, 0, 1])  # b: 1 in 4 is chance, kept; below is not
+    data = fit_router.Outcomes(subjects, [""] * 8, np.zeros(8, dtype=np.int64), strong)
+    assert fit_router.trusted(data).all()
+    data = fit_router.Outcomes(subjects, [""] * 8, np.zeros(8, dtype=np.int64),
+                               np.array([1, 1, 0, 1, 0, 0, 0, 0]))
+    assert fit_router.trusted(data).tolist() == [True] * 4 + [False] * 4
+
+
 def test_every_long_input_is_long_and_nothing_short_is() -> None:
     for q, a in analysed():
         assert (a.category == "long") == (q.category == "long"), q.id
