@@ -3,7 +3,9 @@
 Labels (tests/data/router_questions.jsonl), one category per question, first rule that applies:
 long (the input is 3,000 tokens or more), multilingual (written mainly in another language than
 English, or about translating / a foreign word), code, math, reasoning, creative, facts.
-Difficulty: "hard" when a small cheap model would likely get it wrong or do it poorly.
+Difficulty: "hard" when a small cheap model would likely get it wrong or do it poorly; a
+hand-written guess kept with the data but no longer fitted or tested on: the router's difficulty
+is learned from real outcomes (bench/fit_router.py), and this set checks categories.
 The held-out split is every fourth question of each category (by file order), plus every
 question marked "fresh": those were written after the weights were last changed and measured
 once, untouched; none of the held-out questions is ever fitted on.

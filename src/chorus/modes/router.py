@@ -13,14 +13,21 @@ from typing import Literal
 
 from chorus.context import TOKENS_PER_ESTIMATE, prompt_budget
 from chorus.errors import InvalidRequest
-from chorus.modes.router_features import FEATURES, estimate_tokens, extract
+from chorus.modes.router_features import (
+    DIFFICULTY_FEATURES,
+    FEATURES,
+    difficulty_features,
+    estimate_tokens,
+    extract,
+    percentile,
+    quantile,
+)
 from chorus.providers.catalog import ModelEntry
 from chorus.types import JSON, Message, ModelRequest
 
 Category = Literal["code", "math", "reasoning", "creative", "facts", "long", "multilingual"]
 CATEGORIES: tuple[Category, ...] = (
     "code", "math", "reasoning", "creative", "facts", "long", "multilingual")
-DIFFICULTY_INPUTS: tuple[str, ...] = (*FEATURES, *(f"p_{c}" for c in CATEGORIES))
 
 WEIGHTS_FILE = Path(__file__).with_name("router_weights.toml")
 LONG_TOKENS = 3000
@@ -31,29 +38,51 @@ FOLLOW_UP_WORDS = 12
 # How skill meets difficulty. skill = quality + FIT_BONUS * (fit - 0.5), where fit is the share
 # of the question's needs among the model's strengths; a question of difficulty d needs
 # skill NEED_EASY + (NEED_HARD - NEED_EASY) * d, and P(success) is a logistic of the margin.
+# d is the calibrated chance that a small model fails, mostly between 0.1 and 0.6: need runs
+# from about 0.47 (a small model will do) to about 1.04 (none is sure to).
 FIT_BONUS = 0.10
-NEED_EASY = 0.50
-NEED_HARD = 0.92
+NEED_EASY = 0.35
+NEED_HARD = 1.50
 MARGIN_SCALE = 0.03
 CAPABLE = 0.5
 """A model "can do it" when its estimated chance of success is at least this."""
 SPEED_WEIGHT = 0.02
+EASY_BELOW = 0.2
+HARD_FROM = 0.4
+"""Words for the difficulty: on the real outcomes it was fitted to, a small model got 30 % of
+the questions wrong."""
 
 
 @dataclass(frozen=True, slots=True)
 class Weights:
     category: dict[Category, list[float]]
     difficulty: list[float]
+    """On DIFFICULTY_FEATURES; the score is turned into a probability by `calibration`."""
+    calibration: tuple[float, float]
+    """a, b: P(a small model gets it wrong) = sigmoid(a * score + b) (Platt scaling)."""
+    gain: list[float]
+    """On DIFFICULTY_FEATURES: the expected gain of a strong model over a small one."""
+    gain_quantiles: list[float]
+    length_quantiles: list[float]
+    """Quantiles of the gain score and of the length (characters) on the fitted questions:
+    the mean of the two percentiles is the routing order."""
+    difficulty_quantiles: list[float]
+    """Quantiles of the difficulty on the fitted questions: the router acts on the one found
+    at the question's place in the routing order."""
 
 
 @functools.cache
 def weights(path: Path = WEIGHTS_FILE) -> Weights:
     """The fitted weights, read once; they must match the features this code extracts."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    if tuple(data["features"]) != FEATURES or tuple(data["difficulty_inputs"]) != (
-            DIFFICULTY_INPUTS):
-        raise RuntimeError(f"{path.name} was fitted to other features; run bench/router.py fit")
-    return Weights({c: data["category"][c] for c in CATEGORIES}, data["difficulty"])
+    if tuple(data["features"]) != FEATURES or tuple(data["difficulty_features"]) != (
+            DIFFICULTY_FEATURES):
+        raise RuntimeError(f"{path.name} was fitted to other features; run bench/router.py fit "
+                           f"and bench/fit_router.py")
+    a, b = data["calibration"]
+    return Weights({c: data["category"][c] for c in CATEGORIES}, data["difficulty"], (a, b),
+                   data["gain"], data["gain_quantiles"], data["length_quantiles"],
+                   data["difficulty_quantiles"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +92,9 @@ class Analysis:
     category: Category
     probabilities: dict[Category, float]
     difficulty: float
+    """The calibrated probability that a small, cheap model gets it wrong (shown)."""
+    routing: float
+    """The difficulty the router acts on: ordered by where a strong model gains most."""
     tokens: int
     """The whole prompt: history and question."""
     question_tokens: int
@@ -79,28 +111,73 @@ def _sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-max(-60.0, min(60.0, x))))
 
 
-def classify(features: Sequence[float]) -> tuple[dict[Category, float], float]:
-    """Category probabilities (softmax) and difficulty (logistic) from one feature vector."""
+_FOREIGN_EVIDENCE = tuple(FEATURES.index(f) for f in (
+    "kw_translate", "sc_any", "foreign_sw", "accents"))
+_TOPICAL_EVIDENCE = tuple(FEATURES.index(f) for f in (
+    *(name for name in FEATURES if name.startswith("kw_")), "fence", "code_lines", "operators",
+    "trace", "math_syntax", "numbers"))
+_SHORT = FEATURES.index("short")
+
+
+def classify(features: Sequence[float]) -> dict[Category, float]:
+    """Category probabilities (softmax) from one feature vector.
+
+    `multilingual` needs some sign of another language (another script, foreign stopwords,
+    accents, or words about translating): without one, "Hi" or "Thanks!" is English, however
+    short it is; and a short message with no sign of any topic is small talk (`facts`).
+    """
     fitted = weights()
     scores = {c: _dot(fitted.category[c], features) for c in CATEGORIES}
+    if not any(features[i] for i in _FOREIGN_EVIDENCE):
+        scores["multilingual"] = -math.inf
+        if features[_SHORT] and not any(features[i] for i in _TOPICAL_EVIDENCE):
+            # "Hi", "Thanks!": no topic at all is small talk, a quick exchange
+            return {c: 1.0 if c == "facts" else 0.0 for c in CATEGORIES}
     top = max(scores.values())
     exp = {c: math.exp(s - top) for c, s in scores.items()}
     total = sum(exp.values())
-    probabilities = {c: e / total for c, e in exp.items()}
-    difficulty = _sigmoid(_dot(fitted.difficulty,
-                               [*features, *(probabilities[c] for c in CATEGORIES)]))
-    return probabilities, difficulty
+    return {c: e / total for c, e in exp.items()}
+
+
+def difficulty(question: str) -> float:
+    """The calibrated probability that a small, cheap model answers `question` wrongly."""
+    return difficulties(question)[0]
+
+
+def routing_difficulty(question: str) -> float:
+    """The difficulty the router acts on, ordered by where a strong model gains most."""
+    return difficulties(question)[1]
+
+
+def difficulties(question: str) -> tuple[float, float]:
+    """The difficulty shown and the difficulty the router acts on, from one feature pass.
+
+    Questions a small model often gets wrong are not the ones a strong model most often gets
+    right instead (on some kinds of question both fail). The routing order is the mean of two
+    percentiles, the predicted gain of a strong model and the length; its value is the fitted
+    questions' difficulty at that place in the order, so the router's thresholds keep their
+    scale.
+    """
+    fitted = weights()
+    features = difficulty_features(question)
+    a, b = fitted.calibration
+    shown = _sigmoid(a * _dot(fitted.difficulty, features) + b)
+    rank = (percentile(fitted.gain_quantiles, _dot(fitted.gain, features))
+            + percentile(fitted.length_quantiles, float(len(question)))) / 2
+    return shown, quantile(fitted.difficulty_quantiles, rank)
 
 
 def analyse(question: str, history: Sequence[Message] = ()) -> Analysis:
     """Read the question (and, for a short follow-up, the one before it); no model call."""
     features, question_tokens = extract(question)
-    probabilities, difficulty = classify(features)
+    probabilities = classify(features)
+    hardness, routing = difficulties(question)
     previous = next((m.content for m in reversed(history) if m.role == "user"), None)
     if previous is not None and len(question.split()) <= FOLLOW_UP_WORDS:
-        earlier, earlier_difficulty = classify(extract(previous)[0])
+        earlier = classify(extract(previous)[0])
         probabilities = {c: (probabilities[c] + earlier[c]) / 2 for c in CATEGORIES}
-        difficulty = (difficulty + earlier_difficulty) / 2
+        earlier_hardness, earlier_routing = difficulties(previous)
+        hardness, routing = (hardness + earlier_hardness) / 2, (routing + earlier_routing) / 2
     context = "\n".join(m.content for m in history)
     prompt_tokens = question_tokens + (estimate_tokens(context) + 4 * len(history)
                                        if history else 0)
@@ -108,7 +185,7 @@ def analyse(question: str, history: Sequence[Message] = ()) -> Analysis:
         probabilities = {c: p / 2 + (0.5 if c == "long" else 0.0)
                          for c, p in probabilities.items()}
     category = max(CATEGORIES, key=lambda c: probabilities[c])
-    return Analysis(category, probabilities, difficulty, prompt_tokens, question_tokens)
+    return Analysis(category, probabilities, hardness, routing, prompt_tokens, question_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +246,12 @@ def fitting(analysis: Analysis, pool: Sequence[ModelEntry], max_tokens: int | No
 def score(analysis: Analysis, models: Sequence[ModelEntry], cost_preference: float
           ) -> list[Candidate]:
     """Every model given, best first: chance of success and skill traded against price."""
-    need = NEED_EASY + (NEED_HARD - NEED_EASY) * analysis.difficulty
     fits = [sum(p for c, p in analysis.probabilities.items() if c in m.strengths)
             for m in models]
     skills = [m.quality + FIT_BONUS * (fit - 0.5) for m, fit in zip(models, fits, strict=True)]
+    # Beyond the strongest model's skill every model is as hopeless as every other: the
+    # strongest is then the one that can (just) do it.
+    need = min(NEED_EASY + (NEED_HARD - NEED_EASY) * analysis.routing, max(skills))
     successes = [_sigmoid((s - need) / MARGIN_SCALE) for s in skills]
     skill_rank = _spread(skills)
     cheapness = [1 - x for x in _spread([math.log(m.blended_price + 0.01) for m in models])]
@@ -183,7 +262,7 @@ def score(analysis: Analysis, models: Sequence[ModelEntry], cost_preference: flo
     for i, model in enumerate(models):
         # Quality side: the chance of getting it right, plus skill itself, which matters more
         # the harder the question. Cost side: the cheapest model that can do it wins outright.
-        quality = successes[i] + skill_rank[i] * (0.3 + analysis.difficulty)
+        quality = successes[i] + skill_rank[i] * (0.3 + analysis.routing)
         if any_capable:
             cost = (1.0 + cheapness[i]) if successes[i] >= CAPABLE else successes[i]
         else:
@@ -221,19 +300,27 @@ NEEDS: dict[Category, str] = {
 }
 
 
+def hardness(difficulty: float) -> str:
+    """The difficulty in words: what the probability means, and a level."""
+    level = "easy" if difficulty < EASY_BELOW else "hard" if difficulty >= HARD_FROM else (
+        "moderately hard")
+    return (f"{level} (an estimated {difficulty:.0%} chance that a small, cheap model gets it "
+            f"wrong)")
+
+
 def explain(analysis: Analysis, cost_preference: float, candidates: Sequence[Candidate],
             pool_size: int, fit: Fit = "all") -> str:
     """A readable sentence or three: why this model, and why not the obvious alternatives."""
     best = candidates[0]
-    level = "hard" if analysis.difficulty >= 0.5 else "easy"
     strength = (f"{analysis.category} is among its strengths"
                 if analysis.category in best.entry.strengths
                 else f"{analysis.category} is not among its strengths but its overall quality "
                      f"makes up for it")
     lean = ("quality first" if cost_preference < 0.34 else
             "price first" if cost_preference > 0.66 else "balancing quality and price")
-    text = (f"A {NEEDS[analysis.category]} question, {level} (difficulty "
-            f"{analysis.difficulty:.2f}); at cost preference {cost_preference:.2f} ({lean}) "
+    text = (f"A {NEEDS[analysis.category]} question, {hardness(analysis.difficulty)}, "
+            f"routed as a {analysis.routing:.0%} one by where a strong model gains most; "
+            f"at cost preference {cost_preference:.2f} ({lean}) "
             f"{best.entry.id} fits best: {strength}; quality {best.entry.quality:.2f}, "
             f"{_price(best.entry)}, {best.success:.0%} estimated chance of a good answer.")
     strongest = max(candidates, key=lambda x: (x.skill, -x.entry.blended_price))

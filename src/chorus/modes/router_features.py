@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chorus import tokens
@@ -361,3 +363,91 @@ def extract(text: str) -> tuple[list[float], int]:
         float(_MAKE_START.match(view) is not None), float(len(words) <= 12),
         _log(len(words)) / 8,
     ], n_tokens
+
+
+# ---- difficulty: features meant to carry over to unseen subjects and kinds of question ------
+
+_OPTION = re.compile(r"^[ \t]*(?:\(?[A-Ha-h][.)]|[-*\u2022])[ \t]+(.+)$", re.M)
+_LETTERS = re.compile(r"[a-z]+")
+_DIGITS = re.compile(r"\d+")
+_CUES: dict[str, int] = {
+    **dict.fromkeys(["he", "she", "his", "her", "him", "they", "their", "man", "woman",
+                     "patient", "person", "child", "company", "defendant", "plaintiff",
+                     "student", "someone"], 0),
+    **dict.fromkeys(["not", "except", "never"], 1),
+    **dict.fromkeys(["most", "best", "least", "primarily", "likely", "strongest", "main"], 2),
+    **dict.fromkeys(["which", "true", "false"], 3),
+}
+"""Word cues, counted in the stem: people in a scenario, negation, superlatives, choosing."""
+_SYMBOLS = str.maketrans("", "", "=+*/^<>%$()[]{}|\\_#&@~")
+
+DIFFICULTY_FEATURES: tuple[str, ...] = (
+    "bias", "log_chars", "log_stem_words", "sentences", "options", "option_chars",
+    "option_overlap", "option_numbers", "numbers", "digits", "symbols", "people", "negation",
+    "superlative", "choose", "ends_question", "word_length", "long_words", "capitals",
+    "type_token",
+)
+"""The order of the difficulty weights in router_weights.toml."""
+
+
+def _overlap(options: list[str]) -> float:
+    """Mean word overlap (Jaccard) between pairs of answer options: near-identical options
+    ask for a fine distinction."""
+    sets = [set(o.lower().split()) for o in options]
+    pairs = [(a, b) for i, a in enumerate(sets) for b in sets[i + 1:]]
+    return sum(len(a & b) / max(1, len(a | b)) for a, b in pairs) / max(1, len(pairs))
+
+
+def difficulty_features(text: str) -> list[float]:
+    """Shape of the question (in DIFFICULTY_FEATURES order), no subject vocabulary: lengths,
+    answer options, numbers and symbols, people in a scenario, and the kind of ask."""
+    view = text if len(text) <= HEAD_CHARS + TAIL_CHARS else (
+        text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:])
+    found = list(_OPTION.finditer(view))
+    options = [m[1] for m in found]
+    first = found[0] if len(found) >= 2 else None
+    stem = view[:first.start()] if first is not None else view
+    stem_words = stem.split()
+    n_words = max(1, len(stem_words))
+    words = _LETTERS.findall(stem.lower())
+    cues = [0, 0, 0, 0]
+    for word in words:
+        cue = _CUES.get(word)
+        if cue is not None:
+            cues[cue] += 1
+    numbers = _DIGITS.findall(view)
+    chars = max(1, len(view))
+    return [
+        1.0, math.log1p(len(view)) / 8, math.log1p(len(stem_words)) / 6,
+        _log(stem.count(". ") + stem.count("? ") + stem.count("\n")),
+        float(first is not None),
+        math.log1p(sum(map(len, options)) / len(options)) / 5 if first is not None else 0.0,
+        _overlap(options) if first is not None else 0.0,
+        sum(1 for o in options if o[:1].isdigit()) / len(options) if options else 0.0,
+        _log(len(numbers)), sum(map(len, numbers)) / chars,
+        (chars - len(view.translate(_SYMBOLS))) / chars * 10, *(_log(c) for c in cues),
+        float(stem.rstrip().endswith("?")),
+        sum(map(len, stem_words)) / n_words / 8,
+        sum(1 for w in stem_words if len(w) >= 9) / n_words,
+        sum(1 for w in stem_words if w[:1].isupper()) / n_words,
+        len(set(words)) / max(1, len(words)),
+    ]
+
+
+def percentile(edges: Sequence[float], value: float) -> float:
+    """Where `value` falls among `edges` (ascending quantiles of the training questions), in
+    0..1, linear between two edges."""
+    i = bisect.bisect_right(edges, value)
+    if i == 0:
+        return 0.0
+    if i == len(edges):
+        return 1.0
+    low, high = edges[i - 1], edges[i]
+    return (i - 1 + (value - low) / (high - low)) / (len(edges) - 1)
+
+
+def quantile(edges: Sequence[float], rank: float) -> float:
+    """The inverse of `percentile`: the value at `rank` (0..1), linear between two edges."""
+    position = min(max(rank, 0.0), 1.0) * (len(edges) - 1)
+    i = min(int(position), len(edges) - 2)
+    return edges[i] + (position - i) * (edges[i + 1] - edges[i])

@@ -60,7 +60,7 @@ def plan(ctx: ModeContext) -> Routed:
             "routed_to": model, "category": analysis.category,
             "difficulty": round(analysis.difficulty, 3),
             "reason": f"{why}, so routing was skipped (a {router.NEEDS[analysis.category]} "
-                      f"question, difficulty {analysis.difficulty:.2f})."})
+                      f"question, {router.hardness(analysis.difficulty)})."})
     pool = [e for e in ctx.caller.models() if lacks(e, ctx.needs) is None]
     if not pool and ctx.caller.models() and ctx.needs:
         raise InvalidRequest(f"no model can do what this request needs "
