@@ -21,7 +21,8 @@ BODY_ROUTES = [("POST", "/v1/chat"), ("POST", "/v1/chat/completions"),
                ("PATCH", "/v1/sessions/{session_id}"), ("POST", "/v1/keys"),
                ("PATCH", "/v1/settings"), ("POST", "/v1/personas"), ("POST", "/api/personas"),
                ("POST", "/v1/responses"), ("POST", "/v1/messages"),
-               ("POST", "/v1/messages/count_tokens")]
+               ("POST", "/v1/messages/count_tokens"), ("PATCH", "/v1/personas/{persona_id}"),
+               ("PATCH", "/api/personas/{persona_id}")]
 # A valid body per route, so a wrong field is the only fault.
 VALID: dict[str, dict[str, Any]] = {
     "/v1/chat": {"message": "hi"},
@@ -31,6 +32,8 @@ VALID: dict[str, dict[str, Any]] = {
     "/v1/personas": {"id": "mine_v1", "name": "Mine", "systemPrompt": "Be brief."},
     "/api/personas": {"id": "mine_api", "name": "Mine", "systemPrompt": "Be brief."},
     "/v1/responses": {"model": "gpt-4o", "input": "hi"},
+    "/v1/personas/{persona_id}": {"name": "Renamed"},
+    "/api/personas/{persona_id}": {"name": "Renamed"},
     "/v1/messages": {"model": "konnect-smart", "max_tokens": 16,
                      "messages": [{"role": "user", "content": "hi"}]},
     "/v1/messages/count_tokens": {"model": "konnect-smart",
@@ -51,6 +54,8 @@ async def body_routes(h: Harness) -> tuple[dict[str, str], list[Route]]:
     """A key, and (method, path, url, body schema) of every route taking a JSON body."""
     headers = await h.headers()
     chat = (await h.client.post("/v1/chat", headers=headers, json={"message": "hi"})).json()
+    persona = (await h.client.post("/v1/personas", headers=headers, json={
+        "id": "mine_patched", "name": "Mine", "systemPrompt": "Be brief."})).json()
     document = (await h.client.get("/openapi.json")).json()
     schemas = document["components"]["schemas"]
     found = []
@@ -59,7 +64,8 @@ async def body_routes(h: Harness) -> tuple[dict[str, str], list[Route]]:
             if "requestBody" not in operation:
                 continue
             ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-            url = path.replace("{session_id}", chat["session_id"])
+            url = path.replace("{session_id}", chat["session_id"]).replace(
+                "{persona_id}", persona["id"])
             found.append((method.upper(), path, url, schemas[ref.rsplit("/", 1)[1]]))
     assert {url.split("/")[2] for *_, url, _ in found} >= {"chat", "sessions", "keys", "settings"}
     return headers, found

@@ -215,10 +215,6 @@ class Settings(BaseSettings):
     file: FileConfig = Field(default_factory=FileConfig)
 
     @property
-    def async_database_url(self) -> str:
-        return async_url(self.database_url)
-
-    @property
     def tiers(self) -> dict[str, TierConfig]:
         return self.file.tiers
 

@@ -65,3 +65,37 @@ async def test_cors_answers_listed_origins_only(database_url: str) -> None:
             "origin": "https://app.example", **(await h.headers())})
         assert answer.headers["access-control-allow-origin"] == "https://app.example"
         assert "x-ratelimit-remaining" in answer.headers["access-control-expose-headers"].lower()
+
+
+async def test_unknown_routes_and_methods_have_the_envelope_with_a_type(harness: Harness) -> None:
+    headers = await harness.headers()
+    missing = await harness.client.post("/v1/embeddings", headers=headers, json={})
+    assert missing.status_code == 404
+    assert missing.json()["error"] == {"code": "not_found", "message": "no route /v1/embeddings",
+                                       "status": 404, "type": "not_found_error", "param": None}
+    wrong = await harness.client.put("/v1/chat/completions", headers=headers, json={})
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+    assert wrong.json()["error"]["type"] == "invalid_request_error"
+    model = await harness.client.get("/v1/models/nope", headers=headers)
+    assert model.json()["error"]["type"] == "not_found_error"
+
+
+async def test_one_persona_can_be_read_and_changed(harness: Harness) -> None:
+    headers = await harness.headers()
+    built_in = await harness.client.get("/v1/personas/advocate", headers=headers)
+    assert built_in.status_code == 200 and built_in.json()["id"] == "advocate"
+    made = await harness.client.post("/v1/personas", headers=headers, json={
+        "id": "my_cto", "name": "CTO", "systemPrompt": "You are a pragmatic CTO."})
+    assert made.status_code == 201
+    changed = await harness.client.patch("/v1/personas/my_cto", headers=headers,
+                                         json={"systemPrompt": "You are a careful CTO."})
+    assert changed.status_code == 200, changed.text
+    read = (await harness.client.get("/v1/personas/my_cto", headers=headers)).json()
+    assert read["name"] == "CTO" and read["systemPrompt"] == "You are a careful CTO."
+    fixed = await harness.client.patch("/v1/personas/advocate", headers=headers,
+                                       json={"name": "x"})
+    assert fixed.status_code == 400 and "built in" in fixed.json()["error"]["message"]
+    other = await harness.headers()
+    assert (await harness.client.get("/v1/personas/my_cto", headers=other)).status_code == 404
+    assert (await harness.client.patch("/v1/personas/my_cto", headers=other,
+                                       json={"name": "x"})).status_code == 404

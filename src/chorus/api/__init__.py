@@ -11,7 +11,8 @@ from pydantic_core import PydanticCustomError
 
 from chorus.errors import ChorusError
 
-OPENAI_PATHS = ("/v1/chat/completions", "/v1/responses")
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/models")
+"""Paths OpenAI's SDKs call: their errors carry OpenAI's `type` and `param` too."""
 ANTHROPIC_PATHS = ("/v1/messages",)
 
 

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
+from chorus import limits
 from chorus.api import RequestBody
 from chorus.auth import Principal, principal
 from chorus.chat.services import Services
-from chorus.errors import InvalidRequest, TierRequired
+from chorus.errors import InvalidRequest, NotFound
 from chorus.modes import personas
 from chorus.store.personas import PersonaRow
 from chorus.types import JSON
@@ -26,6 +27,14 @@ class PersonaIn(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
     systemPrompt: str = Field(min_length=1, max_length=20_000)
+
+
+class PersonaPatch(RequestBody):
+    """The fields to change; an absent field keeps its value."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    systemPrompt: str | None = Field(None, min_length=1, max_length=20_000)
 
 
 def custom(row: PersonaRow) -> personas.Persona:
@@ -45,15 +54,41 @@ async def list_personas(request: Request, caller: Caller) -> JSON:
 @router.post("/api/personas", status_code=201)
 async def create_persona(request: Request, body: PersonaIn, caller: Caller) -> JSON:
     services: Services = request.app.state.services
-    tier = services.settings.tiers.get(caller.user.tier)
-    if tier is None or not tier.custom_personas:
-        raise TierRequired(f"custom personas are not part of the {caller.user.tier} tier")
+    limits.check_custom_personas(services.settings, caller)
     if body.id in personas.BY_ID:
         raise InvalidRequest(f"{body.id!r} is a built-in persona; choose another id",
                              param="id")
     row = await services.store.personas.create(
         caller.user.id, body.id, body.name.strip(), body.description.strip(),
         body.systemPrompt.strip(), cap=MAX_CUSTOM)
+    return custom(row).as_json()
+
+
+@router.get("/v1/personas/{persona_id}")
+@router.get("/api/personas/{persona_id}")
+async def get_persona(request: Request, persona_id: str, caller: Caller) -> JSON:
+    """A built-in persona, or one of the caller's own; another user's is a 404."""
+    if persona_id in personas.BY_ID:
+        return personas.BY_ID[persona_id].as_json()
+    services: Services = request.app.state.services
+    found = await services.store.personas.some(caller.user.id, [persona_id])
+    if not found:
+        raise NotFound(f"persona {persona_id!r} not found", param="id")
+    return custom(found[0]).as_json()
+
+
+@router.patch("/v1/personas/{persona_id}")
+@router.patch("/api/personas/{persona_id}")
+async def update_persona(request: Request, persona_id: str, body: PersonaPatch,
+                         caller: Caller) -> JSON:
+    """Change a custom persona's name, description or system prompt; built-ins are fixed."""
+    if persona_id in personas.BY_ID:
+        raise InvalidRequest(f"{persona_id!r} is built in and cannot be changed", param="id")
+    changes = {column: value.strip() for column, value in (
+        ("name", body.name), ("description", body.description),
+        ("system_prompt", body.systemPrompt)) if value is not None}
+    services: Services = request.app.state.services
+    row = await services.store.personas.update(caller.user.id, persona_id, changes)
     return custom(row).as_json()
 
 

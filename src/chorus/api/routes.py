@@ -24,6 +24,7 @@ from chorus.api import (
     keys,
     messages,
     models,
+    openai_error,
     openapi,
     personas,
     responses,
@@ -92,17 +93,24 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """404 and 405 (and any other HTTP error) in the envelope, with OpenAI's `type` and
+    `param` (Anthropic's shape on its paths): a client calling a route Chorus does not have
+    gets its SDK's typed error."""
     if exc.status_code == 404:
-        return (_slash_redirect(request)
-                or error_response(request, NotFound(f"no route {request.url.path}")))
+        missing = NotFound(f"no route {request.url.path}")
+        if request.url.path.startswith(ANTHROPIC_PATHS):
+            return error_response(request, missing)
+        return _slash_redirect(request) or JSONBytes(
+            {"error": openai_error(missing)}, status_code=404)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(_allowed_methods(request))
     error = InvalidRequest(str(exc.detail))
     if request.url.path.startswith(ANTHROPIC_PATHS):
         return JSONBytes(anthropic_error(error), status_code=exc.status_code, headers=headers)
-    body = {"code": "invalid_request" if exc.status_code < 500 else "internal_error",
-            "message": error.message, "status": exc.status_code}
+    body = {**openai_error(error),
+            "code": "invalid_request" if exc.status_code < 500 else "internal_error",
+            "status": exc.status_code}
     return JSONBytes({"error": body}, status_code=exc.status_code, headers=headers)
 
 

@@ -62,6 +62,20 @@ class PersonaStore:
             raise InvalidRequest(f"at most {cap} custom personas; delete one first")
         return row
 
+    async def update(self, user_id: str, persona_id: str, changes: dict[str, str]
+                     ) -> PersonaRow:
+        """The persona with `changes` (name, description, system_prompt) applied; 404 if the
+        user has no persona of that id."""
+        async with self.engine.begin() as conn:
+            if changes:
+                await conn.execute(personas.update().where(
+                    personas.c.user_id == user_id, personas.c.id == persona_id).values(**changes))
+            found = (await conn.execute(sa.select(*_COLUMNS).where(
+                personas.c.user_id == user_id, personas.c.id == persona_id))).first()
+        if found is None:
+            raise NotFound(f"persona {persona_id!r} not found", param="id")
+        return PersonaRow(*found)
+
     async def delete(self, user_id: str, persona_id: str) -> None:
         async with self.engine.begin() as conn:
             result = await conn.execute(personas.delete().where(
