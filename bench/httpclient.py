@@ -1,4 +1,4 @@
-"""CPU per upstream call: Chorus's own HTTP/1.1 client against httpx2, on one fake-llm.
+"""CPU per upstream call: Chorus's own HTTP/1.1 client against aiohttp and httpx2, on one fake-llm.
 
     PYTHONPATH=src:. .venv/bin/python bench/httpclient.py [--calls 3000]
 
@@ -12,6 +12,7 @@ import argparse
 import time
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import httpx2
 import orjson
 import uvloop
@@ -34,21 +35,29 @@ async def cpu_per_call(call: Callable[[], Awaitable[bytes]], calls: int) -> floa
 
 async def measure(url: str, calls: int, rounds: int) -> dict[str, list[float]]:
     ours, theirs = Client(), httpx2.AsyncClient()
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
 
     async def chorus_call() -> bytes:
         response = await ours.request("POST", url, timeouts=30, body=BODY, headers=HEADERS)
         return response.content
 
+    async def aiohttp_call() -> bytes:
+        async with session.post(url, data=BODY, headers=HEADERS) as response:
+            return await response.read()
+
     async def httpx2_call() -> bytes:
         response = await theirs.post(url, content=BODY, headers=HEADERS, timeout=30)
         return response.content
 
-    results: dict[str, list[float]] = {"chorus.httpclient": [], "httpx2": []}
-    for _ in range(rounds):  # interleaved, so that load on the machine hits both alike
-        results["chorus.httpclient"].append(await cpu_per_call(chorus_call, calls))
-        results["httpx2"].append(await cpu_per_call(httpx2_call, calls))
+    calls_by_name = {"chorus.httpclient": chorus_call, "aiohttp": aiohttp_call,
+                     "httpx2": httpx2_call}
+    results: dict[str, list[float]] = {name: [] for name in calls_by_name}
+    for _ in range(rounds):  # interleaved, so that load on the machine hits all alike
+        for name, call in calls_by_name.items():
+            results[name].append(await cpu_per_call(call, calls))
     await ours.aclose()
     await theirs.aclose()
+    await session.close()
     return results
 
 
