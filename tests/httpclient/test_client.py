@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -22,59 +20,7 @@ from chorus.httpclient import (
     Timeouts,
 )
 from chorus.httpclient.proxy import proxy_for
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}"
-
-
-class Server:
-    """A loopback server whose handler speaks raw bytes; it counts connections and requests."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self.closed = asyncio.Event()
-
-    async def request(self, reader: asyncio.StreamReader) -> bytes:
-        """One request's head and its content-length body; b"" when the client went away."""
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:
-            return b""
-        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                       if line.lower().startswith(b"content-length:")), 0)
-        request = head + await reader.readexactly(length)
-        self.requests.append(request)
-        return request
-
-
-@asynccontextmanager
-async def serve(handler: Callable[[Server, asyncio.StreamReader, asyncio.StreamWriter],
-                                  Awaitable[None]],
-                tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
-    server = Server()
-
-    async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        server.connections += 1
-        try:
-            await handler(server, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass  # the client went away, or the test is over
-        finally:
-            writer.close()
-            server.closed.set()
-
-    listener = await asyncio.start_server(connected, "127.0.0.1", 0, ssl=tls)
-    server.port = listener.sockets[0].getsockname()[1]
-    async with listener:
-        yield server
-
-
-async def keep_answering(server: Server, reader: asyncio.StreamReader,
-                         writer: asyncio.StreamWriter) -> None:
-    while await server.request(reader):
-        writer.write(OK)
+from tests.httpclient.conftest import OK, Server, keep_answering, serve
 
 
 async def test_calls_reuse_one_kept_alive_connection() -> None:
@@ -231,7 +177,8 @@ async def test_leaving_a_stream_early_closes_its_connection() -> None:
             async for _ in response.aiter_bytes():
                 break
         await asyncio.wait_for(server.closed.wait(), 5)
-        assert client._idle.get(f"http://127.0.0.1:{server.port}") is None
+        pool = client._pools[f"http://127.0.0.1:{server.port}"]
+        assert (len(pool.idle), pool.open) == (0, 0)
 
 
 async def test_a_header_with_a_line_break_is_refused() -> None:
