@@ -17,6 +17,7 @@ from chorus.httpclient import (
     LimitExceeded,
     Limits,
     PoolTimeout,
+    ProtocolError,
     Timeouts,
 )
 from chorus.httpclient.connection import DECODE_SIZE
@@ -130,6 +131,20 @@ async def test_trailers_count_against_the_header_limits() -> None:
     async with serve(answer_once(answer)) as server, \
             Client(Limits(header_count=20)) as client:
         with pytest.raises(LimitExceeded, match="more than 20 headers"):
+            await client.request("GET", f"http://127.0.0.1:{server.port}/", timeouts=5)
+
+    async def endless_trailer(server: Server, reader: asyncio.StreamReader,
+                              writer: asyncio.StreamWriter) -> None:
+        await server.request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+                     + chunk(b"hi") + b"0\r\nx-trailer: ")
+        while True:  # httptools holds a header's value until it ends: it must not grow
+            writer.write(b"t" * 4096)
+            await writer.drain()
+
+    async with serve(endless_trailer) as server, \
+            Client(Limits(body_bytes=10_000)) as client:
+        with pytest.raises(LimitExceeded, match="framing is more than twice its 10000-byte"):
             await client.request("GET", f"http://127.0.0.1:{server.port}/", timeouts=5)
 
 
@@ -316,3 +331,16 @@ async def test_the_default_limits_let_a_usual_answer_through() -> None:
                                             timeouts=5)
             assert response.json() == {"ok": True}
         assert idle_and_open(client, server) == (1, 1)
+
+
+async def test_a_compressed_body_cut_short_is_an_error_not_a_short_answer() -> None:
+    packed = gzip.compress(b'{"a": "' + b"x" * 1000 + b'"}')
+    cut = packed[: len(packed) // 2]
+    head = b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n"
+    async with serve(answer_once(head % len(cut) + cut)) as server, Client() as client:
+        with pytest.raises(ProtocolError, match="compressed body was cut short"):
+            await client.request("GET", f"http://127.0.0.1:{server.port}/", timeouts=5)
+        assert idle_and_open(client, server) == (0, 0)
+    async with serve(answer_once(head % 0)) as server, Client() as client:  # empty: fine
+        response = await client.request("GET", f"http://127.0.0.1:{server.port}/", timeouts=5)
+        assert response.content == b""

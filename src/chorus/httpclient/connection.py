@@ -171,6 +171,8 @@ class Response:
         """Body bytes still allowed, after decoding."""
         self._wire = 2 * receiver.limits.body_bytes
         """Bytes still allowed on the wire: the body, its framing and trailers."""
+        self._fed = False
+        """Bytes went into the decoder: its compressed stream must then end."""
         encoding = receiver.headers.get("content-encoding", "identity").lower()
         self._decoder = (zlib.decompressobj(wbits=47) if encoding in ("gzip", "deflate", "x-gzip")
                          else None)
@@ -190,6 +192,8 @@ class Response:
                     raise self._too_large()
                 yield chunk
             if receiver.complete or self._conn is None:
+                if self._cut():
+                    raise ProtocolError("the answer's compressed body was cut short")
                 self._release()
                 return
             data = await self._conn.read(self._timeouts, self._deadline)
@@ -253,6 +257,7 @@ class Response:
     def _decode(self, data: bytes) -> Iterator[bytes]:
         """Inflate a chunk piece by piece, counting each piece against the body limit."""
         assert self._decoder is not None
+        self._fed = True
         while True:
             try:
                 out = self._decoder.decompress(data, DECODE_SIZE)
@@ -266,6 +271,11 @@ class Response:
             data = self._decoder.unconsumed_tail
             if not data and len(out) < DECODE_SIZE:
                 return
+
+    def _cut(self) -> bool:
+        """A compressed body ended (by its framing) before its compressed stream did."""
+        return (self._fed and self._conn is not None and self._decoder is not None
+                and not self._decoder.eof)
 
     def _too_large(self) -> LimitExceeded:
         return LimitExceeded(f"the answer's body is larger than "
