@@ -278,3 +278,23 @@ def test_which_hosts_skip_the_proxy(host: str, no_proxy: str, direct: bool) -> N
     url = URL.parse(f"https://{f'[{host}]' if ':' in host else host}/")
     env = {"https": "http://proxy.internal:3128", "no": no_proxy}
     assert (proxy_for(url, env) is None) is direct
+
+
+async def test_a_refused_tunnel_closes_its_connection_to_the_proxy(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refusing(server: Server, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
+        server.requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 403 Forbidden\r\n\r\n")
+        await reader.read()  # until the client leaves
+
+    async with serve(refusing) as hop:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{hop.port}")
+        async with Client() as client:
+            with pytest.raises(ConnectError, match="refused the tunnel") as refused:
+                await client.request("GET", "https://models.example/", timeouts=5)
+            # The error is kept (as the cause of an upstream error is): its frames hold the
+            # connection, which must be closed by then, not whenever they are collected.
+            await asyncio.wait_for(hop.closed.wait(), 5)
+            assert refused.value.__traceback__ is not None
+            assert client._pools["https://models.example"].open == 0

@@ -152,6 +152,7 @@ class Client:
         """A new connection, in the place `pool` reserved for it (given back on failure)."""
         tls = url.scheme == "https"
         target = proxy.url if proxy else url
+        writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout_at(until):
                 if proxy is None or not tls:
@@ -163,6 +164,8 @@ class Client:
                     await tunnel(reader, writer, url, proxy)
                     await writer.start_tls(self._ssl_context(), server_hostname=url.host)
         except BaseException as exc:
+            if writer is not None:  # the proxy refused the tunnel, or TLS failed inside it
+                writer.close()
             pool.release()
             if isinstance(exc, TimeoutError):
                 raise ConnectTimeout(f"connecting to {target.origin} took longer than "
