@@ -251,10 +251,11 @@ async def test_a_number_for_timeouts_bounds_the_whole_call_too() -> None:
                                      timeouts=0.3)
 
 
-def provider(port: int, **settings: float) -> HttpProvider:
+def provider(port: int, limits: Limits = Limits(event_chars=1000), **settings: float
+             ) -> HttpProvider:
     config = ProviderConfig(name="up", base_url=f"http://127.0.0.1:{port}/v1", api_key="k",
                             max_retries=0, **settings)
-    return HttpProvider(config, DIALECTS["openai"](), Client(Limits(event_chars=1000)))
+    return HttpProvider(config, DIALECTS["openai"](), Client(limits))
 
 
 ASK = ModelRequest((Message("user", "hi"),))
@@ -344,3 +345,15 @@ async def test_a_compressed_body_cut_short_is_an_error_not_a_short_answer() -> N
     async with serve(answer_once(head % 0)) as server, Client() as client:  # empty: fine
         response = await client.request("GET", f"http://127.0.0.1:{server.port}/", timeouts=5)
         assert response.content == b""
+
+
+async def test_a_provider_call_that_finds_no_free_connection_is_an_upstream_timeout() -> None:
+    async with serve(trickle) as server:
+        up = provider(server.port, Limits(connections_per_origin=1), connect_timeout=0.05)
+        busy = up.stream("m", ASK)
+        await anext(busy)  # the one connection now carries a stream
+        with pytest.raises(UpstreamTimeout, match="all 1 connections to http://127") as err:
+            await collect(up.stream("m", ASK))
+        assert err.value.retryable
+        await busy.aclose()
+        await up.client.aclose()

@@ -145,8 +145,7 @@ class HttpProvider:
                                                deadline):
                     yield chunk
         except httpclient.ConnectTimeout as exc:
-            raise UpstreamTimeout(f"connecting to {url.origin} timed out: {exc}",
-                                  retryable=True) from exc
+            raise UpstreamTimeout(str(exc), retryable=True) from exc  # or no connection free
         except httpclient.Timeout as exc:
             if time.monotonic() >= deadline or isinstance(exc, httpclient.DeadlineExceeded):
                 raise UpstreamTimeout(
