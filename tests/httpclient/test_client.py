@@ -298,3 +298,25 @@ async def test_a_refused_tunnel_closes_its_connection_to_the_proxy(
             await asyncio.wait_for(hop.closed.wait(), 5)
             assert refused.value.__traceback__ is not None
             assert client._pools["https://models.example"].open == 0
+
+
+async def test_interim_answers_are_skipped_whole_and_the_connection_kept() -> None:
+    interim = b"HTTP/1.1 100 Continue\r\nx-interim: 1\r\n\r\n"
+
+    async def continues(server: Server, reader: asyncio.StreamReader,
+                        writer: asyncio.StreamWriter) -> None:
+        while await server.request(reader):
+            if len(server.requests) == 1:  # in one write
+                writer.write(interim * 2 + OK)
+                continue
+            for part in (interim, interim[:9], interim[9:] + OK[:20], OK[20:]):
+                writer.write(part)
+                await writer.drain()
+
+    async with serve(continues) as server, Client() as client:
+        for _ in range(2):
+            response = await client.request("GET", f"http://127.0.0.1:{server.port}/",
+                                            timeouts=5)
+            assert (response.status_code, response.json()) == (200, {"ok": True})
+            assert "x-interim" not in response.headers
+        assert server.connections == 1
