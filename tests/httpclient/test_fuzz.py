@@ -258,7 +258,7 @@ def answers(draw: st.DrawFn) -> tuple[Step, ...]:
 
 @settings(max_examples=int(os.environ.get("CHORUS_FUZZ_EXAMPLES", "30")), deadline=4000,
           database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.too_slow])
 @given(script=answers(), stream=st.booleans())
 def test_generated_answers_end_in_an_answer_or_a_clean_error(
         script: tuple[Step, ...], stream: bool) -> None:

@@ -239,7 +239,7 @@ async def test_the_total_deadline_holds_while_bytes_trickle_in() -> None:
             with pytest.raises(DeadlineExceeded, match=r"took longer than 0\.3s"):
                 async with asyncio.timeout(3):
                     await client.request("GET", url + path, timeouts=timeouts)
-            assert 0.25 < time.monotonic() - started < 1
+            assert 0.25 < time.monotonic() - started < 2.5  # the read timeout never fired
         assert idle_and_open(client, server) == (0, 0)
 
 
@@ -251,11 +251,10 @@ async def test_a_number_for_timeouts_bounds_the_whole_call_too() -> None:
                                      timeouts=0.3)
 
 
-def provider(port: int, limits: Limits = Limits(event_chars=1000), **settings: float
-             ) -> HttpProvider:
+def provider(port: int, client: Client | None = None, **settings: float) -> HttpProvider:
     config = ProviderConfig(name="up", base_url=f"http://127.0.0.1:{port}/v1", api_key="k",
                             max_retries=0, **settings)
-    return HttpProvider(config, DIALECTS["openai"](), Client(limits))
+    return HttpProvider(config, DIALECTS["openai"](), client or Client(Limits(event_chars=1000)))
 
 
 ASK = ModelRequest((Message("user", "hi"),))
@@ -349,9 +348,10 @@ async def test_a_compressed_body_cut_short_is_an_error_not_a_short_answer() -> N
 
 async def test_a_provider_call_that_finds_no_free_connection_is_an_upstream_timeout() -> None:
     async with serve(trickle) as server:
-        up = provider(server.port, Limits(connections_per_origin=1), connect_timeout=0.05)
-        busy = up.stream("m", ASK)
+        first = provider(server.port, Client(Limits(connections_per_origin=1)))
+        busy = first.stream("m", ASK)
         await anext(busy)  # the one connection now carries a stream
+        up = provider(server.port, first.client, connect_timeout=0.05)
         with pytest.raises(UpstreamTimeout, match="all 1 connections to http://127") as err:
             await collect(up.stream("m", ASK))
         assert err.value.retryable
