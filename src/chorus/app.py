@@ -68,7 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
         engine = create_engine(settings.database_url)
         await migrate(engine)
         store = Store.over(engine)
-        client = Client()
+        client = Client(settings.upstream_limits)
         catalog = build_catalog(settings)
         if settings.ollama_base_url:
             await add_ollama_models(catalog, client, settings.ollama_base_url)

@@ -17,6 +17,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chorus.httpclient.limits import DEFAULT_LIMITS, Limits
 from chorus.types import AGGREGATIONS, MODES, Aggregation, ModeName
 
 Dialect = Literal["openai", "anthropic", "gemini"]
@@ -199,6 +200,17 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     retry_backoff: float = Field(0.25, description="base of the upstream retry backoff, seconds")
+    upstream_max_body_bytes: int = Field(
+        DEFAULT_LIMITS.body_bytes, gt=0, description="one upstream answer's decoded body")
+    upstream_max_header_bytes: int = Field(
+        DEFAULT_LIMITS.header_bytes, gt=0, description="one upstream answer's status and headers")
+    upstream_max_headers: int = Field(
+        DEFAULT_LIMITS.header_count, gt=0, description="header lines of one upstream answer")
+    upstream_max_event_chars: int = Field(
+        DEFAULT_LIMITS.event_chars, gt=0, description="one server-sent event from upstream")
+    upstream_connections_per_origin: int = Field(
+        DEFAULT_LIMITS.connections_per_origin, gt=0,
+        description="open connections to one upstream origin; more calls wait for a free one")
 
     openai_api_key: str | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     anthropic_api_key: str | None = Field(
@@ -217,6 +229,12 @@ class Settings(BaseSettings):
     @property
     def tiers(self) -> dict[str, TierConfig]:
         return self.file.tiers
+
+    @property
+    def upstream_limits(self) -> Limits:
+        return Limits(self.upstream_max_body_bytes, self.upstream_max_header_bytes,
+                      self.upstream_max_headers, self.upstream_max_event_chars,
+                      self.upstream_connections_per_origin)
 
 
 def async_url(url: str) -> str:

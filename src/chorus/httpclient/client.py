@@ -3,50 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import ssl
-import time
 import urllib.request
-from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import certifi
-import httptools
 import orjson
 
-from chorus.httpclient.connection import Connection, Receiver, Response, feed
+from chorus.httpclient.connection import Connection, Receiver, Response
 from chorus.httpclient.errors import (
     ConnectError,
     ConnectTimeout,
+    LimitExceeded,
     NothingReceived,
     ProtocolError,
-    Timeout,
 )
+from chorus.httpclient.limits import Limits, Timeouts
+from chorus.httpclient.pool import Pool
 from chorus.httpclient.proxy import Proxy, proxy_for, tunnel
 from chorus.httpclient.url import URL
-
-KEEPALIVE_EXPIRY = 30.0
-"""Seconds an idle connection is kept for reuse."""
-MAX_IDLE_PER_ORIGIN = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    connect: float
-    read: float
-    write: float
 
 
 class Client:
     """Pooled HTTP/1.1 calls; `stream` for bodies read as they come, `request` for whole ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
         self._ssl: ssl.SSLContext | None = None
         self._env = urllib.request.getproxies_environment()
         self._proxies: dict[str, Proxy | None] = {}
-        self._idle: dict[str, deque[Connection]] = {}
+        self._pools: dict[str, Pool] = {}
         self._closed = False
 
     @asynccontextmanager
@@ -54,13 +43,17 @@ class Client:
                      headers: Mapping[str, str] | None = None, body: bytes | None = None,
                      params: Mapping[str, str | int] | None = None
                      ) -> AsyncIterator[Response]:
-        """Send a request; the answer's body is read through the response inside the block."""
+        """Send a request; the answer's body is read through the response inside the block.
+        A number for `timeouts` bounds each step and the whole call alike."""
         url = url if isinstance(url, URL) else URL.parse(url)
         if params:
             url = url.with_params(params)
         if not isinstance(timeouts, Timeouts):
-            timeouts = Timeouts(timeouts, timeouts, timeouts)
-        response = await self._send(method, url, headers or {}, body, timeouts)
+            timeouts = Timeouts(timeouts, timeouts, timeouts, timeouts)
+        now = asyncio.get_running_loop().time()
+        deadline = math.inf if timeouts.total is None else now + timeouts.total
+        response = await self._send(method, url, headers or {}, body, timeouts,
+                                    min(now + timeouts.connect, deadline), deadline)
         try:
             yield response
         finally:
@@ -91,46 +84,43 @@ class Client:
 
     async def aclose(self) -> None:
         self._closed = True
-        for idle in self._idle.values():
-            for conn in idle:
-                conn.close()
-        self._idle.clear()
+        for pool in self._pools.values():
+            pool.close()
 
     async def _send(self, method: str, url: URL, headers: Mapping[str, str],
-                    body: bytes | None, timeouts: Timeouts) -> Response:
+                    body: bytes | None, timeouts: Timeouts, until: float, deadline: float
+                    ) -> Response:
+        """Send on a kept-alive connection, or on a new one once the pool has room (waiting
+        until `until` at most); a reused one that the server had closed is replaced."""
         proxy = self._proxy(url)
         head = _head(method, url, headers, body, proxy)
-        conn = self._take(url.origin)
-        if conn is not None:
+        pool = self._pool(url.origin)
+        conn = pool.take() or await pool.reserve(until)
+        while True:
+            reused = conn is not None
+            if conn is None:
+                conn = await self._connect(url, proxy, until, timeouts.connect, pool)
             try:
-                return await self._exchange(conn, head, body, timeouts)
-            except NothingReceived:
-                pass  # the server closed it while idle: one more try on a new connection
-        conn = await self._connect(url, proxy, timeouts.connect)
-        try:
-            return await self._exchange(conn, head, body, timeouts)
-        except NothingReceived as exc:
-            raise ProtocolError("the server closed the connection without answering") from exc
+                return await self._exchange(conn, head, body, timeouts, deadline)
+            except NothingReceived as exc:
+                if not reused:
+                    raise ProtocolError("the server closed the connection without answering"
+                                        ) from exc
+            conn = pool.take() or await pool.reserve(until)
 
     async def _exchange(self, conn: Connection, head: bytes, body: bytes | None,
-                        timeouts: Timeouts) -> Response:
+                        timeouts: Timeouts, deadline: float) -> Response:
         """Write the request and read the answer's head; the connection is closed on failure."""
         try:
             writer = conn.writer
             writer.write(head + body if body else head)
             if writer.transport.get_write_buffer_size():
-                try:
-                    async with asyncio.timeout(timeouts.write):
-                        await writer.drain()
-                except TimeoutError as exc:
-                    raise Timeout(f"sending the request took longer than "
-                                  f"{timeouts.write:g}s") from exc
-            receiver = Receiver()
-            parser = httptools.HttpResponseParser(receiver)
-            received = False
+                await conn.drain(timeouts, deadline)
+            receiver = Receiver(self.limits)
+            received = 0
             while True:
                 try:
-                    data = await conn.read(timeouts.read)
+                    data = await conn.read(timeouts, deadline)
                 except ProtocolError as exc:
                     if received:
                         raise
@@ -139,43 +129,32 @@ class Client:
                     if received:
                         raise ProtocolError("the connection closed in the answer's head")
                     raise NothingReceived("the connection closed before the answer")
-                received = True
-                feed(parser, data)
+                received += len(data)
+                receiver.feed(data)
                 if receiver.headers_done:
-                    if 100 <= parser.get_status_code() < 200:  # interim (100 Continue)
-                        receiver.reset()
-                        continue
-                    return Response(conn, parser, receiver, timeouts.read, self._park)
+                    return Response(conn, receiver, timeouts, deadline)
+                if received > self.limits.header_bytes:
+                    raise LimitExceeded(f"the answer's head is larger than "
+                                        f"{self.limits.header_bytes} bytes")
         except BaseException:
             conn.close()
             raise
 
-    def _take(self, key: str) -> Connection | None:
-        """The most recently parked connection that is still good; stale ones are closed."""
-        idle = self._idle.get(key)
-        now = time.monotonic()
-        while idle:
-            conn = idle.pop()
-            if conn.usable(now, KEEPALIVE_EXPIRY):
-                return conn
-            conn.close()
-        return None
+    def _pool(self, origin: str) -> Pool:
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = self._pools[origin] = Pool(origin, self.limits.connections_per_origin)
+            pool.closed = self._closed
+        return pool
 
-    def _park(self, conn: Connection) -> None:
-        if self._closed:
-            conn.close()
-            return
-        idle = self._idle.setdefault(conn.origin, deque())
-        if len(idle) >= MAX_IDLE_PER_ORIGIN:
-            idle.popleft().close()
-        conn.idle_since = time.monotonic()
-        idle.append(conn)
-
-    async def _connect(self, url: URL, proxy: Proxy | None, within: float) -> Connection:
+    async def _connect(self, url: URL, proxy: Proxy | None, until: float, within: float,
+                       pool: Pool) -> Connection:
+        """A new connection, in the place `pool` reserved for it (given back on failure)."""
         tls = url.scheme == "https"
         target = proxy.url if proxy else url
+        writer: asyncio.StreamWriter | None = None
         try:
-            async with asyncio.timeout(within):
+            async with asyncio.timeout_at(until):
                 if proxy is None or not tls:
                     reader, writer = await asyncio.open_connection(
                         target.host, target.port, ssl=self._ssl_context() if tls else None,
@@ -184,13 +163,18 @@ class Client:
                     reader, writer = await asyncio.open_connection(target.host, target.port)
                     await tunnel(reader, writer, url, proxy)
                     await writer.start_tls(self._ssl_context(), server_hostname=url.host)
-        except TimeoutError as exc:
-            raise ConnectTimeout(f"connecting to {target.origin} took longer than "
-                                 f"{within:g}s") from exc
-        except OSError as exc:
-            through = f"through the proxy {target.origin}: " if proxy else ""
-            raise ConnectError(f"{through}{exc or type(exc).__name__}") from exc
-        return Connection(reader, writer, url.origin)
+        except BaseException as exc:
+            if writer is not None:  # the proxy refused the tunnel, or TLS failed inside it
+                writer.close()
+            pool.release()
+            if isinstance(exc, TimeoutError):
+                raise ConnectTimeout(f"connecting to {target.origin} took longer than "
+                                     f"{within:g}s") from exc
+            if isinstance(exc, OSError):
+                through = f"through the proxy {target.origin}: " if proxy else ""
+                raise ConnectError(f"{through}{exc or type(exc).__name__}") from exc
+            raise
+        return Connection(reader, writer, pool)
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:

@@ -19,8 +19,20 @@ class ConnectTimeout(Timeout):
     """The connection (and its TLS handshake) took longer than allowed."""
 
 
+class PoolTimeout(ConnectTimeout):
+    """Every connection allowed to the origin stayed busy for the whole connect timeout."""
+
+
+class DeadlineExceeded(Timeout):
+    """The call went past its total deadline (`Timeouts.total`), however fast bytes came."""
+
+
 class ProtocolError(HTTPError):
     """The connection broke, or what came back is not HTTP/1.1."""
+
+
+class LimitExceeded(ProtocolError):
+    """The answer went past one of the client's `Limits` (body, headers, one SSE event)."""
 
 
 class NothingReceived(ProtocolError):

@@ -120,7 +120,7 @@ class HttpProvider:
         left = max(deadline - time.monotonic(), 0.001)
         read = min(self.config.first_byte_timeout, left)
         connect = min(self.config.connect_timeout, left)
-        return httpclient.Timeouts(connect=connect, read=read, write=connect)
+        return httpclient.Timeouts(connect=connect, read=read, write=connect, total=left)
 
     async def _attempt(self, model: str, request: ModelRequest, deadline: float
                        ) -> AsyncIterator[ProviderChunk]:
@@ -155,10 +155,9 @@ class HttpProvider:
                                                deadline):
                     yield chunk
         except httpclient.ConnectTimeout as exc:
-            raise UpstreamTimeout(f"connecting to {url.origin} timed out",
-                                  retryable=True) from exc
+            raise UpstreamTimeout(str(exc), retryable=True) from exc  # or no connection free
         except httpclient.Timeout as exc:
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or isinstance(exc, httpclient.DeadlineExceeded):
                 raise UpstreamTimeout(
                     f"the answer took longer than {self.config.total_timeout:g}s") from exc
             if started and request.stream:
@@ -168,6 +167,8 @@ class HttpProvider:
         except httpclient.ConnectError as exc:
             raise UpstreamError(f"cannot connect to {url.origin}: {exc}",
                                 retryable=True) from exc
+        except httpclient.LimitExceeded as exc:
+            raise UpstreamError(f"the answer was refused: {exc}") from exc
         except httpclient.HTTPError as exc:
             raise UpstreamError(f"the connection was lost: {exc or type(exc).__name__}",
                                 retryable=True) from exc

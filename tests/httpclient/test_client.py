@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -22,59 +20,7 @@ from chorus.httpclient import (
     Timeouts,
 )
 from chorus.httpclient.proxy import proxy_for
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}"
-
-
-class Server:
-    """A loopback server whose handler speaks raw bytes; it counts connections and requests."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self.closed = asyncio.Event()
-
-    async def request(self, reader: asyncio.StreamReader) -> bytes:
-        """One request's head and its content-length body; b"" when the client went away."""
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:
-            return b""
-        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                       if line.lower().startswith(b"content-length:")), 0)
-        request = head + await reader.readexactly(length)
-        self.requests.append(request)
-        return request
-
-
-@asynccontextmanager
-async def serve(handler: Callable[[Server, asyncio.StreamReader, asyncio.StreamWriter],
-                                  Awaitable[None]],
-                tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
-    server = Server()
-
-    async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        server.connections += 1
-        try:
-            await handler(server, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass  # the client went away, or the test is over
-        finally:
-            writer.close()
-            server.closed.set()
-
-    listener = await asyncio.start_server(connected, "127.0.0.1", 0, ssl=tls)
-    server.port = listener.sockets[0].getsockname()[1]
-    async with listener:
-        yield server
-
-
-async def keep_answering(server: Server, reader: asyncio.StreamReader,
-                         writer: asyncio.StreamWriter) -> None:
-    while await server.request(reader):
-        writer.write(OK)
+from tests.httpclient.conftest import OK, Server, keep_answering, serve
 
 
 async def test_calls_reuse_one_kept_alive_connection() -> None:
@@ -231,7 +177,8 @@ async def test_leaving_a_stream_early_closes_its_connection() -> None:
             async for _ in response.aiter_bytes():
                 break
         await asyncio.wait_for(server.closed.wait(), 5)
-        assert client._idle.get(f"http://127.0.0.1:{server.port}") is None
+        pool = client._pools[f"http://127.0.0.1:{server.port}"]
+        assert (len(pool.idle), pool.open) == (0, 0)
 
 
 async def test_a_header_with_a_line_break_is_refused() -> None:
@@ -331,3 +278,45 @@ def test_which_hosts_skip_the_proxy(host: str, no_proxy: str, direct: bool) -> N
     url = URL.parse(f"https://{f'[{host}]' if ':' in host else host}/")
     env = {"https": "http://proxy.internal:3128", "no": no_proxy}
     assert (proxy_for(url, env) is None) is direct
+
+
+async def test_a_refused_tunnel_closes_its_connection_to_the_proxy(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refusing(server: Server, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
+        server.requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 403 Forbidden\r\n\r\n")
+        await reader.read()  # until the client leaves
+
+    async with serve(refusing) as hop:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{hop.port}")
+        async with Client() as client:
+            with pytest.raises(ConnectError, match="refused the tunnel") as refused:
+                await client.request("GET", "https://models.example/", timeouts=5)
+            # The error is kept (as the cause of an upstream error is): its frames hold the
+            # connection, which must be closed by then, not whenever they are collected.
+            await asyncio.wait_for(hop.closed.wait(), 5)
+            assert refused.value.__traceback__ is not None
+            assert client._pools["https://models.example"].open == 0
+
+
+async def test_interim_answers_are_skipped_whole_and_the_connection_kept() -> None:
+    interim = b"HTTP/1.1 100 Continue\r\nx-interim: 1\r\n\r\n"
+
+    async def continues(server: Server, reader: asyncio.StreamReader,
+                        writer: asyncio.StreamWriter) -> None:
+        while await server.request(reader):
+            if len(server.requests) == 1:  # in one write
+                writer.write(interim * 2 + OK)
+                continue
+            for part in (interim, interim[:9], interim[9:] + OK[:20], OK[20:]):
+                writer.write(part)
+                await writer.drain()
+
+    async with serve(continues) as server, Client() as client:
+        for _ in range(2):
+            response = await client.request("GET", f"http://127.0.0.1:{server.port}/",
+                                            timeouts=5)
+            assert (response.status_code, response.json()) == (200, {"ok": True})
+            assert "x-interim" not in response.headers
+        assert server.connections == 1
