@@ -129,3 +129,38 @@ async def test_zero_days_keeps_everything(tmp_path: object) -> None:
         await backdate(h, old, 10_000)
         await asyncio.sleep(0.3)
         assert (await detail(h, headers, old))["message_count"] == 2
+
+
+async def test_no_purge_transaction_deletes_more_than_a_batch(harness: Harness) -> None:
+    h = harness
+    headers = await h.headers()
+    long_ago = await chat(h, headers, "question 1")
+    for n in range(2, 7):
+        await chat(h, headers, f"question {n}", long_ago)
+    others = [await chat(h, headers, f"another {n}") for n in range(3)]
+    for session_id in (long_ago, *others):
+        await backdate(h, session_id, 100)
+    deleted: list[int] = []
+
+    def count_deletes(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("DELETE FROM MESSAGES"):
+            deleted.append(int(getattr(cursor, "rowcount", 0)))
+
+    sync_engine = h.services.store.engine.sync_engine
+    sa.event.listen(sync_engine, "after_cursor_execute", count_deletes)
+    try:
+        purged = await purge(h.services.store.engine, utcnow() - timedelta(days=90), batch=2)
+    finally:
+        sa.event.remove(sync_engine, "after_cursor_execute", count_deletes)
+    assert purged == Purged(sessions=4, messages=12 + 3 * 2)
+    assert sum(deleted) == 18 and max(deleted) <= 2
+
+
+async def test_old_messages_are_found_by_an_index(harness: Harness) -> None:
+    def indexes(conn: sa.Connection) -> dict[str, list[str | None]]:
+        return {str(index["name"]): list(index["column_names"])
+                for index in sa.inspect(conn).get_indexes("messages")}
+
+    async with harness.services.store.engine.connect() as conn:
+        found = await conn.run_sync(indexes)
+    assert found["ix_messages_created"] == ["created_at"]

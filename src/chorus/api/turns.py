@@ -86,6 +86,7 @@ class Turn:
         self._mode: ModeName = turn.mode or "smart_chat"
         self._tools = "off"
         """What `details.tools` says."""
+        self._question: int | None = None  # issue 20: the stored question's seq (reply_to)
 
     @property
     def mode(self) -> ModeName:
@@ -140,7 +141,7 @@ class Turn:
         if summary_model:
             self.caller.fitter = SessionFitter(session.id, self.services.store.summaries,
                                                self.caller, summary_model)
-        await sessions.add_message(self.session.id, "user", self.input.message)
+        self._question = (await sessions.add_question(self.session.id, self.input.message)).seq
         return self.session
 
     def _session_aggregation(self, options: ModeOptions) -> str | None:
@@ -189,7 +190,7 @@ class Turn:
             # Shielded: a client leaving while a finished answer is written must not lose it.
             row = await asyncio.shield(self.services.store.sessions.add_message(
                 self.session.id, "assistant", outcome.content, models_used=outcome.models_used,
-                details=outcome.details))
+                details=outcome.details, reply_to=self._question))
             message_id, created_at = row.id, row.created_at
         await self._record_usage()
         self.finish_reason = outcome.finish_reason
@@ -208,7 +209,8 @@ class Turn:
             return
         try:
             await asyncio.shield(self.services.store.sessions.add_message(
-                self.session.id, "assistant", "", models_used=[], error=error))
+                self.session.id, "assistant", "", models_used=[], error=error,
+                reply_to=self._question))
         finally:
             await self._record_usage()
 

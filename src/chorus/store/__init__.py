@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chorus.store.ids import new_id
 from chorus.store.personas import PersonaStore
 from chorus.store.search import SearchStore
 from chorus.store.sessions import SessionStore
@@ -26,5 +27,7 @@ class Store:
 
     @classmethod
     def over(cls, engine: AsyncEngine) -> Store:
-        return cls(engine, SessionStore(engine), UserStore(engine), UsageWriter(engine),
-                   SearchStore(engine), SummaryStore(engine), PersonaStore(engine))
+        """A store for one instance: the questions it stores are owned by a new instance id."""
+        return cls(engine, SessionStore(engine, new_id("inst")), UserStore(engine),
+                   UsageWriter(engine), SearchStore(engine), SummaryStore(engine),
+                   PersonaStore(engine))

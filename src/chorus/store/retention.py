@@ -1,9 +1,10 @@
 """Chat history retention: messages older than the period are deleted, then empty old sessions.
 
-A question and the answer stored right after it go together, so a conversation never starts
+A question and its answer (the row that replies to it) go together, so a conversation never starts
 with an orphan answer. A session's running summary (it retells old messages) goes too; the
-search index follows by its triggers. Every step is a short transaction, so a pass can run
-beside live traffic and on several servers at once.
+search index follows by its triggers. Every step is a short transaction deleting at most
+`batch` rows (CHORUS_RETENTION_BATCH), so a pass can run beside live traffic and on several
+servers at once; `messages.created_at` is indexed for the search of old messages.
 """
 
 from __future__ import annotations
@@ -32,23 +33,32 @@ class Purged:
     messages: int = 0
 
 
-async def purge(engine: AsyncEngine, before: datetime, batch: int = 500) -> Purged:
-    """Delete history created before `before`: old messages first, then old empty sessions."""
+async def purge(engine: AsyncEngine, before: datetime, batch: int = 1000) -> Purged:
+    """Delete history created before `before`: old messages first, then old empty sessions.
+
+    No transaction deletes more than `batch` rows, so a purge of millions of rows holds the
+    write lock (SQLite) or row locks (PostgreSQL) only briefly at a time.
+    """
     deleted_messages = 0
     while True:
         async with engine.connect() as conn:
             candidates = [(session_id, last or 0)
                           for session_id, last in await conn.execute(_old_messages(before, batch))]
         for session_id, last_old_seq in candidates:
-            async with engine.begin() as conn:
-                deleted_messages += await _drop_prefix(conn, session_id, last_old_seq)
+            deleted_messages += await _drop_prefix(engine, session_id, last_old_seq, batch)
         if len(candidates) < batch:
             break
-    async with engine.begin() as conn:
-        has_messages = sa.exists().where(messages.c.session_id == sessions.c.id)
-        result = await conn.execute(sessions.delete().where(
-            sessions.c.updated_at < before, ~has_messages))
-    return Purged(result.rowcount or 0, deleted_messages)
+    deleted_sessions = 0
+    has_messages = sa.exists().where(messages.c.session_id == sessions.c.id)
+    empty = (sa.select(sessions.c.id).where(sessions.c.updated_at < before, ~has_messages)
+             .limit(batch).scalar_subquery())
+    while True:
+        async with engine.begin() as conn:
+            gone = (await conn.execute(sessions.delete().where(sessions.c.id.in_(empty))))
+        deleted_sessions += gone.rowcount or 0
+        if (gone.rowcount or 0) < batch:
+            break
+    return Purged(deleted_sessions, deleted_messages)
 
 
 def _old_messages(before: datetime, batch: int) -> sa.Select[str, int | None]:
@@ -60,28 +70,42 @@ def _old_messages(before: datetime, batch: int) -> sa.Select[str, int | None]:
             .group_by(messages.c.session_id).limit(batch))
 
 
-async def _drop_prefix(conn: AsyncConnection, session_id: str, last_seq: int) -> int:
-    """Delete messages up to `last_seq` and an answer right after them; fix the count."""
-    in_session = messages.c.session_id == session_id
-    dropped = (await conn.execute(messages.delete().where(in_session,
-                                                          messages.c.seq <= last_seq))).rowcount
-    dropped += (await conn.execute(messages.delete().where(
-        in_session, messages.c.seq == last_seq + 1, messages.c.role == "assistant"))).rowcount
+async def _drop_prefix(engine: AsyncEngine, session_id: str, last_seq: int, batch: int) -> int:
+    """Delete messages up to `last_seq` and the answers to them, `batch` rows at a time."""
+    c = messages.c
+    prefix = sa.or_(c.seq <= last_seq, c.reply_to <= last_seq,
+                    # an answer stored before answers named their question: the next row
+                    sa.and_(c.seq == last_seq + 1, c.role == "assistant", c.reply_to.is_(None)))
+    some = (sa.select(c.id).where(c.session_id == session_id, prefix).limit(batch)
+            .scalar_subquery())
+    dropped = 0
+    while True:
+        async with engine.begin() as conn:
+            now_dropped = await _drop(conn, session_id, some)
+        dropped += now_dropped
+        if now_dropped < batch:
+            return dropped
+
+
+async def _drop(conn: AsyncConnection, session_id: str, some: sa.ScalarSelect[str]) -> int:
+    """Delete the messages `some` selects; fix the count; drop the summary that retells them."""
+    dropped = int((await conn.execute(messages.delete().where(messages.c.id.in_(some))))
+                  .rowcount or 0)
     if dropped:
         await conn.execute(sessions.update().where(sessions.c.id == session_id)
                            .values(message_count=sessions.c.message_count - dropped))
-        # A running summary retells the deleted messages: it goes with them.
         await conn.execute(session_summaries.delete()
                            .where(session_summaries.c.session_id == session_id))
-    return int(dropped)
+    return dropped
 
 
 class RetentionTask:
     """Runs `purge` every `interval` seconds; `days` <= 0 keeps everything."""
 
     def __init__(self, engine: AsyncEngine, days: int, interval: float,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, batch: int = 1000) -> None:
         self.engine = engine
+        self.batch = batch
         self.days = days
         self.interval = interval
         self.metrics = metrics
@@ -93,7 +117,7 @@ class RetentionTask:
 
     async def run_once(self) -> Purged:
         before = utcnow() - timedelta(days=self.days)
-        purged = await purge(self.engine, before)
+        purged = await purge(self.engine, before, self.batch)
         if self.metrics is not None:
             self.metrics.purged.labels("sessions").inc(purged.sessions)
             self.metrics.purged.labels("messages").inc(purged.messages)
