@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from chorus import limits
-from chorus.api.access import note_mode
+from chorus.api.access import note_mode, usage_ids
 from chorus.api.personas import prompts_for
 from chorus.app import Services
 from chorus.auth import Principal
@@ -217,7 +217,9 @@ class Turn:
     async def _record_usage(self) -> None:
         if not self.caller.calls:
             return
-        context = RequestContext(new_id("req"), self.principal.user.id, self.principal.key.id,
-                                 self.session.id if self.session else None, self._mode)
+        usage_id, access_id = usage_ids()  # issue 20: own id + the access log's
+        context = RequestContext(usage_id, self.principal.user.id, self.principal.key.id,
+                                 self.session.id if self.session else None, self._mode,
+                                 access_request_id=access_id)
         calls, self.caller.calls = self.caller.calls, []
         await self.services.store.usage.record(context, calls)

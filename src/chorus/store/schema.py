@@ -70,6 +70,8 @@ usage_records = sa.Table(
     "usage_records", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("request_id", sa.String(40), nullable=False),
+    # The access log's id of the request (the client's X-Request-ID when it sent one).
+    sa.Column("access_request_id", sa.String(128)),
     sa.Column("user_id", sa.String(40), nullable=False),
     sa.Column("key_id", sa.String(40), nullable=False),
     sa.Column("session_id", sa.String(40)),
@@ -83,6 +85,7 @@ usage_records = sa.Table(
     sa.Column("ok", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Index("ix_usage_user_created", "user_id", "created_at"),
+    sa.Index("ix_usage_access_request", "access_request_id"),
 )
 
 instances = sa.Table(
