@@ -14,15 +14,15 @@ from chorus.store.db import create_engine
 from chorus.store.instances import Heartbeat
 from tests.conftest import FakeUpstream, Harness, harness_for
 
-FAST_BEATS = {"heartbeat_interval": 0.05, "instance_timeout": 0.3}
+FAST_BEATS = {"heartbeat_interval": 0.1, "instance_timeout": 1.0}
 
 
 def slow_model(fake: FakeUpstream) -> FileConfig:
-    """`fake-slow` answers after 1.5 s: five timeouts of an instance."""
+    """`fake-slow` answers after 3 s: three timeouts of an instance."""
     return FileConfig(
         providers=[ProviderConfig(name="fake", dialect="openai", base_url=f"{fake.url}/v1",
                                   api_key="upstream-secret")],
-        models=[ModelConfig(id="fake-slow", provider="fake", upstream="slow@ttft_ms=1500")])
+        models=[ModelConfig(id="fake-slow", provider="fake", upstream="slow@ttft_ms=3000")])
 
 
 async def roles_and_errors(h: Harness, headers: dict[str, str], session_id: str
@@ -42,7 +42,7 @@ async def test_only_the_dead_instances_question_is_marked(postgres_url: str,
         # A third instance beats once and then dies (it never beats again).
         engine = create_engine(postgres_url)
         dead = Store.over(engine)
-        await Heartbeat(engine, dead.sessions, interval=3600, timeout=0.3).start()
+        await Heartbeat(engine, dead.sessions, interval=3600, timeout=1.0).start()
         left = await dead.sessions.create(user.id, "left behind", "smart_chat", None)
         question = await dead.sessions.add_question(left.id, "left behind")
 

@@ -48,8 +48,11 @@ class Heartbeat:
         self._task = asyncio.create_task(self._run(), name="heartbeat")
 
     async def beat(self) -> None:
+        """Refresh this instance's beat; forget instances silent for `timeout` (the sweep
+        finds their questions by owner, with or without their row)."""
         now = utcnow()
         async with self.engine.begin() as conn:
+            await conn.execute(instances.delete().where(instances.c.beat_at < now - self.timeout))
             found = await conn.execute(instances.update()
                                        .where(instances.c.id == self.instance_id)
                                        .values(beat_at=now))
@@ -67,9 +70,6 @@ class Heartbeat:
                 marked += 1
         if marked:
             log.warning("marked %d questions interrupted: their server stopped", marked)
-        # Their questions are all marked now: the dead instances' rows can go.
-        async with self.engine.begin() as conn:
-            await conn.execute(instances.delete().where(instances.c.beat_at < cutoff))
         return marked
 
     async def _run(self) -> None:
@@ -80,6 +80,8 @@ class Heartbeat:
                 await self.sweep()
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("heartbeat failed, retrying in %g s: %s", self.interval, exc)
+            except Exception:  # the task's outer edge: a bug must not stop the heartbeat
+                log.exception("heartbeat failed; retrying in %g s", self.interval)
 
     async def close(self) -> None:
         """Stop beating and leave: what this instance still owns is marked by the next sweep."""
