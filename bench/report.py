@@ -11,6 +11,8 @@ TARGETS = {"gateway_added_p50_ms_c1": 0.7, "throughput_ratio_c64": 10.0, "list_p
 TITLES = {"gateway": "Gateway overhead on /v1/chat/completions",
           "sessions": "Sessions on /v1/chat (continue a session: history read, two writes)",
           "store": "The store at scale (10,000 sessions, 1,000,000 messages)",
+          "purge": "The retention purge beside chat (1,000,000 messages, about half past "
+                   "retention)",
           "fanout": "Fan-out (ensemble against fake-llm with set latencies)",
           "router": "The smart_chat router on its labelled questions",
           "memory": "Memory with 1,000 concurrent streaming chats"}
@@ -57,6 +59,20 @@ def _store(data: dict[str, Any]) -> list[str]:
                 lines.append(f"| {db} | {query} | {numbers['p50_ms']} | {numbers['p99_ms']} |")
     seeded = ", ".join(f"{db} {values['seed_seconds']} s" for db, values in data.items())
     return [*lines, "", f"Seeding took {seeded}."]
+
+
+def _purge(data: dict[str, Any]) -> list[str]:
+    lines = ["| database | purge | seconds | messages deleted | chat p50 / p99 ms alone | "
+             "chat p50 / p99 / max ms during |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for db, runs in data.items():
+        for name, run in runs.items():
+            if not isinstance(run, dict):
+                continue
+            alone, during = run["chat_alone"], run["chat_during_purge"]
+            lines.append(f"| {db} | {name} | {run['purge_seconds']} | "
+                         f"{run['deleted_messages']} | {alone['p50_ms']} / {alone['p99_ms']} | "
+                         f"{during['p50_ms']} / {during['p99_ms']} / {during['max_ms']} |")
+    return lines
 
 
 def _router(data: dict[str, Any]) -> list[str]:
@@ -184,6 +200,8 @@ def write(results: dict[str, Any], doc: Path, raw: Path, notes: Path | None = No
             out += _gateway(data)
         elif key == "store":
             out += _store(data)
+        elif key == "purge":
+            out += _purge(data)
         elif key == "router":
             out += _router(data)
         elif key == "fanout":

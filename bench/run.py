@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import fanout, gateway, memory, report, router, sessions, store  # noqa: E402
+from bench import fanout, gateway, memory, purge, report, router, sessions, store  # noqa: E402
 
-SECTIONS = ("gateway", "sessions", "store", "fanout", "router", "memory")
+SECTIONS = ("gateway", "sessions", "store", "purge", "fanout", "router", "memory")
 PG_URL = os.environ.get("CHORUS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -44,7 +44,8 @@ def machine() -> dict[str, object]:
 def section(name: str, work: Path, args: argparse.Namespace, databases: list[str]) -> object:
     """One section's results; other people's work on the machine is recorded by the caller."""
     print({"gateway": "gateway overhead", "sessions": "sessions on /v1/chat",
-           "store": "store at scale", "fanout": "fan-out", "router": "router",
+           "store": "store at scale", "purge": "retention purge beside chat",
+           "fanout": "fan-out", "router": "router",
            "memory": "memory"}[name], flush=True)
     if name == "gateway":
         levels = tuple(int(c) for c in args.concurrency.split(","))
@@ -57,6 +58,9 @@ def section(name: str, work: Path, args: argparse.Namespace, databases: list[str
         return {db: sessions.run(work, url, db, args.seconds) for db, url in urls.items()}
     if name == "store":
         return {db: store.run(work, db, PG_URL) for db in databases}
+    if name == "purge":
+        return {db: purge.run(work, db, purge.variants("1000,1000000000:no-index"))
+                for db in databases}
     if name == "fanout":
         return fanout.run(work)
     if name == "router":

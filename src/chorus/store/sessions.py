@@ -176,7 +176,7 @@ class SessionStore:
                 raise _session_not_found(session_id)
         return row
 
-    async def orphans(self, live: sa.Select[tuple[str]]) -> list[RunningQuestion]:
+    async def orphans(self, live: sa.Select[str]) -> list[RunningQuestion]:
         """Questions still owned by an instance that the query `live` does not list."""
         query = (sa.select(messages.c.id, messages.c.session_id, messages.c.seq,
                            messages.c.owner)
