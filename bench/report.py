@@ -16,6 +16,8 @@ TITLES = {"gateway": "Gateway overhead on /v1/chat/completions",
           "scaleout": "Three instances behind HAProxy on one PostgreSQL and one Redis",
           "sessions": "Sessions on /v1/chat (continue a session: history read, two writes)",
           "store": "The store at scale (10,000 sessions, 1,000,000 messages)",
+          "purge": "The retention purge beside chat (1,000,000 messages, about half past "
+                   "retention)",
           "fanout": "Fan-out (ensemble against fake-llm with set latencies)",
           "router": "The smart_chat router on its labelled questions",
           "memory": "Memory with 1,000 concurrent streaming chats"}
@@ -93,6 +95,20 @@ def _store(data: dict[str, Any]) -> list[str]:
                 lines.append(f"| {db} | {query} | {numbers['p50_ms']} | {numbers['p99_ms']} |")
     seeded = ", ".join(f"{db} {values['seed_seconds']} s" for db, values in data.items())
     return [*lines, "", f"Seeding took {seeded}."]
+
+
+def _purge(data: dict[str, Any]) -> list[str]:
+    lines = ["| database | purge | seconds | messages deleted | chat p50 / p99 ms alone | "
+             "chat p50 / p99 / max ms during |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for db, runs in data.items():
+        for name, run in runs.items():
+            if not isinstance(run, dict):
+                continue
+            alone, during = run["chat_alone"], run["chat_during_purge"]
+            lines.append(f"| {db} | {name} | {run['purge_seconds']} | "
+                         f"{run['deleted_messages']} | {alone['p50_ms']} / {alone['p99_ms']} | "
+                         f"{during['p50_ms']} / {during['p99_ms']} / {during['max_ms']} |")
+    return lines
 
 
 def _router(data: dict[str, Any]) -> list[str]:
@@ -264,6 +280,8 @@ def write(results: dict[str, Any], doc: Path, raw: Path, notes: Path | None = No
             out += _scaleout(data)
         elif key == "store":
             out += _store(data)
+        elif key == "purge":
+            out += _purge(data)
         elif key == "router":
             out += _router(data)
         elif key == "fanout":

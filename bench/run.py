@@ -20,9 +20,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import fanout, gateway, memory, report, router, scaleout, sessions, store, workers  # noqa: E402
+from bench import (  # noqa: E402
+    fanout,
+    gateway,
+    memory,
+    purge,
+    report,
+    router,
+    scaleout,
+    sessions,
+    store,
+    workers,
+)
 
-SECTIONS = ("gateway", "workers", "scaleout", "sessions", "store", "fanout", "router", "memory")
+SECTIONS = ("gateway", "workers", "scaleout", "sessions", "store", "purge", "fanout", "router",
+            "memory")
 PG_URL = os.environ.get("CHORUS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -41,7 +53,8 @@ def section(name: str, work: Path, args: argparse.Namespace, databases: list[str
     print({"gateway": "gateway overhead", "workers": "chorus serve --workers 1 and 2",
            "scaleout": "three instances behind HAProxy",
            "sessions": "sessions on /v1/chat",
-           "store": "store at scale", "fanout": "fan-out", "router": "router",
+           "store": "store at scale", "purge": "retention purge beside chat",
+           "fanout": "fan-out", "router": "router",
            "memory": "memory"}[name], flush=True)
     if name == "gateway":
         levels = tuple(int(c) for c in args.concurrency.split(","))
@@ -62,6 +75,9 @@ def section(name: str, work: Path, args: argparse.Namespace, databases: list[str
         return {db: sessions.run(work, url, db, args.seconds) for db, url in urls.items()}
     if name == "store":
         return {db: store.run(work, db, PG_URL) for db in databases}
+    if name == "purge":
+        return {db: purge.run(work, db, purge.variants("1000,1000000000:no-index"))
+                for db in databases}
     if name == "fanout":
         return fanout.run(work)
     if name == "router":

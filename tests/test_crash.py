@@ -143,3 +143,41 @@ async def test_sigkill_mid_stream_keeps_the_database_sound(tmp_path: Path) -> No
             after = await client.post("/v1/chat", json={
                 "message": "still there?", "session_id": interrupted, "max_tokens": 5})
             assert after.status_code == 200 and after.json()["content"]
+
+
+def stored_count(database: Path, session_id: str) -> int:
+    with sqlite3.connect(database) as db:
+        return int(db.execute("SELECT count(*) FROM messages WHERE session_id = ?",
+                              (session_id,)).fetchone()[0])
+
+
+async def test_a_question_left_by_a_killed_server_is_marked_interrupted(tmp_path: Path) -> None:
+    env = {**chorus_env(tmp_path / "crash.db"), "CHORUS_HEARTBEAT_INTERVAL": "0.1",
+           "CHORUS_INSTANCE_TIMEOUT": "1"}
+    headers = {"authorization": f"Bearer {create_test_key(env)}"}
+    with chorus_serve(env) as (process, url):
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+            done = (await client.post("/v1/chat", json={"message": "What is SQLite?",
+                                                         "max_tokens": 20})).json()
+            started = asyncio.Event()
+            stream = asyncio.create_task(stream_until_killed(client, {
+                "message": "explain databases in depth", "session_id": done["session_id"]},
+                started))
+            await asyncio.wait_for(started.wait(), 30)
+            process.send_signal(signal.SIGKILL)
+            assert await stream == done["session_id"]
+
+    with chorus_serve(env) as (_, url):
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+            deadline = time.monotonic() + 20
+            while stored_count(tmp_path / "crash.db", done["session_id"]) < 4:
+                assert time.monotonic() < deadline, "the question was never marked"
+                await asyncio.sleep(0.1)
+            detail = (await client.get(f"/v1/sessions/{done['session_id']}")).json()
+    stored = detail["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
+    assert stored[1]["content"] == done["content"] and "error" not in stored[1]
+    assert stored[3]["error"]["code"] == "interrupted" and stored[3]["content"] == ""
+    assert detail["message_count"] == 4
+    # Marking is bookkeeping, not activity: the session keeps its place in the list.
+    assert detail["updated_at"] == stored[2]["created_at"]

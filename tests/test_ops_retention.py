@@ -151,3 +151,38 @@ async def test_old_stored_responses_go_with_their_messages(harness: Harness) -> 
         items = (await conn.execute(sa.select(response_items.c.id).where(
             response_items.c.response_id == old["id"]))).all()
     assert items == []
+
+
+async def test_no_purge_transaction_deletes_more_than_a_batch(harness: Harness) -> None:
+    h = harness
+    headers = await h.headers()
+    long_ago = await chat(h, headers, "question 1")
+    for n in range(2, 7):
+        await chat(h, headers, f"question {n}", long_ago)
+    others = [await chat(h, headers, f"another {n}") for n in range(3)]
+    for session_id in (long_ago, *others):
+        await backdate(h, session_id, 100)
+    deleted: list[int] = []
+
+    def count_deletes(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("DELETE FROM MESSAGES"):
+            deleted.append(int(getattr(cursor, "rowcount", 0)))
+
+    sync_engine = h.services.store.engine.sync_engine
+    sa.event.listen(sync_engine, "after_cursor_execute", count_deletes)
+    try:
+        purged = await purge(h.services.store.engine, utcnow() - timedelta(days=90), batch=2)
+    finally:
+        sa.event.remove(sync_engine, "after_cursor_execute", count_deletes)
+    assert purged == Purged(sessions=4, messages=12 + 3 * 2)
+    assert sum(deleted) == 18 and max(deleted) <= 2
+
+
+async def test_old_messages_are_found_by_an_index(harness: Harness) -> None:
+    def indexes(conn: sa.Connection) -> dict[str, list[str | None]]:
+        return {str(index["name"]): list(index["column_names"])
+                for index in sa.inspect(conn).get_indexes("messages")}
+
+    async with harness.services.store.engine.connect() as conn:
+        found = await conn.run_sync(indexes)
+    assert found["ix_messages_created"] == ["created_at"]

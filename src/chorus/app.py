@@ -27,6 +27,7 @@ from chorus.providers.catalog import add_ollama_models, build_catalog
 from chorus.providers.registry import Registry
 from chorus.store import Store
 from chorus.store.db import create_engine, migrate
+from chorus.store.instances import Heartbeat
 from chorus.store.retention import RetentionTask
 from chorus.store.usage import chat_queries
 from chorus.titles import Titler
@@ -83,12 +84,16 @@ def create_app(settings: Settings) -> FastAPI:
         store.usage.start()
         await asyncio.to_thread(tokens.count, "load the encoder now, not in the first request")
         retention = RetentionTask(engine, settings.retention_days, settings.retention_interval,
-                                  metrics)
+                                  metrics, batch=settings.retention_batch)
         retention.start()
+        heartbeat = Heartbeat(engine, store.sessions, settings.heartbeat_interval,
+                              settings.instance_timeout)
+        await heartbeat.start()
         _freeze_startup_objects()
         try:
             yield
         finally:
+            await heartbeat.close()
             await retention.close()
             await titles.close()
             await limiter.close()

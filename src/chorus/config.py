@@ -193,6 +193,13 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         90, ge=0, description="delete chat history older than this many days; 0 keeps it")
     retention_interval: float = Field(3600.0, gt=0, description="seconds between purge passes")
+    retention_batch: int = Field(
+        1000, ge=1, description="rows one purge transaction deletes at most")
+    heartbeat_interval: float = Field(
+        5.0, gt=0, description="seconds between this instance's heartbeats in the database")
+    instance_timeout: float = Field(
+        30.0, gt=0, description="seconds without a heartbeat after which an instance's running "
+        "questions are recorded as interrupted")
     readiness_requires_redis: bool = Field(
         False, description="/readyz answers 503 while a configured Redis is unreachable")
     simulated_speed: float = Field(

@@ -37,6 +37,8 @@ class RequestInfo:
 
     request_id: str
     mode: str | None = None
+    usage_request_id: str | None = None
+    """The id its usage records are keyed by, when it made model calls."""
 
 
 _current: ContextVar[RequestInfo | None] = ContextVar("chorus_request", default=None)
@@ -47,6 +49,17 @@ def note_mode(mode: str) -> None:
     info = _current.get()
     if info is not None:
         info.mode = mode
+
+
+def usage_ids() -> tuple[str, str | None]:
+    """A new id for the current request's usage records, and the access log's id of the
+    request; the log line will carry the new id too, so either side joins the other."""
+    usage_id = new_id("req")
+    info = _current.get()
+    if info is None:
+        return usage_id, None
+    info.usage_request_id = usage_id
+    return usage_id, info.request_id
 
 
 def request_id_of(scope: Scope) -> str:
@@ -119,12 +132,15 @@ class AccessMiddleware:
             return
         principal = state.get("principal")
         key = getattr(principal, "key", None)
-        log.log(level, "request", extra={
+        extra = {
             "request_id": info.request_id, "method": method, "route": route,
             "path": scope.get("path", ""), "status": status,
             "latency_ms": round(seconds * 1000, 1), "mode": info.mode,
             "user_id": getattr(key, "user_id", None), "key_id": getattr(key, "id", None),
-        })
+        }
+        if info.usage_request_id is not None:
+            extra["usage_request_id"] = info.usage_request_id
+        log.log(level, "request", extra=extra)
 
     def _template_of(self, scope: Scope) -> str:
         """For answers given before routing (a guard's 413 or 429): the documented path that

@@ -10,13 +10,13 @@ from fastapi import Request
 from pydantic import Field
 
 from chorus.api import RequestBody
-from chorus.api.access import note_mode
+from chorus.api.access import note_mode, usage_ids
 from chorus.api.hangup import ClientGone, unless_hung_up
 from chorus.api.models import PATTERN_MODELS
 from chorus.auth import Principal
 from chorus.chat.request import TurnRequest
 from chorus.chat.services import Services
-from chorus.chat.turn import Turn, TurnResult
+from chorus.chat.turn import Turn, TurnHooks, TurnResult
 from chorus.errors import ChorusError, InvalidRequest
 from chorus.modes import ExpertRole
 from chorus.types import MODES, ModeName
@@ -105,6 +105,10 @@ def roles_of(roles: list[RoleIn] | None) -> tuple[ExpertRole, ...] | None:
     return tuple(ExpertRole(r.name, r.perspective) for r in roles) if roles else None
 
 
+HOOKS = TurnHooks(on_mode=note_mode, usage_ids=usage_ids)
+"""The access log labels each turn's request with its mode and its usage records' id."""
+
+
 def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
@@ -115,7 +119,7 @@ async def start(request: Request, principal: Principal, turn: TurnRequest,
     """Check, plan and store the turn; `params` renames the fields errors name, for a door
     whose request spells them differently (`models` is `konnect.models` on OpenAI's)."""
     try:
-        return await Turn.start(services_of(request), principal, turn, on_mode=note_mode)
+        return await Turn.start(services_of(request), principal, turn, HOOKS)
     except ChorusError as exc:
         if params and exc.param is not None:
             exc.param = params.get(exc.param, exc.param)

@@ -85,6 +85,19 @@ TurnEvent = ModeEvent | Finished
 
 
 @dataclass(frozen=True, slots=True)
+class TurnHooks:
+    """What the front door tells the turn about its HTTP request."""
+
+    on_mode: Callable[[ModeName], None] = lambda mode: None
+    """Called with the mode once it is known (the access log labels the request)."""
+    usage_ids: Callable[[], tuple[str, str | None]] = lambda: (new_id("req"), None)
+    """The id of the request's usage records, and the access log's id of the request."""
+
+
+NO_HOOKS = TurnHooks()
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     """The turn's conversation split around its question."""
 
@@ -163,7 +176,8 @@ class Turn:
 
     def __init__(self, services: Services, principal: Principal, request: TurnRequest,
                  mode: ModeName, session: SessionRow | None, caller: Caller, plan: Planned,
-                 options: ModeOptions, web: ToolLoop | None, tools_note: str) -> None:
+                 options: ModeOptions, web: ToolLoop | None, tools_note: str,
+                 question: int | None, hooks: TurnHooks) -> None:
         self.services = services
         self.principal = principal
         self.request = request
@@ -174,10 +188,13 @@ class Turn:
         self.options = options
         self._web = web
         self._tools_note = tools_note
+        self._question = question
+        """The stored question's `seq`, which the answer (or failure) replies to."""
+        self._hooks = hooks
 
     @classmethod
     async def start(cls, services: Services, principal: Principal, request: TurnRequest,
-                    on_mode: Callable[[ModeName], None] | None = None) -> Turn:
+                    hooks: TurnHooks = NO_HOOKS) -> Turn:
         """Check and plan everything, then store the question; errors here are plain 4xx."""
         assert request.persist or request.session_id is None, "a session is stored"
         if not request.new:
@@ -185,6 +202,7 @@ class Turn:
         user = principal.user
         mode: ModeName = request.mode or "smart_chat"
         options = request.options
+        question: int | None = None
         session: SessionRow | None = None
         stored: tuple[Message, ...] = ()
         if request.session_id is not None:
@@ -196,8 +214,7 @@ class Turn:
             stored = history_of(rows)
         conversation = split((*request.context, *stored, *request.new))
         limits.check_mode(services.settings, principal, mode)
-        if on_mode is not None:
-            on_mode(mode)
+        hooks.on_mode(mode)
         if options.model is not None:
             services.catalog.get(options.model, principal.test)
         check_multi_model(mode, options, conversation)
@@ -227,11 +244,9 @@ class Turn:
                     _session_aggregation(mode, options, defaults), session_id=session_id)
                 services.titles.request(TitleJob(session.id, user.id, principal.key.id,
                                                  principal.test, conversation.asked.content))
-            for message in request.new:
-                await services.store.sessions.add_message(
-                    session.id, message.role, message.content, details=stored_details(message))
+            question = await _store_new(services, session.id, request.new)
         return cls(services, principal, request, mode, session, caller, plan, options, web,
-                   tools_note)
+                   tools_note, question if request.persist else None, hooks)
 
     async def run(self) -> AsyncIterator[TurnEvent]:
         """The mode's events, then Finished; the answer, or the failure, is stored first.
@@ -297,7 +312,7 @@ class Turn:
             # Shielded: a client leaving while a finished answer is written must not lose it.
             row = await asyncio.shield(self.services.store.sessions.add_message(
                 self.session.id, "assistant", outcome.content,
-                models_used=outcome.models_used, details=stored))
+                models_used=outcome.models_used, details=stored, reply_to=self._question))
             message_id, created_at = row.id, row.created_at
         return TurnResult(message_id, self.session.id if self.session else None, self.mode,
                           outcome.content, tuple(outcome.models_used), details, outcome.usage,
@@ -310,15 +325,31 @@ class Turn:
         finally:
             if self.session is not None:
                 await asyncio.shield(self.services.store.sessions.add_message(
-                    self.session.id, "assistant", "", models_used=[], error=error))
+                    self.session.id, "assistant", "", models_used=[], error=error,
+                    reply_to=self._question))
 
     async def _record_usage(self) -> None:
         if not self.caller.calls:
             return
-        context = RequestContext(new_id("req"), self.principal.user.id, self.principal.key.id,
-                                 self.session.id if self.session else None, self.mode)
+        usage_id, access_id = self._hooks.usage_ids()
+        context = RequestContext(usage_id, self.principal.user.id, self.principal.key.id,
+                                 self.session.id if self.session else None, self.mode,
+                                 access_request_id=access_id)
         calls, self.caller.calls[:] = list(self.caller.calls), []
         await self.services.store.usage.record(context, calls)
+
+
+async def _store_new(services: Services, session_id: str, new: tuple[Message, ...]) -> int:
+    """Store the turn's messages; the last is the question this instance now runs (owned by
+    it until answered, so a crash leaves a question marked `interrupted`, not forgotten)."""
+    sessions = services.store.sessions
+    for message in new[:-1]:
+        await sessions.add_message(session_id, message.role, message.content,
+                                   details=stored_details(message))
+    last = new[-1]
+    row = await sessions.add_message(session_id, last.role, last.content,
+                                     details=stored_details(last), owner=sessions.instance_id)
+    return row.seq
 
 
 def _session_mode(session: SessionRow, request: TurnRequest) -> ModeName:

@@ -57,7 +57,8 @@ def plan(ctx: ModeContext) -> CouncilPlan:
     experts = tuple(zip(roles, cycle(models), strict=False))
     lineup.check_known(ctx, [*models, *([synthesizer] if synthesizer else [])], source)
     lineup.check_personas(ctx, [m for _, m in experts])
-    return CouncilPlan(experts, synthesizer or lineup.aggregator(ctx, models))
+    return CouncilPlan(experts, synthesizer or lineup.aggregator(
+        ctx, models, pooled=source == "the model pool"))
 
 
 async def run(ctx: ModeContext, chosen: CouncilPlan) -> AsyncIterator[ModeEvent]:

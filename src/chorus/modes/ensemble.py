@@ -36,7 +36,8 @@ def plan(ctx: ModeContext) -> EnsemblePlan:
     lineup.check_known(ctx, models, source)
     lineup.check_personas(ctx, models)
     aggregation = ctx.options.aggregation or ctx.defaults.ensemble_aggregation
-    return EnsemblePlan(models, aggregation, lineup.aggregator(ctx, models))
+    return EnsemblePlan(models, aggregation, lineup.aggregator(
+        ctx, models, pooled=source == "the model pool"))
 
 
 async def run(ctx: ModeContext, chosen: EnsemblePlan) -> AsyncIterator[ModeEvent]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chorus.store.ids import new_id
 from chorus.store.personas import PersonaStore
 from chorus.store.responses import ResponseStore
 from chorus.store.search import SearchStore
@@ -28,6 +29,7 @@ class Store:
 
     @classmethod
     def over(cls, engine: AsyncEngine) -> Store:
-        return cls(engine, SessionStore(engine), UserStore(engine), UsageWriter(engine),
-                   SearchStore(engine), SummaryStore(engine), PersonaStore(engine),
-                   ResponseStore(engine))
+        """A store for one instance: the questions it stores are owned by a new instance id."""
+        return cls(engine, SessionStore(engine, new_id("inst")), UserStore(engine),
+                   UsageWriter(engine), SearchStore(engine), SummaryStore(engine),
+                   PersonaStore(engine), ResponseStore(engine))

@@ -56,13 +56,22 @@ messages = sa.Table(
     sa.Column("details", sa.JSON),
     sa.Column("error", sa.JSON),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # An answer's question (its `seq`): an answer follows its own question, whenever it came.
+    sa.Column("reply_to", sa.Integer),
+    # A question's running instance until its answer or failure is stored (instances.id).
+    sa.Column("owner", sa.String(40)),
     sa.UniqueConstraint("session_id", "seq", name="uq_messages_session_seq"),
+    sa.Index("ix_messages_created", "created_at"),
+    sa.Index("ix_messages_owner", "owner", sqlite_where=sa.text("owner IS NOT NULL"),
+             postgresql_where=sa.text("owner IS NOT NULL")),
 )
 
 usage_records = sa.Table(
     "usage_records", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("request_id", sa.String(40), nullable=False),
+    # The access log's id of the request (the client's X-Request-ID when it sent one).
+    sa.Column("access_request_id", sa.String(128)),
     sa.Column("user_id", sa.String(40), nullable=False),
     sa.Column("key_id", sa.String(40), nullable=False),
     sa.Column("session_id", sa.String(40)),
@@ -76,6 +85,14 @@ usage_records = sa.Table(
     sa.Column("ok", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Index("ix_usage_user_created", "user_id", "created_at"),
+    sa.Index("ix_usage_access_request", "access_request_id"),
+)
+
+instances = sa.Table(
+    "instances", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("beat_at", sa.DateTime, nullable=False),
 )
 
 personas = sa.Table(

@@ -41,6 +41,23 @@ class MessageRow:
     details: JSON | None
     error: JSON | None
     created_at: datetime
+    reply_to: int | None = None
+    """An answer's question (its `seq`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunningQuestion:
+    """A stored question whose answer is not: `owner` is the instance answering it."""
+
+    id: str
+    session_id: str
+    seq: int
+    owner: str
+
+
+INTERRUPTED: JSON = {"code": "interrupted", "status": 503,
+                     "message": "the server answering this question stopped before the answer"}
+"""The failure recorded for a question whose instance died (chorus.store.instances)."""
 
 
 _SESSION_COLUMNS = [sessions.c[name] for name in SessionRow.__slots__]
@@ -60,8 +77,10 @@ _COUNT = (sa.select(sa.func.count()).select_from(sessions)
           .where(sessions.c.user_id == sa.bindparam("user_id")))
 _SESSION = sa.select(*_SESSION_COLUMNS).where(sessions.c.id == sa.bindparam("session_id"),
                                               sessions.c.user_id == sa.bindparam("user_id"))
+# Each answer right after its own question, whatever order concurrent turns finished in.
+_TURN_ORDER = (sa.func.coalesce(messages.c.reply_to, messages.c.seq), messages.c.seq)
 _MESSAGES = (sa.select(*_MESSAGE_COLUMNS)
-             .where(messages.c.session_id == sa.bindparam("session_id")).order_by(messages.c.seq))
+             .where(messages.c.session_id == sa.bindparam("session_id")).order_by(*_TURN_ORDER))
 _INSERT_MESSAGE = messages.insert()
 
 
@@ -70,8 +89,10 @@ def _session_not_found(session_id: str) -> NotFound:
 
 
 class SessionStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, instance_id: str | None = None) -> None:
         self.engine = engine
+        self.instance_id = instance_id
+        """Owner of the questions this process answers (chorus.store.instances)."""
 
     async def create(self, user_id: str, title: str, mode: str, aggregation: str | None,
                      session_id: str | None = None) -> SessionRow:
@@ -136,30 +157,77 @@ class SessionStore:
             await conn.execute(messages.delete().where(messages.c.session_id == session_id))
             await conn.execute(sessions.delete().where(sessions.c.id == session_id))
 
+    async def add_question(self, session_id: str, content: str) -> MessageRow:
+        """Store a user's question as running on this instance until `add_message` answers it."""
+        return await self.add_message(session_id, "user", content, owner=self.instance_id)
+
     async def add_message(self, session_id: str, role: str, content: str, *,
                           models_used: list[str] | None = None, details: JSON | None = None,
-                          error: JSON | None = None) -> MessageRow:
-        """Append a message; the counter update orders concurrent writers into one sequence."""
+                          error: JSON | None = None, reply_to: int | None = None,
+                          owner: str | None = None) -> MessageRow:
+        """Append a message; the counter update orders concurrent writers into one sequence.
+
+        An answer (or failure) names its question by `reply_to`, which ends that question's
+        ownership in the same transaction.
+        """
         async with self.engine.begin() as conn:
-            # The first update locks the session row, so concurrent writers of a session take
-            # turns: the number (after the last message; retention lowers the count) and the
-            # time are read only once the lock is held, and both follow the order of commits.
-            found = (await conn.execute(
-                sessions.update().where(sessions.c.id == session_id)
-                .values(message_count=sessions.c.message_count + 1)
-                .returning(sessions.c.id))).scalar()
-            if found is None:
+            row = await _append(conn, session_id, role, content, models_used, details, error,
+                                reply_to, owner)
+            if row is None:
                 raise _session_not_found(session_id)
-            seq = (await conn.execute(
-                sa.select(sa.func.coalesce(sa.func.max(messages.c.seq), 0) + 1)
-                .where(messages.c.session_id == session_id))).scalar_one()
-            now = utcnow()
-            await conn.execute(sessions.update().where(sessions.c.id == session_id)
-                               .values(updated_at=now))
-            row = MessageRow(new_id("msg"), session_id, seq, role, content, models_used,
-                             details, error, now)
-            await conn.execute(_INSERT_MESSAGE, _as_values(row))
         return row
+
+    async def orphans(self, live: sa.Select[str]) -> list[RunningQuestion]:
+        """Questions still owned by an instance that the query `live` does not list."""
+        query = (sa.select(messages.c.id, messages.c.session_id, messages.c.seq,
+                           messages.c.owner)
+                 .where(messages.c.owner.is_not(None), messages.c.owner.not_in(live)))
+        async with self.engine.connect() as conn:
+            return [RunningQuestion(*row) for row in await conn.execute(query)]
+
+    async def interrupt(self, question: RunningQuestion) -> bool:
+        """Record the `interrupted` failure of a question its owner left running; False if it
+        was answered or marked meanwhile. The session's `updated_at` is left as it was."""
+        async with self.engine.begin() as conn:
+            taken = await conn.execute(messages.update().where(
+                messages.c.id == question.id, messages.c.owner == question.owner)
+                .values(owner=None))
+            if not taken.rowcount:
+                return False
+            await _append(conn, question.session_id, "assistant", "", [], None, INTERRUPTED,
+                          question.seq, None, touch=False)
+        return True
+
+
+async def _append(conn: AsyncConnection, session_id: str, role: str, content: str,
+                  models_used: list[str] | None, details: JSON | None, error: JSON | None,
+                  reply_to: int | None, owner: str | None, touch: bool = True
+                  ) -> MessageRow | None:
+    """The insert of `add_message` in the caller's transaction; None if the session is gone."""
+    # The first update locks the session row, so concurrent writers of a session take
+    # turns: the number (after the last message; retention lowers the count) and the
+    # time are read only once the lock is held, and both follow the order of commits.
+    found = (await conn.execute(
+        sessions.update().where(sessions.c.id == session_id)
+        .values(message_count=sessions.c.message_count + 1)
+        .returning(sessions.c.id))).scalar()
+    if found is None:
+        return None
+    seq = (await conn.execute(
+        sa.select(sa.func.coalesce(sa.func.max(messages.c.seq), 0) + 1)
+        .where(messages.c.session_id == session_id))).scalar_one()
+    now = utcnow()
+    if touch:
+        await conn.execute(sessions.update().where(sessions.c.id == session_id)
+                           .values(updated_at=now))
+    if reply_to is not None:
+        await conn.execute(messages.update().where(
+            messages.c.session_id == session_id, messages.c.seq == reply_to,
+            messages.c.owner.is_not(None)).values(owner=None))
+    row = MessageRow(new_id("msg"), session_id, seq, role, content, models_used, details,
+                     error, now, reply_to)
+    await conn.execute(_INSERT_MESSAGE, {**_as_values(row), "owner": owner})
+    return row
 
 
 def _as_values(row: SessionRow | MessageRow) -> dict[str, object]:

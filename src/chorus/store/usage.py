@@ -27,10 +27,14 @@ class RequestContext:
     """Who a set of calls was made for."""
 
     request_id: str
+    """The server's own id of the request: what usage records are keyed (and counted) by."""
     user_id: str
     key_id: str
     session_id: str | None
     mode: str
+    access_request_id: str | None = None
+    """The id the access log gives the request, as given (a client's X-Request-ID is not
+    unique: two requests may send the same); None for work no request asked for."""
 
 
 class UsageWriter:
@@ -63,7 +67,8 @@ class UsageWriter:
         now = utcnow()
         for call in calls:
             await self.queue.put({
-                "request_id": context.request_id, "user_id": context.user_id,
+                "request_id": context.request_id,
+                "access_request_id": context.access_request_id, "user_id": context.user_id,
                 "key_id": context.key_id, "session_id": context.session_id,
                 "mode": context.mode, "model": call.model, "provider": call.provider,
                 "prompt_tokens": call.usage.prompt_tokens,
