@@ -10,28 +10,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TypeVar
 
 from chorus import limits
 from chorus.auth import Principal
 from chorus.calls import Caller
 from chorus.chat.history import history_of, stored_details, tool_calls_json
+from chorus.chat.plan import (
+    check_capabilities,
+    check_multi_model,
+    defaults_for,
+    named,
+    persona_prompts,
+    session_aggregation,
+    session_mode,
+    split,
+)
 from chorus.chat.request import TurnRequest
 from chorus.chat.services import Services
-from chorus.config import ModeDefaults
 from chorus.context import Fitter, fit_plain
 from chorus.errors import (
     ChorusError,
     InternalError,
     InvalidModelOutput,
     InvalidRequest,
-    SessionModeMismatch,
 )
-from chorus.modes import ModeContext, ModeOptions, Planned, personas, planned, structured
-from chorus.modes.base import CAPABILITY_PARAMS, lacks
+from chorus.modes import ModeContext, ModeOptions, Planned, planned, structured
 from chorus.store.ids import new_id, utcnow
 from chorus.store.sessions import SessionRow
 from chorus.store.usage import RequestContext
@@ -41,7 +47,6 @@ from chorus.tools import ToolLoop
 from chorus.types import (
     AGGREGATIONS,
     JSON,
-    MODES,
     AnswerDelta,
     CallRecord,
     Message,
@@ -97,80 +102,6 @@ class TurnHooks:
 NO_HOOKS = TurnHooks()
 
 
-@dataclass(frozen=True, slots=True)
-class Conversation:
-    """The turn's conversation split around its question."""
-
-    history: tuple[Message, ...]
-    asked: Message
-    after: tuple[Message, ...]
-
-
-def defaults_for(services: Services, principal: Principal) -> ModeDefaults:
-    """Server defaults with the user's own settings laid over them."""
-    base = services.settings.file.defaults
-    merged = base.model_dump()
-    for key, value in principal.user.settings.items():
-        if value is None or key not in ModeDefaults.model_fields:
-            continue
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            # debate_models: a side the user left null keeps the server's model
-            value = {**merged[key], **{k: v for k, v in value.items() if v is not None}}
-        merged[key] = value
-    return ModeDefaults.model_validate(merged)
-
-
-async def persona_prompts(services: Services, user_id: str, wanted: Collection[str]
-                          ) -> dict[str, str]:
-    """System prompts of the built-ins and of the wanted custom personas; 400 for unknown ids."""
-    prompts = personas.built_in_prompts()
-    missing = {p for p in wanted if p not in prompts}
-    for row in await services.store.personas.some(user_id, missing):
-        prompts[row.id] = row.system_prompt
-    unknown = sorted(p for p in wanted if p not in prompts)
-    if unknown:
-        raise InvalidRequest(f"personas: unknown persona {', '.join(map(repr, unknown))}; "
-                             "GET /v1/personas lists them", param="personas")
-    return prompts
-
-
-def split(messages: tuple[Message, ...]) -> Conversation:
-    """Around the newest user message; tool results must answer calls made before them."""
-    asked_at = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
-    if asked_at < 0:
-        raise InvalidRequest("messages: the conversation has no user message", param="messages")
-    called: dict[str, str] = {}
-    out: list[Message] = []
-    for index, message in enumerate(messages):
-        for call in message.tool_calls:
-            called[call.id] = call.name
-        if message.role == "tool":
-            name = called.get(message.tool_call_id or "")
-            if name is None:
-                raise InvalidRequest(
-                    f"messages[{index}]: tool_call_id {message.tool_call_id!r} answers no "
-                    "tool call made before it", param="messages")
-            message = replace(message, name=name)
-        out.append(message)
-    return Conversation(tuple(out[:asked_at]), out[asked_at], tuple(out[asked_at + 1:]))
-
-
-def check_multi_model(mode: ModeName, options: ModeOptions, conversation: Conversation) -> None:
-    """Client tools and logprobs belong to one model's answer: smart_chat only (docs/modes.md)."""
-    if mode == "smart_chat":
-        return
-    if options.tools is not None:
-        raise InvalidRequest(f"tools: client tools are offered in smart_chat only, where one "
-                             f"model answers; {mode} answers in text or structured output",
-                             param="tools")
-    if options.sampling.logprobs:
-        raise InvalidRequest(f"logprobs: only smart_chat returns logprobs; in {mode} the "
-                             "answer is not one model's text", param="logprobs")
-    if any(m.role == "tool" or m.tool_calls for m in conversation.after):
-        raise InvalidRequest(f"messages: tool calls and results continue a smart_chat "
-                             f"answer; {mode} cannot take them", param="messages")
-
-
 class Turn:
     """One question and its answer; build it with `Turn.start`."""
 
@@ -208,9 +139,9 @@ class Turn:
         if request.session_id is not None:
             session, rows = await services.store.sessions.with_messages(user.id,
                                                                          request.session_id)
-            mode = _session_mode(session, request)
+            mode = session_mode(session, request)
             if session.aggregation is not None:
-                options = replace(options, aggregation=_named(AGGREGATIONS, session.aggregation))
+                options = replace(options, aggregation=named(AGGREGATIONS, session.aggregation))
             stored = history_of(rows)
         conversation = split((*request.context, *stored, *request.new))
         limits.check_mode(services.settings, principal, mode)
@@ -236,12 +167,12 @@ class Turn:
         ctx = ModeContext(caller, conversation.history, conversation.asked, options, defaults,
                           prompts, conversation.after)
         plan = planned(mode, ctx)
-        _check_capabilities(ctx, plan)
+        check_capabilities(ctx, plan)
         if request.persist and session_id is not None:
             if session is None:
                 session = await services.store.sessions.create(
                     user.id, title_from(conversation.asked.content), mode,
-                    _session_aggregation(mode, options, defaults), session_id=session_id)
+                    session_aggregation(mode, options, defaults), session_id=session_id)
                 services.titles.request(TitleJob(session.id, user.id, principal.key.id,
                                                  principal.test, conversation.asked.content))
             question = await _store_new(services, session.id, request.new)
@@ -352,51 +283,3 @@ async def _store_new(services: Services, session_id: str, new: tuple[Message, ..
     return row.seq
 
 
-def _session_mode(session: SessionRow, request: TurnRequest) -> ModeName:
-    """The session's mode; asking for another mode or aggregation is a 409."""
-    if request.mode is not None and request.mode != session.mode:
-        raise SessionModeMismatch(
-            f"session {session.id} is a {session.mode} session; its mode cannot change",
-            param="mode")
-    aggregation = request.options.aggregation
-    if (aggregation is not None and session.aggregation is not None
-            and aggregation != session.aggregation):
-        raise SessionModeMismatch(f"session {session.id} uses aggregation {session.aggregation}",
-                                  param="aggregation")
-    return _named(MODES, session.mode)
-
-
-def _session_aggregation(mode: ModeName, options: ModeOptions, defaults: ModeDefaults
-                         ) -> str | None:
-    if mode != "ensemble":
-        return None
-    return options.aggregation or defaults.ensemble_aggregation
-
-
-N = TypeVar("N", bound=str)
-
-
-def _named(names: tuple[N, ...], stored: str) -> N:
-    """A mode or aggregation name read back from the store."""
-    for name in names:
-        if name == stored:
-            return name
-    raise InternalError(f"the store holds an unknown name {stored!r}")
-
-
-def _check_capabilities(ctx: ModeContext, plan: Planned) -> None:
-    """Every model of the plan can see the images and answer in the schema (smart_chat has
-    routed by these already; a model named in `models` that cannot is a 400), and its
-    provider can honour every field of the request (a 400 naming the one it cannot)."""
-    needs = ctx.needs - {"tools"}
-    probe = ctx.answering(*ctx.conversation)
-    registry = ctx.caller.registry
-    for model in plan.models:
-        entry = ctx.caller.entry(model)
-        missing = lacks(entry, needs)
-        if missing is not None:
-            raise InvalidRequest(f"model {model!r} does not support {missing}",
-                                 param=CAPABILITY_PARAMS[missing])
-        refusal = registry.provider(entry, ctx.caller.test).unsupported(entry.upstream, probe)
-        if refusal is not None:
-            raise InvalidRequest(f"{refusal.message} (model {model!r})", param=refusal.param)
