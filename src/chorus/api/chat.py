@@ -15,6 +15,7 @@ from chorus.api.doors import PersonaSlot, RoleIn, personas_of, roles_of, service
 from chorus.api.hangup import CLIENT_CLOSED
 from chorus.api.parts import ContentPart, ResponseFormat, SamplingFields, content_of, output_of
 from chorus.auth import Principal, principal
+from chorus.chat.answer import ChatAnswer
 from chorus.chat.request import TurnRequest
 from chorus.chat.turn import Finished, Turn, TurnResult
 from chorus.errors import ChorusError, InvalidRequest
@@ -76,7 +77,13 @@ def answer_json(result: TurnResult) -> JSON:
     }
 
 
-@router.post("/chat", response_model=None)
+ANSWERS: dict[int | str, dict[str, object]] = {200: {
+    "model": ChatAnswer,
+    "description": "the answer, or with stream: server-sent events (docs/api.md, Streaming)",
+    "content": {streaming.MEDIA_TYPE: {"schema": {"type": "string"}}}}}
+
+
+@router.post("/chat", response_model=None, responses=ANSWERS)
 async def chat(request: Request, body: ChatBody,
                caller: Annotated[Principal, Depends(principal)]
                ) -> JSONBytes | StreamingResponse:

@@ -35,6 +35,7 @@ from chorus.api.parts import (
     output_of,
 )
 from chorus.auth import Principal, principal
+from chorus.chat.answer import CouncilDetails, DebateDetails, EnsembleDetails, SmartChatDetails
 from chorus.chat.request import TurnRequest
 from chorus.chat.turn import Finished, Turn, TurnResult
 from chorus.errors import ChorusError, InvalidRequest
@@ -152,7 +153,7 @@ class KonnectAnswer(BaseModel):
 
     mode: ModeName
     models_used: list[str]
-    details: dict[str, Any]
+    details: SmartChatDetails | EnsembleDetails | DebateDetails | CouncilDetails
     cost_usd: float
     session_id: str | None = Field(None, description="only when the turn was stored")
     message_id: str | None = Field(None, description="only when the turn was stored")

@@ -67,7 +67,13 @@ def _filename(session: SessionRow, extension: str) -> str:
     return f"{slug or session.id}.{extension}"
 
 
-@router.get("/{session_id}/export", response_model=None)
+EXPORTS: dict[int | str, dict[str, object]] = {200: {
+    "description": "the session as JSON, or as Markdown with format=markdown",
+    "content": {"application/json": {"schema": {"type": "object"}},
+                "text/markdown": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/{session_id}/export", response_model=None, responses=EXPORTS)
 async def export_session(
     request: Request,
     session_id: str,
