@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from chorus import streaming
 from chorus.api import JSONBytes, RequestBody, openai_error
 from chorus.api.doors import (
-    KonnectOptions,
-    gather_dotted,
+    KONNECT_PARAMS,
+    DoorBody,
     mode_of,
     personas_of,
     roles_of,
@@ -46,10 +46,6 @@ from chorus.types import JSON, AnswerDelta, Message, ModeName, Role, ToolCall
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 NEW_SESSION = "new"
-PARAMS = {"mode": "model", "models": "konnect.models", "aggregation": "konnect.aggregation",
-          "personas": "konnect.personas", "roles": "konnect.roles",
-          "session_id": "konnect.session_id"}
-"""The native endpoint's field names in errors, as this request spells them."""
 ROLES: dict[str, Role] = {"system": "system", "developer": "system", "user": "user",
                           "assistant": "assistant", "tool": "tool"}
 REFUSED = {
@@ -88,7 +84,8 @@ class StreamOptions(RequestBody):
     include_usage: bool | None = None
 
 
-class CompletionBody(SamplingFields):
+class CompletionBody(SamplingFields, DoorBody):
+    REFUSED = REFUSED
     model: str = Field(min_length=1, max_length=200)
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=10_000)
     stream: bool | None = None
@@ -102,19 +99,6 @@ class CompletionBody(SamplingFields):
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
     modalities: list[str] | None = None
-    konnect: KonnectOptions = Field(default_factory=KonnectOptions)
-
-    _gather_dotted = model_validator(mode="before")(gather_dotted)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unsupported(cls, data: Any) -> Any:
-        """A field that would change the answer and that Chorus cannot honour is a 400."""
-        if isinstance(data, dict):
-            for name, why in REFUSED.items():
-                if data.get(name) is not None:
-                    raise InvalidRequest(why, param=name)
-        return data
 
 
 class ToolCallFunctionOut(BaseModel):
@@ -272,7 +256,7 @@ async def completions(request: Request, body: CompletionBody,
     conversation = conversation_of(body.messages, services.settings.max_message_chars)
     mode, pinned = mode_of(body.model, body.konnect, services, caller.test)
     turn = await start(request, caller, turn_request(body, conversation, mode,
-                                                     options_of(body, pinned)), PARAMS)
+                                                     options_of(body, pinned)), KONNECT_PARAMS)
     head: JSON = {"id": f"chatcmpl-{base62(16)}", "object": "chat.completion.chunk",
                   "created": int(time.time()), "model": body.model}
     if body.stream:

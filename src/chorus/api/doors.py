@@ -4,10 +4,10 @@ hangs up, and the konnect request parts (personas, roles) in Chorus's terms."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from fastapi import Request
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from chorus.api import RequestBody
 from chorus.api.access import note_mode, usage_ids
@@ -94,6 +94,33 @@ def mode_of(model: str, ext: KonnectOptions, services: Services, test: bool
             raise InvalidRequest(f"konnect.models: {exc.message}", param="konnect.models") from exc
     mode = requested or from_model or "smart_chat"
     return mode, model if from_model is None and mode == "smart_chat" else None
+
+
+class DoorBody(RequestBody):
+    """The body of a chat door: the konnect extensions (as dotted keys too), and the door's
+    API fields that would change the answer but that no dialect here honours (`REFUSED`,
+    field -> why): a 400 naming the field, never a silent drop. A field sent empty (null,
+    false, [] or {}) asks for nothing and passes."""
+
+    REFUSED: ClassVar[dict[str, str]] = {}
+    konnect: KonnectOptions = Field(default_factory=KonnectOptions)
+
+    _gather_dotted = model_validator(mode="before")(gather_dotted)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unsupported(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, why in cls.REFUSED.items():
+                if data.get(name) not in (None, False, [], {}):
+                    raise InvalidRequest(why, param=name)
+        return data
+
+
+KONNECT_PARAMS = {"mode": "model", "models": "konnect.models",
+                  "aggregation": "konnect.aggregation", "personas": "konnect.personas",
+                  "roles": "konnect.roles", "session_id": "konnect.session_id"}
+"""The native endpoint's field names in errors, as the konnect extensions spell them."""
 
 
 def personas_of(slots: list[PersonaSlot] | None) -> dict[str, str]:

@@ -27,8 +27,8 @@ from chorus.api.anthropic_parts import (
     tools_of,
 )
 from chorus.api.doors import (
-    KonnectOptions,
-    gather_dotted,
+    KONNECT_PARAMS,
+    DoorBody,
     mode_of,
     personas_of,
     roles_of,
@@ -49,9 +49,7 @@ from chorus.types import JSON, AnswerDelta, Message
 
 router = APIRouter(prefix="/v1", tags=["anthropic"])
 
-PARAMS = {"mode": "model", "models": "konnect.models", "aggregation": "konnect.aggregation",
-          "personas": "konnect.personas", "roles": "konnect.roles",
-          "response_format": "output_config", "logprobs": "messages"}
+PARAMS = {**KONNECT_PARAMS, "response_format": "output_config", "logprobs": "messages"}
 """Chorus's field names in errors, as this request spells them."""
 REFUSED = {
     "top_k": "top_k is not supported: not every model Chorus routes to can sample that way",
@@ -74,24 +72,18 @@ class MetadataIn(RequestBody):
     user_id: str | None = Field(None, max_length=256)
 
 
-class CountBody(RequestBody):
+class CountBody(DoorBody):
+    REFUSED = REFUSED
     model: str = Field(min_length=1, max_length=200)
     messages: list[MessageIn] = Field(min_length=1, max_length=100_000)
     system: str | list[BlockIn] | None = None
     tools: list[ToolIn] | None = Field(None, max_length=128)
     tool_choice: ToolChoiceIn | None = None
-    konnect: KonnectOptions = Field(default_factory=KonnectOptions)
-
-    _gather_dotted = model_validator(mode="before")(gather_dotted)
-
     @model_validator(mode="before")
     @classmethod
-    def _refuse_unsupported(cls, data: Any) -> Any:
-        """A field that would change the answer and that Chorus cannot honour is a 400."""
+    def _refuse_thinking(cls, data: Any) -> Any:
+        """Extended thinking, unless switched off: Chorus returns no thinking blocks."""
         if isinstance(data, dict):
-            for name, why in REFUSED.items():
-                if data.get(name) is not None:
-                    raise InvalidRequest(why, param=name)
             thinking = data.get("thinking")
             if thinking is not None and thinking != {"type": "disabled"}:
                 raise InvalidRequest("thinking is not supported: Chorus returns no thinking "

@@ -19,7 +19,15 @@ from fastapi.responses import StreamingResponse
 
 from chorus import streaming
 from chorus.api import JSONBytes
-from chorus.api.doors import mode_of, personas_of, roles_of, services_of, start, whole
+from chorus.api.doors import (
+    KONNECT_PARAMS,
+    mode_of,
+    personas_of,
+    roles_of,
+    services_of,
+    start,
+    whole,
+)
 from chorus.api.hangup import CLIENT_CLOSED
 from chorus.api.responses_input import (
     Input,
@@ -44,10 +52,7 @@ from chorus.types import JSON, AnswerDelta, Message, ModeName
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
-PARAMS = {"mode": "model", "models": "konnect.models", "aggregation": "konnect.aggregation",
-          "personas": "konnect.personas", "roles": "konnect.roles",
-          "session_id": "konnect.session_id", "messages": "input",
-          "response_format": "text.format"}
+PARAMS = {**KONNECT_PARAMS, "messages": "input", "response_format": "text.format"}
 """The turn's field names in errors, as the Responses API spells them."""
 NEW_SESSION = "new"
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import orjson
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from chorus.api import RequestBody
-from chorus.api.doors import KonnectOptions, gather_dotted
+from chorus.api.doors import DoorBody
 from chorus.api.parts import JSONSchemaIn, client_tools, image_of, output_of, tool_spec
 from chorus.errors import InvalidRequest, NotFound
 from chorus.modes import Sampling
@@ -92,7 +92,8 @@ class TextIn(RequestBody):
     verbosity: str | None = None
 
 
-class ResponseBody(RequestBody):
+class ResponseBody(DoorBody):
+    REFUSED = REFUSED
     model: str = Field(min_length=1, max_length=200)
     input: str | list[InputItem] = Field(min_length=1)
     instructions: str | None = None
@@ -110,19 +111,6 @@ class ResponseBody(RequestBody):
     truncation: Literal["auto", "disabled"] | None = None
     user: str | None = Field(None, max_length=256)
     safety_identifier: str | None = Field(None, max_length=256)
-    konnect: KonnectOptions = Field(default_factory=KonnectOptions)
-
-    _gather_dotted = model_validator(mode="before")(gather_dotted)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unsupported(cls, data: Any) -> Any:
-        """A field that would change the answer and that Chorus cannot honour is a 400."""
-        if isinstance(data, dict):
-            for name, why in REFUSED.items():
-                if data.get(name) not in (None, False, [], {}):
-                    raise InvalidRequest(why, param=name)
-        return data
 
     @property
     def stored(self) -> bool:
