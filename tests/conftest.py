@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -27,6 +30,35 @@ from chorus.fakellm.server import FakeLLM
 IN_CI = os.environ.get("CI") == "true"
 PG_URL = os.environ.get("CHORUS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CHORUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+CACHE = Path(__file__).resolve().parents[1] / ".cache"
+"""Downloads the tests reuse between runs (gitignored)."""
+
+
+def npm_modules(name: str, packages: Sequence[str]) -> Path:
+    """npm packages installed once under .cache/NAME and reused by later runs (and by every
+    test that names the same set)."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        unavailable("node and npm", "not on PATH")
+    home = CACHE / name
+    if (home / ".done").exists():
+        return home / "node_modules"
+    staging = home.with_name(f"{home.name}.tmp-{os.getpid()}")
+    staging.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["npm", "install", "--prefix", str(staging), "--no-audit", "--no-fund",
+         "--loglevel=error", *packages],
+        capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        unavailable("the npm registry", done.stderr[-2000:])
+    (staging / ".done").touch()
+    try:
+        staging.rename(home)
+    except OSError:  # another run installed it first; theirs is as good
+        shutil.rmtree(staging, ignore_errors=True)
+    return home / "node_modules"
 
 
 def unavailable(what: str, why: object) -> None:

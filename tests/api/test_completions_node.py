@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +15,9 @@ import pytest
 from chorus.app import create_app
 from chorus.config import load_settings
 from tests.api.test_completions_sdk import new_key
-from tests.conftest import ServerThread, unavailable
+from tests.conftest import ServerThread, npm_modules
 
 NODE_OPENAI = "7.57.0"
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / f"node-openai-{NODE_OPENAI}"
 
 SCRIPT = """
 const OpenAI = require("openai");
@@ -48,26 +46,7 @@ main().catch((error) => { console.error(error); process.exit(1); });
 
 
 def node_modules() -> Path:
-    """`openai` from npm, installed once under .cache/ (gitignored) and reused by later runs."""
-    if not (shutil.which("node") and shutil.which("npm")):
-        unavailable("node and npm", "not on PATH")
-    modules = CACHE / "node_modules"
-    if (modules / "openai" / "package.json").exists():
-        return modules
-    staging = CACHE.with_name(f"{CACHE.name}.tmp-{os.getpid()}")
-    staging.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["npm", "install", "--prefix", str(staging), "--no-audit", "--no-fund",
-         "--loglevel=error", f"openai@{NODE_OPENAI}"],
-        capture_output=True, text=True, timeout=300, check=False)
-    if done.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        unavailable("the npm registry", done.stderr[-2000:])
-    try:
-        staging.rename(CACHE)
-    except OSError:  # another run installed it first; theirs is as good
-        shutil.rmtree(staging, ignore_errors=True)
-    return modules
+    return npm_modules(f"node-openai-{NODE_OPENAI}", [f"openai@{NODE_OPENAI}"])
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,9 @@ import pytest
 from chorus.app import create_app
 from chorus.config import load_settings
 from tests.api.test_completions_sdk import new_key
-from tests.conftest import ServerThread, unavailable
+from tests.conftest import ServerThread, npm_modules
 
 NODE_ANTHROPIC = "1.16.0"
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / f"node-anthropic-{NODE_ANTHROPIC}"
 
 SCRIPT = """
 const Anthropic = require("@anthropic-ai/sdk");
@@ -68,26 +66,7 @@ main().catch((error) => { console.error(error); process.exit(1); });
 
 
 def node_modules() -> Path:
-    """`@anthropic-ai/sdk` from npm, installed once under .cache/ (gitignored) and reused."""
-    if not (shutil.which("node") and shutil.which("npm")):
-        unavailable("node and npm", "not on PATH")
-    modules = CACHE / "node_modules"
-    if (modules / "@anthropic-ai" / "sdk" / "package.json").exists():
-        return modules
-    staging = CACHE.with_name(f"{CACHE.name}.tmp-{os.getpid()}")
-    staging.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["npm", "install", "--prefix", str(staging), "--no-audit", "--no-fund",
-         "--loglevel=error", f"@anthropic-ai/sdk@{NODE_ANTHROPIC}"],
-        capture_output=True, text=True, timeout=300, check=False)
-    if done.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        unavailable("the npm registry", done.stderr[-2000:])
-    try:
-        staging.rename(CACHE)
-    except OSError:  # another run installed it first; theirs is as good
-        shutil.rmtree(staging, ignore_errors=True)
-    return modules
+    return npm_modules(f"node-anthropic-{NODE_ANTHROPIC}", [f"@anthropic-ai/sdk@{NODE_ANTHROPIC}"])
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,35 +19,15 @@ from chorus.config import load_settings
 from tests.api.test_completions_node import node_modules as openai_node_modules
 from tests.api.test_completions_sdk import new_key
 from tests.api.test_responses_sdk import Server, dialect_config
-from tests.conftest import FakeUpstream, ServerThread, unavailable
+from tests.conftest import FakeUpstream, ServerThread, npm_modules
 from tests.providers.conftest import ALL_DIALECTS
 
 PACKAGES = ("ai@7.0.173", "@ai-sdk/openai@4.0.118")
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / "node-ai-7.0.173-openai-4.0.118"
 SCRIPT = Path(__file__).parent / "node" / "ai_sdk_responses.mjs"
 
 
 def node_modules() -> Path:
-    """The AI SDK from npm, installed once under .cache/ (gitignored) and reused later."""
-    if not (shutil.which("node") and shutil.which("npm")):
-        unavailable("node and npm", "not on PATH")
-    modules = CACHE / "node_modules"
-    if (modules / "@ai-sdk" / "openai" / "package.json").exists():
-        return modules
-    staging = CACHE.with_name(f"{CACHE.name}.tmp-{os.getpid()}")
-    staging.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["npm", "install", "--prefix", str(staging), "--no-audit", "--no-fund",
-         "--loglevel=error", *PACKAGES],
-        capture_output=True, text=True, timeout=300, check=False)
-    if done.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        unavailable("the npm registry", done.stderr[-2000:])
-    try:
-        staging.rename(CACHE)
-    except OSError:  # another run installed it first; theirs is as good
-        shutil.rmtree(staging, ignore_errors=True)
-    return modules
+    return npm_modules("node-ai-7.0.173-openai-4.0.118", PACKAGES)
 
 
 @pytest.fixture(scope="module")

@@ -8,25 +8,20 @@ translation is exercised by the clients people use.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from chorus.app import create_app
 from chorus.config import Dialect, FileConfig, ModelConfig, ProviderConfig, load_settings
 from tests.api.test_completions_sdk import new_key
-from tests.conftest import FakeLLM, ServerThread, unavailable
+from tests.conftest import FakeLLM, ServerThread
 from tests.providers.conftest import BASE_PATHS, KEYS
 
 DIALECTS: tuple[Dialect, ...] = ("openai", "anthropic", "gemini")
 NO_ENV = {name: None for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY",
                                   "OLLAMA_BASE_URL")}
-CACHE = Path(__file__).resolve().parents[2] / ".cache"
 
 
 @dataclass(frozen=True)
@@ -72,28 +67,3 @@ def target(request: pytest.FixtureRequest, chorus_server: tuple[str, str, str]) 
     if request.param == "simulated":
         return Target("gpt-4o", test_key, url, "simulated")
     return Target(f"fake-{request.param}", live_key, url, request.param)
-
-
-def node_modules(name: str, packages: list[str]) -> Path:
-    """npm packages installed once under .cache/ (gitignored) and reused by later runs."""
-    if not (shutil.which("node") and shutil.which("npm")):
-        unavailable("node and npm", "not on PATH")
-    home = CACHE / name
-    modules = home / "node_modules"
-    if (home / ".done").exists():
-        return modules
-    staging = home.with_name(f"{home.name}.tmp-{os.getpid()}")
-    staging.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["npm", "install", "--prefix", str(staging), "--no-audit", "--no-fund",
-         "--loglevel=error", *packages],
-        capture_output=True, text=True, timeout=300, check=False)
-    if done.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        unavailable("the npm registry", done.stderr[-2000:])
-    (staging / ".done").touch()
-    try:
-        staging.rename(home)
-    except OSError:  # another run installed it first; theirs is as good
-        shutil.rmtree(staging, ignore_errors=True)
-    return modules

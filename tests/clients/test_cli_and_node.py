@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.clients.conftest import Target, node_modules
+from tests.clients.conftest import Target
+from tests.conftest import npm_modules
 
-AI_SDK = ["ai@7.0.173", "@ai-sdk/openai@4.0.118"]
+AI_SDK = ["ai@7.0.173", "@ai-sdk/openai@4.0.118"]  # as tests/api/test_responses_node.py
 AGENT = """
 import { generateText, Output, tool, jsonSchema, stepCountIs } from "ai";
 import { createOpenAI } from "@ai-sdk/openai";
@@ -48,7 +49,7 @@ console.log(JSON.stringify({ looked, steps: withTools.steps.length, text: withTo
 def test_vercel_ai_sdk_runs_a_tool_and_generates_an_object(target: Target) -> None:
     """generateText with a tool it executes, and structured output (`Output.object`, which
     replaced generateObject in AI SDK 7)."""
-    modules = node_modules("node-ai-sdk-7", AI_SDK)
+    modules = npm_modules("node-ai-7.0.173-openai-4.0.118", AI_SDK)
     script = modules.parent / f"agent-{os.getpid()}.mjs"  # ES modules resolve from the file
     script.write_text(AGENT)
     try:
