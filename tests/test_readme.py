@@ -128,13 +128,16 @@ def test_a_wrong_port_shows_curls_error_not_a_traceback(served: tuple[str, str])
     assert "curl: (7)" in output and "no answer (curl says why above)" in output
 
 
-def test_the_python_snippet_runs_where_openai_is_installed(served: tuple[str, str]) -> None:
+def test_the_python_snippets_run_where_openai_and_anthropic_are_installed(
+        served: tuple[str, str]) -> None:
+    """The README's Python blocks, in order as a reader runs them (the Responses call goes on
+    with the first block's client): Chat Completions, Responses, Anthropic's Messages."""
     url, key = served
     assert "pip install openai" in README.split("```python", 1)[0].rstrip().rsplit("\n\n", 1)[-1]
-    snippet = re.findall(r"```python\n(.*?)```", README, re.S)
-    assert len(snippet) == 1
+    snippets = re.findall(r"```python\n(.*?)```", README, re.S)
+    assert len(snippets) == 3
     done = subprocess.run([sys.executable, "-c",
-                           snippet[0].replace("http://127.0.0.1:8000", url)],
+                           "\n".join(snippets).replace("http://127.0.0.1:8000", url)],
                           env={**os.environ, "CHORUS_KEY": key}, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr

@@ -226,6 +226,7 @@ def test_the_readme_call_runs(live: Live, capsys: pytest.CaptureFixture[str]) ->
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
                 if "anthropic.Anthropic(" in b]
-    code = block.replace("http://127.0.0.1:8000", live.url).replace("sk_test_...", live.key())
+    code = block.replace("http://127.0.0.1:8000", live.url).replace(
+        'os.environ["CHORUS_KEY"]', repr(live.key()))
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.strip()

@@ -78,7 +78,8 @@ async def test_all_failing_streams_error_then_done(h: Harness, script: Script) -
     script.default = fails("down")
     stream = await events(h, await h.headers(), mode="ensemble", models=[A, B])
     assert names(stream)[-2:] == ["error", "done"]
-    assert stream[-2][1]["code"] == "upstream_error" and stream[-2][1]["status"] == 502
+    error = stream[-2][1]["error"]  # the envelope, as every error answer has it
+    assert error["code"] == "upstream_error" and error["status"] == 502
     assert "message.completed" not in names(stream)
 
 

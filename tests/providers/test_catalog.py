@@ -69,7 +69,11 @@ async def test_model_objects_have_the_openai_shape_and_the_konnect_object(
         "strengths": ["code", "creative", "long", "reasoning"], "modes": list(MODES),
         "capabilities": {"tools": True, "vision": True, "json_schema": True},
         "simulated": False}
-    assert models["konnect-council"]["konnect"] == {"pattern": "council", "modes": ["council"]}
+    council = models["konnect-council"]["konnect"]
+    assert {k: council[k] for k in ("pattern", "modes")} == {"pattern": "council",
+                                                             "modes": ["council"]}
+    assert council["expected_price_per_million"]["min"] <= \
+        council["expected_price_per_million"]["max"]
     assert models["konnect-council"]["object"] == "model"
 
 
