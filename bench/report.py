@@ -116,11 +116,12 @@ def _router(data: dict[str, Any]) -> list[str]:
     lines += [f"| {name} | {v['n']} | {v['category']:.3f} |"
               for name, v in data["accuracy"].items()]
     timing = data["decision_ms"]
+    cpu = timing.get("cpu_time")  # results of runs before it was measured have none
     lines += ["", f"Decision time over {timing['models']} models ({timing['decisions']} "
               f"decisions): every run p50 {timing['every_run']['p50']} ms, p99 "
               f"{timing['every_run']['p99']} ms; best of 5 per question p50 "
-              f"{timing['best_of_5']['p50']} ms, p99 {timing['best_of_5']['p99']} ms; CPU time "
-              f"p50 {timing['cpu_time']['p50']} ms, p99 {timing['cpu_time']['p99']} ms.", ""]
+              f"{timing['best_of_5']['p50']} ms, p99 {timing['best_of_5']['p99']} ms"
+              + (f"; CPU time p50 {cpu['p50']} ms, p99 {cpu['p99']} ms." if cpu else "."), ""]
     lines += [f"- cost_preference {pref}: " + ", ".join(f"{m} {n}" for m, n in picks.items())
               for pref, picks in data["picks"].items()]
     return lines
