@@ -167,3 +167,21 @@ async def test_users_see_only_their_own_sessions(harness: Harness) -> None:
         assert response.json()["error"]["code"] == missing.json()["error"]["code"]
     still = (await harness.client.get(f"/v1/sessions/{session_id}", headers=alice)).json()
     assert still["title"] == "alice's secret plan" and still["message_count"] == 2
+
+
+async def test_a_question_with_images_shows_them_without_their_bytes(harness: Harness) -> None:
+    """An https image is kept as its URL; a data: image only by its type and size."""
+    headers = await harness.headers()
+    png = "data:image/png;base64," + "iVBORw0KGgo" + "A" * 1000
+    answer = await harness.client.post("/v1/chat", headers=headers, json={"message": [
+        {"type": "text", "text": "What is in these pictures?"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+        {"type": "image_url", "image_url": {"url": png}}]})
+    assert answer.status_code == 200, answer.text
+    assert "image" in answer.json()["content"].lower()
+    session = (await harness.client.get(f"/v1/sessions/{answer.json()['session_id']}",
+                                        headers=headers)).json()
+    question = session["messages"][0]
+    assert question["content"] == "What is in these pictures?"
+    assert question["images"] == [{"url": "https://example.com/cat.png", "detail": None},
+                                  {"media_type": "image/png", "bytes": 758}]

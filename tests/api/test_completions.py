@@ -294,6 +294,12 @@ async def test_a_failing_upstream_ends_the_stream_with_an_error_object(live: Har
         {"type": "image_url", "image_url": {"url": "http://x"}}]}]}, "messages", "https: URL"),
     ({"model": "gpt-4o", "messages": [{"role": "user", "content": [
         {"type": "input_audio", "input_audio": {}}]}]}, "messages", "text or image_url"),
+    ({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@@"}}]}]},
+     "messages", "malformed"),
+    ({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:text/plain;base64,aGk="}}]}]},
+     "messages", "data:image/"),
     ({"model": "gpt-4o", "messages": [user("a")], "logit_bias": {"1": 2}}, "logit_bias",
      "not supported"),
     ({"model": "gpt-4o", "messages": [user("a")], "tool_choice": "required"}, "tool_choice",

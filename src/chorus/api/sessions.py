@@ -71,6 +71,8 @@ def message_json(row: MessageRow) -> JSON:
         out["details"] = row.details
         if row.error is not None:
             out["error"] = row.error
+    elif row.details:  # a question's images; a tool result's call id and tool name
+        out.update(row.details)
     return out
 
 
