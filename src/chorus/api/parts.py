@@ -6,8 +6,6 @@ Every check here names the field it refuses (`param`), in the spelling of the re
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from typing import Annotated, Any, Literal
 
@@ -24,6 +22,7 @@ MAX_IMAGE_BYTES = 20_000_000
 """The largest image accepted inline (decoded), as OpenAI's own limit."""
 MAX_IMAGE_URL_CHARS = 4096
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,", re.IGNORECASE)
 
 
@@ -108,12 +107,9 @@ def image_of(url: str, detail: Literal["auto", "low", "high"] | None, where: str
         if len(data) * 3 // 4 > MAX_IMAGE_BYTES:
             raise InvalidRequest(f"{where}: the image is larger than {MAX_IMAGE_BYTES:,} bytes",
                                  param=param)
-        head = data[:4096]  # a cheap check of the start; the provider reads the rest
-        try:
-            base64.b64decode(head[:len(head) - len(head) % 4], validate=True)
-        except binascii.Error as exc:
-            raise InvalidRequest(f"{where}: the data URL's base64 is malformed",
-                                 param=param) from exc
+        # Only the start is read: cheap on megabytes, and it catches what is not base64.
+        if not data or not BASE64.fullmatch(data[:4096]):
+            raise InvalidRequest(f"{where}: the data URL's base64 is malformed", param=param)
         return ImagePart(f"data:{found.group(1).lower()};base64,{data}", detail)
     if not url.startswith("https://") or len(url) > MAX_IMAGE_URL_CHARS or " " in url \
             or len(url) <= len("https://"):
