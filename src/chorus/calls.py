@@ -44,10 +44,6 @@ class Caller:
     def models(self) -> list[ModelEntry]:
         return self.registry.catalog.models(self.test)
 
-    def plain(self) -> Caller:
-        """A caller for side calls (summaries): plain fitting, no tools, the same records."""
-        return Caller(self.registry, self.test, stream=self.upstream_stream, calls=self.calls)
-
     async def stream(self, model_id: str, request: ModelRequest) -> AsyncIterator[ProviderChunk]:
         """Text and the end of one model call; tool calls only when the request offers tools.
 

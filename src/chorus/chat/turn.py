@@ -278,8 +278,8 @@ async def _store_new(services: Services, session_id: str, new: tuple[Message, ..
         await sessions.add_message(session_id, message.role, message.content,
                                    details=stored_details(message))
     last = new[-1]
-    row = await sessions.add_message(session_id, last.role, last.content,
-                                     details=stored_details(last), owner=sessions.instance_id)
+    row = await sessions.add_question(session_id, last.content, last.role,
+                                      details=stored_details(last))
     return row.seq
 
 

@@ -157,9 +157,12 @@ class SessionStore:
             await conn.execute(messages.delete().where(messages.c.session_id == session_id))
             await conn.execute(sessions.delete().where(sessions.c.id == session_id))
 
-    async def add_question(self, session_id: str, content: str) -> MessageRow:
-        """Store a user's question as running on this instance until `add_message` answers it."""
-        return await self.add_message(session_id, "user", content, owner=self.instance_id)
+    async def add_question(self, session_id: str, content: str, role: str = "user",
+                           details: JSON | None = None) -> MessageRow:
+        """Store the message a turn answers (a question, or the last tool result) as running
+        on this instance until `add_message` answers it."""
+        return await self.add_message(session_id, role, content, details=details,
+                                      owner=self.instance_id)
 
     async def add_message(self, session_id: str, role: str, content: str, *,
                           models_used: list[str] | None = None, details: JSON | None = None,
