@@ -6,8 +6,10 @@ import bisect
 import functools
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from chorus import tokens
 
@@ -268,13 +270,17 @@ def lexicons() -> Lexicons:
 def _lexical(lower: str, words: list[str], non_latin: bool) -> list[float]:
     lex = lexicons()
     hits = [0] * len(LEXICONS)
-    for index, word in enumerate(words):
-        for group in lex.words.get(word, ()):
-            hits[group] += 1
-        if word in lex.heads:
-            for size in range(2, lex.longest + 1):
-                for group in lex.phrases.get(" ".join(words[index:index + size]), ()):
-                    hits[group] += 1
+    # Counted in C, then only the distinct words of the lexicons are looked at in Python.
+    counts = Counter(words)
+    for word in counts.keys() & lex.words.keys():
+        for group in lex.words[word]:
+            hits[group] += counts[word]
+    if not lex.heads.isdisjoint(counts):
+        for index, word in enumerate(words):
+            if word in lex.heads:
+                for size in range(2, lex.longest + 1):
+                    for group in lex.phrases.get(" ".join(words[index:index + size]), ()):
+                        hits[group] += 1
     for substring, group in lex.substrings:
         if (non_latin or substring.isascii()) and substring in lower:
             hits[group] += lower.count(substring)
@@ -362,7 +368,7 @@ def _features(text: str, view: str, n_tokens: int) -> list[float]:
     lower = view.lower()
     words = _WORD.findall(lower)
     alpha = [w for w in words if not w[0].isdigit()]
-    letters = max(1, sum(len(w) for w in alpha))
+    letters = max(1, sum(map(len, alpha)))
     n_alpha = max(1, len(alpha))
     non_ascii = len(view) != len(view.encode("ascii", "ignore"))
     script_letters = _scripts(view) if non_ascii else (0, 0, 0, 0, 0, 0)
@@ -376,8 +382,8 @@ def _features(text: str, view: str, n_tokens: int) -> list[float]:
         _log(len(_TRACE.findall(view))), _log(len(_MATH.findall(lower))),
         _log(len(words) - len(alpha)), *(min(1.0, n / letters) for n in script_letters),
         min(1.0, sum(script_letters) / letters),
-        sum(1 for w in alpha if w in lex.foreign) / n_alpha,
-        sum(1 for w in alpha if w in lex.english) / n_alpha,
+        sum(map(lex.foreign.__contains__, alpha)) / n_alpha,
+        sum(map(lex.english.__contains__, alpha)) / n_alpha,
         min(1.0, 10 * accents / letters),
         math.log1p(n_tokens) / 10, float(n_tokens >= 1000), float(n_tokens >= 3000),
         float(n_tokens >= 10_000), _log(text.count("\n")) / 5, _log(list_lines),
@@ -436,7 +442,7 @@ def _rarity(ids: list[int], words: int) -> tuple[float, float, float]:
     """Mean log merge rank of the tokens, the share of rare ones, and tokens per word: rare,
     technical or foreign words are long ranks or split into many pieces."""
     n = max(1, len(ids))
-    return (sum(map(math.log1p, ids)) / n / 12, sum(i >= RARE_TOKEN for i in ids) / n,
+    return (sum(map(math.log1p, ids)) / n / 12, sum(map(RARE_TOKEN.__le__, ids)) / n,
             len(ids) / max(1, words))
 
 
@@ -466,10 +472,11 @@ def difficulty_reading(view: str) -> tuple[list[float], int]:
     stem_words = stem.split()
     n_words = max(1, len(stem_words))
     words = _LETTERS.findall(stem.lower())
+    counts = Counter(words)
     cues = [0, 0, 0, 0, 0]
-    for word in words:
-        for cue in _CUES.get(word, ()):
-            cues[cue] += 1
+    for word in counts.keys() & _CUES.keys():
+        for cue in _CUES[word]:
+            cues[cue] += counts[word]
     numbers = _DIGITS.findall(view)
     chars = max(1, len(view))
     stem_ids = _ids(stem)
@@ -487,9 +494,9 @@ def difficulty_reading(view: str) -> tuple[list[float], int]:
         _log(len(_NEGATION_UPPER.findall(stem))), *(_log(c) for c in cues[2:]),
         float(stem.rstrip().endswith("?")),
         sum(map(len, stem_words)) / n_words / 8,
-        sum(1 for w in stem_words if len(w) >= 9) / n_words,
-        sum(1 for w in stem_words if w[:1].isupper()) / n_words,
-        len(set(words)) / max(1, len(words)),
+        sum(map((9).__le__, map(len, stem_words))) / n_words,
+        sum(map(str.isupper, map(itemgetter(0), stem_words))) / n_words,
+        len(counts) / max(1, len(words)),
         _log(stem.count('"') + stem.count("\u201c")),
         *_rarity(stem_ids, len(stem_words)),
         *(_rarity(rest_ids, len(rest.split())) if options else (0.0, 0.0, 0.0)),
