@@ -8,22 +8,27 @@ category weights are kept). bench/router.py runs the same fit inside leave-subje
 measure it.
 
 Features: `router_features.difficulty_features`, the shape of a question and no subject
-vocabulary (lengths, answer options, numbers and symbols, people in a scenario, the kind of
-ask), so that what is learned can carry over to other subjects and kinds of question; a bag of
-words learned on 28 subjects mostly learns those subjects. Two small models on them:
+vocabulary (lengths, answer options, numbers and symbols, cue words for people, negation,
+superlatives and several steps, and how rare its words are by their byte-pair merge ranks), so
+that what is learned can carry over to other subjects and kinds of question; a bag of words
+learned on 28 subjects mostly learns those subjects. Two small models on them:
 
 - the difficulty shown (`details.difficulty`): target "the weak model gets it wrong"
   (weak_correct == 0). Logistic regression, L2 chosen by log-loss over inner folds by subject;
   Platt scaling fitted on those inner out-of-fold scores, so the probability is calibrated for
   subjects the fit has not seen.
-- the routing order (what APGR rewards): target the gain of routing to the strong model,
-  strong_correct - weak_correct. A question the weak model fails is not one the strong model
-  gets right if both fail (in this data, high-school maths), so P(weak wrong) orders badly.
-  Ridge regression, L2 chosen by the APGR of inner out-of-fold orders, fitted without the
-  subjects where the strong model is below chance (see `trusted`); the order is the mean
-  of its percentile and the length's percentile (among the training questions), so it cannot
-  stray far from the length baseline. The router acts on the shown difficulty's quantile at
-  that place in the order, so its thresholds keep their scale.
+- the routing order (what APGR rewards): the expected gain of routing to the strong model,
+  P(weak wrong) - P(strong wrong). A question the weak model fails is not one the strong model
+  gets right if both fail (the hardest questions, or in this data high-school maths), so
+  P(weak wrong) alone orders badly. P(strong wrong) is a second logistic regression, L2 by
+  inner log-loss too, fitted without the subjects where the strong model is below chance (see
+  `trusted`); P(weak wrong) here is the first model's uncalibrated probability. The order is
+  the mean of the gain's percentile and the length's percentile (among the training
+  questions), so it cannot stray far from the length baseline. The router acts on the shown
+  difficulty's quantile at that place in the order, so its thresholds keep their scale.
+
+Every choice is made on the training questions alone (L2s by log-loss over inner folds by
+subject, which is stable where an inner APGR is not); the 50/50 mix with the length is fixed.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
+from scipy.special import expit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
@@ -48,7 +54,6 @@ from chorus.modes.router_features import DIFFICULTY_FEATURES, difficulty_feature
 
 DATA = ROOT.parent / "shared" / "data" / "routing" / "mmlu_train.csv"
 L2_GRID = (0.001, 0.01, 0.1, 1.0)
-GAIN_L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 QUANTILES = 101
 CHANCE = 0.25
 INNER_FOLDS = 4
@@ -80,17 +85,17 @@ class Model:
     calibration: tuple[float, float]
     """a, b: P(the weak model is wrong) = sigmoid(a * score + b)."""
     l2: float
-    gain: list[float]
-    """The routing order: ridge weights on the same features for the expected gain of the
-    strong model, strong_correct - weak_correct."""
+    strong: list[float]
+    """P(the strong model is wrong): logistic weights on the same features. The routing order
+    is by the expected gain sigmoid(weights) - sigmoid(strong)."""
     gain_quantiles: list[float]
-    """The gain scores of the training questions at 0, 1, ..., 100 %."""
+    """The expected gains of the (trusted) training questions at 0, 1, ..., 100 %."""
     length_quantiles: list[float]
     """The training questions' lengths in characters at 0, 1, ..., 100 %."""
     difficulty_quantiles: list[float]
     """The training questions' P(the weak model is wrong) at 0, 1, ..., 100 %: the router acts
     on the difficulty found at the question's rank, so its thresholds keep their scale."""
-    gain_l2: float
+    strong_l2: float
 
 
 def load_outcomes(path: Path = DATA) -> Outcomes:
@@ -182,22 +187,6 @@ def lengths(prompts: Sequence[str]) -> Array:
     return np.array([len(p) for p in prompts], dtype=np.float64)
 
 
-@dataclass(frozen=True, slots=True)
-class _Ranker:
-    gain: Array
-    gain_quantiles: list[float]
-    length_quantiles: list[float]
-
-    def rank(self, x: Array, length: Array) -> Array:
-        return (percentile(self.gain_quantiles, x @ self.gain)
-                + percentile(self.length_quantiles, length)) / 2
-
-
-def _ranker(x: Array, length: Array, gain: Array, l2: float) -> _Ranker:
-    w = fit_standardised(x, gain, l2, ridge=True)
-    return _Ranker(w, quantiles(x @ w), quantiles(length))
-
-
 def _log_loss(p: Array, y: Array) -> float:
     p = np.clip(p, 1e-9, 1 - 1e-9)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
@@ -245,32 +234,61 @@ def grouped_apgr(difficulty: Array, weak: NDArray[np.int64], strong: NDArray[np.
     return sum(v * g for v, g in zip(values, gaps, strict=True)) / sum(gaps)
 
 
+def choose_l2(x: Array, y: Array, subjects: Sequence[str]) -> tuple[float, Array]:
+    """The L2 with the best log-loss over inner folds by subject, and those out-of-fold
+    scores."""
+    folds = subject_folds(subjects, min(INNER_FOLDS, len(set(subjects))), seed=0)
+    best: tuple[float, float, Array] | None = None
+    for l2 in L2_GRID:
+        scores = _inner_scores(x, y, folds, l2)
+        loss = _log_loss(expit(scores), y)
+        if best is None or loss < best[0]:
+            best = (loss, l2, scores)
+    assert best is not None
+    return best[1], best[2]
+
+
 def fit(data: Outcomes, x: Array | None = None) -> Model:
     """Everything fitted from `data` alone; L2s and calibration by inner folds of its subjects.
 
     The probability: logistic regression of "the weak model is wrong", L2 by inner log-loss,
-    Platt-scaled on inner out-of-fold scores. The order (what APGR measures): a ridge
-    regression of the gain of the strong model, strong_correct - weak_correct, its percentile
-    averaged with the length's percentile, L2 by inner out-of-fold APGR.
+    Platt-scaled on inner out-of-fold scores. The order (what APGR measures): the expected
+    gain P(weak wrong) - P(strong wrong), the second a logistic regression on the trusted
+    subjects, its percentile averaged with the length's percentile.
     """
     x = feature_matrix(data.prompts) if x is None else x
     wrong = np.asarray(1 - data.weak, dtype=np.float64)
-    folds = subject_folds(data.subjects, min(INNER_FOLDS, len(set(data.subjects))), seed=0)
-    best: tuple[float, float, Array] | None = None
-    for l2 in L2_GRID:
-        scores = _inner_scores(x, wrong, folds, l2)
-        loss = _log_loss(1 / (1 + np.exp(-scores)), wrong)
-        if best is None or loss < best[0]:
-            best = (loss, l2, scores)
-    assert best is not None
-    _, l2, scores = best
-    weights = fit_standardised(x, wrong, l2)
+    l2, scores = choose_l2(x, wrong, data.subjects)
+    weights = options_when_absent(fit_standardised(x, wrong, l2), x)
     calibration = fit_platt(scores, wrong)
     a, b = calibration
-    shown = 1 / (1 + np.exp(-(a * (x @ weights) + b)))
-    ranker, gain_l2 = fit_ranker(data, x, folds)
-    return Model(weights.tolist(), calibration, l2, ranker.gain.tolist(), ranker.gain_quantiles,
-                 ranker.length_quantiles, quantiles(shown), gain_l2)
+    shown = expit(a * (x @ weights) + b)
+    keep = trusted(data)
+    kept = data.take(keep)
+    strong_wrong = np.asarray(1 - kept.strong, dtype=np.float64)
+    strong_l2, _ = choose_l2(x[keep], strong_wrong, kept.subjects)
+    strong = options_when_absent(fit_standardised(x[keep], strong_wrong, strong_l2), x[keep])
+    gain = expit(x[keep] @ weights) - expit(x[keep] @ strong)
+    return Model(weights.tolist(), calibration, l2, strong.tolist(), quantiles(gain),
+                 quantiles(lengths(kept.prompts)), quantiles(shown), strong_l2)
+
+
+OPTION_COLUMNS = [i for i, name in enumerate(DIFFICULTY_FEATURES) if name.startswith("option")]
+HAS_OPTIONS = DIFFICULTY_FEATURES.index("options")
+
+
+def options_when_absent(w: Array, x: Array) -> Array:
+    """When every fitted question has answer options, a question without them is scored as an
+    average one with options: otherwise its option features, all zero, would be read as the
+    most extreme options ever seen. The options indicator's weight (nothing to learn from a
+    constant column) takes the difference, so a question with options scores as before."""
+    if x.shape[1] != len(DIFFICULTY_FEATURES) or not np.all(x[:, HAS_OPTIONS] == 1):
+        return w
+    average = float(x[:, OPTION_COLUMNS].mean(axis=0) @ w[OPTION_COLUMNS])
+    out = w.copy()
+    out[0] += average
+    out[HAS_OPTIONS] -= average
+    return out
 
 
 def trusted(data: Outcomes) -> NDArray[np.bool_]:
@@ -280,26 +298,6 @@ def trusted(data: Outcomes) -> NDArray[np.bool_]:
     subjects = np.array(data.subjects)
     below = [s for s in set(data.subjects) if data.strong[subjects == s].mean() < CHANCE]
     return np.asarray(~np.isin(subjects, below), dtype=np.bool_)
-
-
-def fit_ranker(data: Outcomes, x: Array, folds: NDArray[np.int64]) -> tuple[_Ranker, float]:
-    """The gain model on the trusted rows only; L2 by the APGR of inner out-of-fold orders."""
-    keep = trusted(data)
-    data, x, folds = data.take(keep), x[keep], folds[keep]
-    length = lengths(data.prompts)
-    gain = np.asarray(data.strong - data.weak, dtype=np.float64)
-    best: tuple[float, float] | None = None
-    for l2 in GAIN_L2_GRID:
-        ranks = np.zeros(len(gain))
-        for fold in np.unique(folds):
-            test = folds == fold
-            ranks[test] = _ranker(x[~test], length[~test], gain[~test], l2).rank(
-                x[test], length[test])
-        found = apgr(ranks, data.weak, data.strong)
-        if best is None or found > best[0]:
-            best = (found, l2)
-    assert best is not None
-    return _ranker(x, length, gain, best[1]), best[1]
 
 
 def score(model: Model, x: Array) -> Array:
@@ -312,10 +310,16 @@ def probability(model: Model, x: Array) -> Array:
     return np.asarray(1 / (1 + np.exp(-(a * score(model, x) + b))), dtype=np.float64)
 
 
+def gain(model: Model, x: Array) -> Array:
+    """The expected gain of the strong model: P(weak wrong) - P(strong wrong)."""
+    return np.asarray(expit(score(model, x)) - expit(x @ np.array(model.strong)),
+                      dtype=np.float64)
+
+
 def rank(model: Model, x: Array, length: Array) -> Array:
-    """The routing order: the mean of the gain score's and the length's percentiles."""
-    return _Ranker(np.array(model.gain), model.gain_quantiles,
-                   model.length_quantiles).rank(x, length)
+    """The routing order: the mean of the expected gain's and the length's percentiles."""
+    return (percentile(model.gain_quantiles, gain(model, x))
+            + percentile(model.length_quantiles, length)) / 2
 
 
 def routing_difficulty(model: Model, x: Array, length: Array) -> Array:
@@ -336,17 +340,18 @@ def write_weights(category: dict[str, list[float]], model: Model, note: str,
         "# Generated by bench/router.py fit (category: multinomial logistic regression on the",
         "# training split of tests/data/router_questions.jsonl) and bench/fit_router.py",
         "# (difficulty: logistic regression on real outcomes, Platt-calibrated to P(the weak",
-        f"# model gets it wrong)). {note}",
+        "# model gets it wrong); strong: the same for the strong model, for the routing order).",
+        f"# {note}",
         "features = [" + ", ".join(f'"{f}"' for f in router.FEATURES) + "]",
         "difficulty_features = [" + ", ".join(f'"{f}"' for f in DIFFICULTY_FEATURES) + "]",
         f"difficulty = {_array(model.weights)}",
         f"calibration = {_array(model.calibration)}",
         f"difficulty_l2 = {model.l2}",
-        f"gain = {_array(model.gain)}",
+        f"strong = {_array(model.strong)}",
         f"gain_quantiles = {_array(model.gain_quantiles)}",
         f"length_quantiles = {_array(model.length_quantiles)}",
         f"difficulty_quantiles = {_array(model.difficulty_quantiles)}",
-        f"gain_l2 = {model.gain_l2}",
+        f"strong_l2 = {model.strong_l2}",
         "",
         "[category]",
         *(f"{c} = {_array(category[c])}" for c in router.CATEGORIES),
@@ -362,9 +367,9 @@ def read_category(path: Path = router.WEIGHTS_FILE) -> dict[str, list[float]]:
 def read_model(path: Path = router.WEIGHTS_FILE) -> Model:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     a, b = data["calibration"]
-    return Model(data["difficulty"], (a, b), data["difficulty_l2"], data["gain"],
+    return Model(data["difficulty"], (a, b), data["difficulty_l2"], data["strong"],
                  data["gain_quantiles"], data["length_quantiles"],
-                 data["difficulty_quantiles"], data["gain_l2"])
+                 data["difficulty_quantiles"], data["strong_l2"])
 
 
 def main() -> None:
@@ -378,11 +383,11 @@ def main() -> None:
     write_weights(category, model, f"Fitted on {len(data.prompts)} questions of "
                   f"{len(set(data.subjects))} subjects; L2 {model.l2}.")
     print(f"fitted on {len(data.prompts)} questions: L2 {model.l2}, calibration "
-          f"a={a:.3f} b={b:.3f}, gain L2 {model.gain_l2}; "
+          f"a={a:.3f} b={b:.3f}, strong L2 {model.strong_l2}; "
           f"wrote {router.WEIGHTS_FILE.relative_to(ROOT)}")
-    print(f"  {'feature':16} {'P(weak wrong)':>13} {'gain':>8}")
-    for name, w, g in zip(DIFFICULTY_FEATURES, model.weights, model.gain, strict=True):
-        print(f"  {name:16} {w:+13.3f} {g:+8.3f}")
+    print(f"  {'feature':22} {'P(weak wrong)':>13} {'P(strong wrong)':>15}")
+    for name, w, g in zip(DIFFICULTY_FEATURES, model.weights, model.strong, strict=True):
+        print(f"  {name:22} {w:+13.3f} {g:+15.3f}")
     predicted = float(np.mean(probability(model, feature_matrix(data.prompts))))
     print(f"mean predicted P(weak wrong) {predicted:.3f}, observed {1 - np.mean(data.weak):.3f}")
 

@@ -208,7 +208,7 @@ def cross_validate(data: fit_router.Outcomes, repeats: int = REPEATS) -> dict[st
                 "repeat": repeat, "fold": fold, "n": int(test.sum()),
                 "subjects": sorted({data.subjects[i] for i in np.flatnonzero(test)}),
                 "weak_acc": float(weak.mean()), "strong_acc": float(strong.mean()),
-                "l2": model.l2, "gain_l2": model.gain_l2,
+                "l2": model.l2, "strong_l2": model.strong_l2,
                 "apgr": {n: fit_router.apgr(v, weak, strong) for n, v in scores.items()}})
             if repeat == 0:
                 for name, values in scores.items():
@@ -256,6 +256,16 @@ def report_apgr(found: dict[str, Any]) -> None:
               + "  " + ", ".join(f["subjects"]))
     for stat in ("mean", "median", "gap_weighted", "min", "max"):
         print(f"{stat:>26}  " + "  ".join(f"{found['summary'][n][stat]:10.3f}" for n in ROUTERS))
+    repeats = len(found["folds"]) // K
+    means = {n: [statistics.fmean(f["apgr"][n] for f in found["folds"] if f["repeat"] == r)
+                 for r in range(repeats)] for n in ROUTERS}
+    print(f"{'mean of each partition':>26}  " + "  ".join(
+        f"{n:>10}" for n in ROUTERS))
+    for r in range(repeats):
+        print(f"{r:>26}  " + "  ".join(f"{means[n][r]:10.3f}" for n in ROUTERS))
+    if repeats > 1:
+        print(f"{'spread (sd) of those':>26}  " + "  ".join(
+            f"{statistics.stdev(means[n]):10.3f}" for n in ROUTERS))
     print(f"{'pooled out-of-fold (rep 0)':>26}  "
           + "  ".join(f"{found['pooled_apgr'][n]:10.3f}" for n in ROUTERS))
     print("calibration of the new router's difficulty (out-of-fold, rep 0):")

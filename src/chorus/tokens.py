@@ -51,6 +51,13 @@ def count(text: str) -> int:
     return len(encoding.encode_ordinary(text))
 
 
+def ids(text: str) -> list[int] | None:
+    """The o200k_base token ids of `text`, None without tiktoken. An id is the token's merge
+    rank: common text merges early, so a high id is a rare piece of text."""
+    encoding = _encoding()
+    return None if encoding is None else encoding.encode_ordinary(text)
+
+
 def count_messages(contents: list[str]) -> int:
     """Prompt tokens for a chat: each message costs its text plus a few framing tokens."""
     return sum(count(c) + 4 for c in contents) + 3

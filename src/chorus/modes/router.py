@@ -18,9 +18,9 @@ from chorus.modes.router_features import (
     FEATURES,
     difficulty_features,
     estimate_tokens,
-    extract,
     percentile,
     quantile,
+    read,
 )
 from chorus.providers.catalog import ModelEntry
 from chorus.types import JSON, Message, ModelRequest
@@ -60,11 +60,13 @@ class Weights:
     """On DIFFICULTY_FEATURES; the score is turned into a probability by `calibration`."""
     calibration: tuple[float, float]
     """a, b: P(a small model gets it wrong) = sigmoid(a * score + b) (Platt scaling)."""
-    gain: list[float]
-    """On DIFFICULTY_FEATURES: the expected gain of a strong model over a small one."""
+    strong: list[float]
+    """On DIFFICULTY_FEATURES: the logistic score of P(a strong model gets it wrong). The
+    expected gain of a strong model over a small one is sigmoid(difficulty score) -
+    sigmoid(strong score)."""
     gain_quantiles: list[float]
     length_quantiles: list[float]
-    """Quantiles of the gain score and of the length (characters) on the fitted questions:
+    """Quantiles of the expected gain and of the length (characters) on the fitted questions:
     the mean of the two percentiles is the routing order."""
     difficulty_quantiles: list[float]
     """Quantiles of the difficulty on the fitted questions: the router acts on the one found
@@ -81,7 +83,7 @@ def weights(path: Path = WEIGHTS_FILE) -> Weights:
                            f"and bench/fit_router.py")
     a, b = data["calibration"]
     return Weights({c: data["category"][c] for c in CATEGORIES}, data["difficulty"], (a, b),
-                   data["gain"], data["gain_quantiles"], data["length_quantiles"],
+                   data["strong"], data["gain_quantiles"], data["length_quantiles"],
                    data["difficulty_quantiles"])
 
 
@@ -154,29 +156,35 @@ def difficulties(question: str) -> tuple[float, float]:
 
     Questions a small model often gets wrong are not the ones a strong model most often gets
     right instead (on some kinds of question both fail). The routing order is the mean of two
-    percentiles, the predicted gain of a strong model and the length; its value is the fitted
-    questions' difficulty at that place in the order, so the router's thresholds keep their
-    scale.
+    percentiles, the expected gain of a strong model (P(small wrong) - P(strong wrong)) and
+    the length; its value is the fitted questions' difficulty at that place in the order, so
+    the router's thresholds keep their scale.
     """
+    return _difficulties(difficulty_features(question), len(question))
+
+
+def _difficulties(features: Sequence[float], length: int) -> tuple[float, float]:
     fitted = weights()
-    features = difficulty_features(question)
+    score = _dot(fitted.difficulty, features)
     a, b = fitted.calibration
-    shown = _sigmoid(a * _dot(fitted.difficulty, features) + b)
-    rank = (percentile(fitted.gain_quantiles, _dot(fitted.gain, features))
-            + percentile(fitted.length_quantiles, float(len(question)))) / 2
-    return shown, quantile(fitted.difficulty_quantiles, rank)
+    gain = _sigmoid(score) - _sigmoid(_dot(fitted.strong, features))
+    rank = (percentile(fitted.gain_quantiles, gain)
+            + percentile(fitted.length_quantiles, float(length))) / 2
+    return _sigmoid(a * score + b), quantile(fitted.difficulty_quantiles, rank)
 
 
 def analyse(question: str, history: Sequence[Message] = ()) -> Analysis:
     """Read the question (and, for a short follow-up, the one before it); no model call."""
-    features, question_tokens = extract(question)
-    probabilities = classify(features)
-    hardness, routing = difficulties(question)
+    reading = read(question)
+    question_tokens = reading.tokens
+    probabilities = classify(reading.features)
+    hardness, routing = _difficulties(reading.difficulty, len(question))
     previous = next((m.content for m in reversed(history) if m.role == "user"), None)
     if previous is not None and len(question.split()) <= FOLLOW_UP_WORDS:
-        earlier = classify(extract(previous)[0])
+        before = read(previous)
+        earlier = classify(before.features)
         probabilities = {c: (probabilities[c] + earlier[c]) / 2 for c in CATEGORIES}
-        earlier_hardness, earlier_routing = difficulties(previous)
+        earlier_hardness, earlier_routing = _difficulties(before.difficulty, len(previous))
         hardness, routing = (hardness + earlier_hardness) / 2, (routing + earlier_routing) / 2
     context = "\n".join(m.content for m in history)
     prompt_tokens = question_tokens + (estimate_tokens(context) + 4 * len(history)

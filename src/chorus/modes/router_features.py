@@ -6,8 +6,10 @@ import bisect
 import functools
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from chorus import tokens
 
@@ -268,13 +270,17 @@ def lexicons() -> Lexicons:
 def _lexical(lower: str, words: list[str], non_latin: bool) -> list[float]:
     lex = lexicons()
     hits = [0] * len(LEXICONS)
-    for index, word in enumerate(words):
-        for group in lex.words.get(word, ()):
-            hits[group] += 1
-        if word in lex.heads:
-            for size in range(2, lex.longest + 1):
-                for group in lex.phrases.get(" ".join(words[index:index + size]), ()):
-                    hits[group] += 1
+    # Counted in C, then only the distinct words of the lexicons are looked at in Python.
+    counts = Counter(words)
+    for word in counts.keys() & lex.words.keys():
+        for group in lex.words[word]:
+            hits[group] += counts[word]
+    if not lex.heads.isdisjoint(counts):
+        for index, word in enumerate(words):
+            if word in lex.heads:
+                for size in range(2, lex.longest + 1):
+                    for group in lex.phrases.get(" ".join(words[index:index + size]), ()):
+                        hits[group] += 1
     for substring, group in lex.substrings:
         if (non_latin or substring.isascii()) and substring in lower:
             hits[group] += lower.count(substring)
@@ -331,16 +337,38 @@ def _lines(view: str) -> tuple[int, int]:
     return code, items
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One pass over a question: what it is about, how hard it looks, and its tokens."""
+
+    features: list[float]
+    """In FEATURES order (the category)."""
+    difficulty: list[float]
+    """In DIFFICULTY_FEATURES order."""
+    tokens: int
+
+
+def read(text: str) -> Reading:
+    """Both feature vectors and the estimated tokens of `text`. A text short enough to be read
+    whole is encoded once, by the difficulty features, which count its tokens on the way."""
+    view = _view(text)
+    difficulty, view_tokens = difficulty_reading(view)
+    n_tokens = view_tokens if len(view) == len(text) else estimate_tokens(text)
+    return Reading(_features(text, view, n_tokens), difficulty, n_tokens)
+
+
 def extract(text: str) -> tuple[list[float], int]:
     """The feature vector (in FEATURES order) and the estimated tokens of `text`."""
     n_tokens = estimate_tokens(text)
+    return _features(text, _view(text), n_tokens), n_tokens
+
+
+def _features(text: str, view: str, n_tokens: int) -> list[float]:
     lex = lexicons()
-    view = text if len(text) <= HEAD_CHARS + TAIL_CHARS else (
-        text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:])
     lower = view.lower()
     words = _WORD.findall(lower)
     alpha = [w for w in words if not w[0].isdigit()]
-    letters = max(1, sum(len(w) for w in alpha))
+    letters = max(1, sum(map(len, alpha)))
     n_alpha = max(1, len(alpha))
     non_ascii = len(view) != len(view.encode("ascii", "ignore"))
     script_letters = _scripts(view) if non_ascii else (0, 0, 0, 0, 0, 0)
@@ -354,15 +382,15 @@ def extract(text: str) -> tuple[list[float], int]:
         _log(len(_TRACE.findall(view))), _log(len(_MATH.findall(lower))),
         _log(len(words) - len(alpha)), *(min(1.0, n / letters) for n in script_letters),
         min(1.0, sum(script_letters) / letters),
-        sum(1 for w in alpha if w in lex.foreign) / n_alpha,
-        sum(1 for w in alpha if w in lex.english) / n_alpha,
+        sum(map(lex.foreign.__contains__, alpha)) / n_alpha,
+        sum(map(lex.english.__contains__, alpha)) / n_alpha,
         min(1.0, 10 * accents / letters),
         math.log1p(n_tokens) / 10, float(n_tokens >= 1000), float(n_tokens >= 3000),
         float(n_tokens >= 10_000), _log(text.count("\n")) / 5, _log(list_lines),
         _log(questions), float(_WH_START.match(view) is not None),
         float(_MAKE_START.match(view) is not None), float(len(words) <= 12),
         _log(len(words)) / 8,
-    ], n_tokens
+    ]
 
 
 # ---- difficulty: features meant to carry over to unseen subjects and kinds of question ------
@@ -370,22 +398,34 @@ def extract(text: str) -> tuple[list[float], int]:
 _OPTION = re.compile(r"^[ \t]*(?:\(?[A-Ha-h][.)]|[-*\u2022])[ \t]+(.+)$", re.M)
 _LETTERS = re.compile(r"[a-z]+")
 _DIGITS = re.compile(r"\d+")
-_CUES: dict[str, int] = {
-    **dict.fromkeys(["he", "she", "his", "her", "him", "they", "their", "man", "woman",
-                     "patient", "person", "child", "company", "defendant", "plaintiff",
-                     "student", "someone"], 0),
-    **dict.fromkeys(["not", "except", "never"], 1),
-    **dict.fromkeys(["most", "best", "least", "primarily", "likely", "strongest", "main"], 2),
-    **dict.fromkeys(["which", "true", "false"], 3),
-}
-"""Word cues, counted in the stem: people in a scenario, negation, superlatives, choosing."""
+_NEGATION_UPPER = re.compile(r"\b(?:NOT|EXCEPT|LEAST|FALSE|NEVER)\b")
+_CUES: dict[str, tuple[int, ...]] = {}
+for _cue, _words in enumerate((
+        # people in a scenario
+        "he she his her him they their man woman patient person child company defendant "
+        "plaintiff student someone",
+        # negation, in any case ("NOT" and "EXCEPT" are also counted in capitals)
+        "not except never least false incorrect cannot unlikely no",
+        # superlatives: the best of several plausible answers
+        "most best least primarily likely strongest main greatest",
+        # choosing among statements
+        "which true false correct statement statements",
+        # several steps: conditions, order, quantities to carry
+        "then after if suppose assume assuming given total each remaining first second third "
+        "twice half per respectively before when while until would could following")):
+    for _word in _words.split():
+        _CUES[_word] = (*_CUES.get(_word, ()), _cue)
+"""Word cues, counted in the stem: a word may count for several (\"least\", \"false\")."""
 _SYMBOLS = str.maketrans("", "", "=+*/^<>%$()[]{}|\\_#&@~")
+RARE_TOKEN = 30_000
+"""Byte-pair ids are merge ranks: a token past this rank is a rare piece of text (o200k)."""
 
 DIFFICULTY_FEATURES: tuple[str, ...] = (
     "bias", "log_chars", "log_stem_words", "sentences", "options", "option_chars",
-    "option_overlap", "option_numbers", "numbers", "digits", "symbols", "people", "negation",
-    "superlative", "choose", "ends_question", "word_length", "long_words", "capitals",
-    "type_token",
+    "option_share", "option_overlap", "option_numbers", "numbers", "digits", "symbols",
+    "people", "negation", "negation_upper", "superlative", "choose", "steps", "ends_question",
+    "word_length", "long_words", "capitals", "type_token", "quotes", "rank", "rare_tokens",
+    "tokens_per_word", "option_rank", "option_rare_tokens", "option_tokens_per_word",
 )
 """The order of the difficulty weights in router_weights.toml."""
 
@@ -398,40 +438,74 @@ def _overlap(options: list[str]) -> float:
     return sum(len(a & b) / max(1, len(a | b)) for a, b in pairs) / max(1, len(pairs))
 
 
-def difficulty_features(text: str) -> list[float]:
-    """Shape of the question (in DIFFICULTY_FEATURES order), no subject vocabulary: lengths,
-    answer options, numbers and symbols, people in a scenario, and the kind of ask."""
-    view = text if len(text) <= HEAD_CHARS + TAIL_CHARS else (
+def _rarity(ids: list[int], words: int) -> tuple[float, float, float]:
+    """Mean log merge rank of the tokens, the share of rare ones, and tokens per word: rare,
+    technical or foreign words are long ranks or split into many pieces."""
+    n = max(1, len(ids))
+    return (sum(map(math.log1p, ids)) / n / 12, sum(map(RARE_TOKEN.__le__, ids)) / n,
+            len(ids) / max(1, words))
+
+
+def _ids(text: str) -> list[int]:
+    """Token ids; without tiktoken, one mid-rank id per four characters (the same estimate
+    chorus.tokens falls back to)."""
+    found = tokens.ids(text)
+    return found if found is not None else [RARE_TOKEN] * (len(text) // 4)
+
+
+def _view(text: str) -> str:
+    return text if len(text) <= HEAD_CHARS + TAIL_CHARS else (
         text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:])
+
+
+def difficulty_reading(view: str) -> tuple[list[float], int]:
+    """Shape of the question (in DIFFICULTY_FEATURES order), no subject vocabulary: lengths,
+    answer options, numbers and symbols, cue words (people, negation, superlatives, choosing,
+    several steps), and how rare its words are by their byte-pair ranks; and the tokens of
+    `view`, counted on the way (the stem and the options are encoded apart, split at a line
+    start, where the encoder never joins across)."""
     found = list(_OPTION.finditer(view))
-    options = [m[1] for m in found]
     first = found[0] if len(found) >= 2 else None
-    stem = view[:first.start()] if first is not None else view
+    options = [m[1] for m in found] if first is not None else []
+    stem, rest = (view[:first.start()], view[first.start():]) if first is not None else (
+        view, "")
     stem_words = stem.split()
     n_words = max(1, len(stem_words))
     words = _LETTERS.findall(stem.lower())
-    cues = [0, 0, 0, 0]
-    for word in words:
-        cue = _CUES.get(word)
-        if cue is not None:
-            cues[cue] += 1
+    counts = Counter(words)
+    cues = [0, 0, 0, 0, 0]
+    for word in counts.keys() & _CUES.keys():
+        for cue in _CUES[word]:
+            cues[cue] += counts[word]
     numbers = _DIGITS.findall(view)
     chars = max(1, len(view))
+    stem_ids = _ids(stem)
+    rest_ids = _ids(rest) if rest else []
+    option_chars = sum(map(len, options))
     return [
         1.0, math.log1p(len(view)) / 8, math.log1p(len(stem_words)) / 6,
         _log(stem.count(". ") + stem.count("? ") + stem.count("\n")),
         float(first is not None),
-        math.log1p(sum(map(len, options)) / len(options)) / 5 if first is not None else 0.0,
-        _overlap(options) if first is not None else 0.0,
+        math.log1p(option_chars / len(options)) / 5 if options else 0.0,
+        option_chars / chars, _overlap(options) if options else 0.0,
         sum(1 for o in options if o[:1].isdigit()) / len(options) if options else 0.0,
         _log(len(numbers)), sum(map(len, numbers)) / chars,
-        (chars - len(view.translate(_SYMBOLS))) / chars * 10, *(_log(c) for c in cues),
+        (chars - len(view.translate(_SYMBOLS))) / chars * 10, _log(cues[0]), _log(cues[1]),
+        _log(len(_NEGATION_UPPER.findall(stem))), *(_log(c) for c in cues[2:]),
         float(stem.rstrip().endswith("?")),
         sum(map(len, stem_words)) / n_words / 8,
-        sum(1 for w in stem_words if len(w) >= 9) / n_words,
-        sum(1 for w in stem_words if w[:1].isupper()) / n_words,
-        len(set(words)) / max(1, len(words)),
-    ]
+        sum(map((9).__le__, map(len, stem_words))) / n_words,
+        sum(map(str.isupper, map(itemgetter(0), stem_words))) / n_words,
+        len(counts) / max(1, len(words)),
+        _log(stem.count('"') + stem.count("\u201c")),
+        *_rarity(stem_ids, len(stem_words)),
+        *(_rarity(rest_ids, len(rest.split())) if options else (0.0, 0.0, 0.0)),
+    ], len(stem_ids) + len(rest_ids)
+
+
+def difficulty_features(text: str) -> list[float]:
+    """The difficulty features of `text` (its head and tail when long)."""
+    return difficulty_reading(_view(text))[0]
 
 
 def percentile(edges: Sequence[float], value: float) -> float:
