@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from itertools import cycle
 
 from chorus.errors import InvalidModelOutput, InvalidRequest
 from chorus.modes import ExpertRole, ModeContext, lineup, prompts
-from chorus.modes.fanout import Call, FanOut, all_failed, finish_of, succeeded, total_usage
-from chorus.types import JSON, AnswerDelta, Message, ModeEvent, Outcome, Slot, Stage
+from chorus.modes.fanout import Call, all_failed, finish_of, succeeded, total_usage
+from chorus.modes.stages import Stages
+from chorus.types import JSON, Message, Outcome, Slot
 
 DEFAULT_EXPERTS: tuple[ExpertRole, ...] = (
     ExpertRole("Domain Expert", "deep knowledge of the subject: what is true, what the "
@@ -61,7 +61,7 @@ def plan(ctx: ModeContext) -> CouncilPlan:
         ctx, models, pooled=source == "the model pool"))
 
 
-async def run(ctx: ModeContext, chosen: CouncilPlan) -> AsyncIterator[ModeEvent]:
+async def run(ctx: ModeContext, chosen: CouncilPlan, stages: Stages) -> Outcome:
     calls = []
     for role, model in chosen.experts:
         persona = ctx.options.personas.get(model)
@@ -69,25 +69,15 @@ async def run(ctx: ModeContext, chosen: CouncilPlan) -> AsyncIterator[ModeEvent]
                                            prompts.expert(role))))
         request = ctx.request(Message("system", system), *ctx.conversation)
         calls.append(Call(Slot(model, persona=persona, expert=role.name), request))
-    yield Stage("experts", "started")
-    fan = FanOut(ctx.caller, calls)
-    async for event in fan.events():
-        yield event
-    yield Stage("experts", "completed")
-    experts = fan.results
-    ok = [(role, r) for (role, _), r in zip(chosen.experts, experts, strict=True)
-          if r.status == "ok"]
+    experts = await stages.run("experts", calls)
     if not succeeded(experts):
         raise all_failed(experts)
+    ok = [(role, r) for (role, _), r in zip(chosen.experts, experts, strict=True)
+          if r.status == "ok"]
     instruction = prompts.synthesizer(ctx.question, [(role, r.content) for role, r in ok])
-    call = Call(Slot(chosen.synthesizer, expert=SYNTHESIZER, role="synthesizer"),
-                ctx.task("", instruction, output=True), answer=True)
-    yield Stage("synthesis", "started")
-    fan = FanOut(ctx.caller, [call])
-    async for event in fan.events():
-        yield event
-    yield Stage("synthesis", "completed")
-    step = fan.results[0]
+    step = await stages.one("synthesis", Call(
+        Slot(chosen.synthesizer, expert=SYNTHESIZER, role="synthesizer"),
+        ctx.task("", instruction, output=True), answer=True))
     info: JSON = {
         "experts": [{"name": role.name, "perspective": role.perspective, "model": model,
                      "persona": r.slot.persona, "status": r.status, "content": r.content,
@@ -106,7 +96,7 @@ async def run(ctx: ModeContext, chosen: CouncilPlan) -> AsyncIterator[ModeEvent]
         content = "\n\n".join(f"### {role.name}\n\n{r.content.strip()}" for role, r in ok)
         info["fallback"] = ("the Synthesizer failed, so the answer gives each expert's view "
                             "under its name")
-        yield AnswerDelta(content)
+        stages.say(content)
     sources = [step] if step.status == "ok" else [r for _, r in ok]
-    yield Outcome(content, list(dict.fromkeys(used)), info, total_usage([*experts, step]),
-                  finish_of(sources))
+    return Outcome(content, list(dict.fromkeys(used)), info, total_usage([*experts, step]),
+                   finish_of(sources))
