@@ -8,40 +8,49 @@ Outcome.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from chorus.modes import ModeContext, agreement, prompts, structured, verdict
+from chorus.modes.details import (
+    BestOfNDetails,
+    ConsensusDetails,
+    EnsembleDetails,
+    Member,
+    MergedDetails,
+    Step,
+    SynthesisDetails,
+    UnionDetails,
+    as_json,
+)
 from chorus.modes.fanout import Call, finish_of, succeeded, total_usage
 from chorus.modes.stages import Stages
-from chorus.types import JSON, Aggregation, MemberResult, Outcome, Slot
+from chorus.types import Aggregation, MemberResult, Outcome, Slot
 
 Runner = Callable[[ModeContext, str, list[MemberResult], Stages], Awaitable[Outcome]]
 ONLY_ONE = "only one model answered, so its answer is returned as it is"
 ONLY_ONE_LISTED = "only one model answered, so its answer is listed sentence by sentence"
 
 
-def member_json(result: MemberResult) -> JSON:
-    return {"model": result.slot.model, "persona": result.slot.persona, "status": result.status,
-            "content": result.content, "error": result.error, "latency_ms": result.latency_ms,
-            "usage": result.usage.as_json()}
+class Common(TypedDict):
+    """The details every aggregation gives, from its members and its aggregator's call."""
+
+    members: list[Member]
+    failed: list[str]
+    aggregator: Step | None
 
 
-def details(aggregation: Aggregation, members: Sequence[MemberResult],
-            step: MemberResult | None, **extra: object) -> JSON:
-    return {"aggregation": aggregation, "members": [member_json(m) for m in members],
+def common(members: Sequence[MemberResult], step: MemberResult | None) -> Common:
+    return {"members": [Member.of(m) for m in members],
             "failed": [m.slot.model for m in members if m.status != "ok"],
-            "aggregator": None if step is None else {
-                "model": step.slot.model, "role": step.slot.role, "status": step.status,
-                "error": step.error, "latency_ms": step.latency_ms,
-                "usage": step.usage.as_json()},
-            "fallback": None, **extra}
+            "aggregator": None if step is None else Step.of(step)}
 
 
 def outcome(content: str, used: Sequence[str], members: Sequence[MemberResult],
-            step: MemberResult | None, info: JSON, sources: Sequence[MemberResult]) -> Outcome:
+            step: MemberResult | None, info: EnsembleDetails, sources: Sequence[MemberResult]
+            ) -> Outcome:
     """The ensemble's answer; `sources` are the calls whose text `content` holds."""
     spent = [*members, *([step] if step else [])]
-    return Outcome(content, list(dict.fromkeys(used)), info, total_usage(spent),
+    return Outcome(content, list(dict.fromkeys(used)), as_json(info), total_usage(spent),
                    finish_of(sources))
 
 
@@ -54,7 +63,8 @@ async def synthesis(ctx: ModeContext, model: str, members: list[MemberResult], s
     ok = succeeded(members)
     if len(ok) == 1:
         stages.say(ok[0].content)
-        info = details("synthesis", members, None, fallback=ONLY_ONE)
+        info = SynthesisDetails(aggregation="synthesis", fallback=ONLY_ONE,
+                                **common(members, None))
         return outcome(ok[0].content, [ok[0].slot.model], members, None, info, ok)
     instruction = prompts.synthesis(ctx.question, [m.content for m in ok])
     call = Call(Slot(model, role="aggregator"), ctx.task("", instruction, output=True),
@@ -62,13 +72,14 @@ async def synthesis(ctx: ModeContext, model: str, members: list[MemberResult], s
     step = await stages.one("aggregation", call)
     if step.status == "ok":
         used = [m.slot.model for m in ok] + [model]
-        return outcome(step.content, used, members, step, details("synthesis", members, step),
-                       [step])
+        info = SynthesisDetails(aggregation="synthesis", fallback=None,
+                                **common(members, step))
+        return outcome(step.content, used, members, step, info, [step])
     pick = fallback_pick(ok)
     stages.say(pick.content)
-    info = details("synthesis", members, step, fallback=(
+    info = SynthesisDetails(aggregation="synthesis", fallback=(
         f"the aggregator failed; this is the answer of {pick.slot.model}, the one that agrees "
-        "most with the others"))
+        "most with the others"), **common(members, step))
     return outcome(pick.content, [pick.slot.model], members, step, info, [pick])
 
 
@@ -88,8 +99,9 @@ async def best_of_n(ctx: ModeContext, model: str, members: list[MemberResult], s
     winner = ok[picked.index] if picked else fallback_pick(ok)
     reason = picked.reason if picked else fallback
     stages.say(winner.content)
-    info = details("best_of_n", members, step, winner=winner.slot.model, reason=reason,
-                   verdict_method=picked.method if picked else "fallback", fallback=fallback)
+    info = BestOfNDetails(aggregation="best_of_n", fallback=fallback, winner=winner.slot.model,
+                          reason=reason, verdict_method=picked.method if picked else "fallback",
+                          **common(members, step))
     return outcome(winner.content, [winner.slot.model], members, step, info, [winner])
 
 
@@ -120,11 +132,11 @@ async def consensus(ctx: ModeContext, model: str, members: list[MemberResult], s
     winner = ok[found.index]
     ratio = len(found.agreeing) / len(ok)
     stages.say(winner.content)
-    info = details("consensus", members, step, winner=winner.slot.model,
-                   agreement=round(ratio, 3), agreement_level=agreement.level(
-                       len(found.agreeing), len(ok)),
-                   agreeing=[ok[i].slot.model for i in found.agreeing], method=method,
-                   reason=reason, fallback=fallback)
+    info = ConsensusDetails(
+        aggregation="consensus", fallback=fallback, winner=winner.slot.model,
+        agreement=round(ratio, 3), agreement_level=agreement.level(len(found.agreeing), len(ok)),
+        agreeing=[ok[i].slot.model for i in found.agreeing], method=method, reason=reason,
+        **common(members, step))
     return outcome(winner.content, [winner.slot.model], members, step, info, [winner])
 
 
@@ -144,14 +156,16 @@ async def union(ctx: ModeContext, model: str, members: list[MemberResult], stage
             points = agreement.parse_points(step.content, labels)
             named = [label for label in labels if any(label in p.models for p in points)]
             used = [*(named or labels), model]
-            info = details("union", members, step, points=[p.as_json() for p in points])
+            info = UnionDetails(aggregation="union", fallback=None, points=points,
+                                **common(members, step))
             return outcome(step.content, used, members, step, info, [step])
     local = agreement.local_union(labelled)
     content = agreement.render(local)
     stages.say(content)
     note = ONLY_ONE_LISTED if step is None else _fallback_note(
         step, "listed the answers' distinct sentences instead")
-    info = details("union", members, step, points=[p.as_json() for p in local], fallback=note)
+    info = UnionDetails(aggregation="union", fallback=note, points=local,
+                        **common(members, step))
     used = [label for label in labels if any(label in p.models for p in local)]
     return outcome(content, used, members, step, info, [m for m in ok if m.slot.model in used])
 
@@ -169,13 +183,15 @@ async def merged_json(ctx: ModeContext, aggregation: Aggregation,
     rejected = structured.problems(output, content)
     if not rejected:
         stages.say(content)
-        info = details(aggregation, members, None, method="fields")
+        info = MergedDetails(aggregation=aggregation, fallback=None, method="fields",
+                             **common(members, None))
         return outcome(content, [m.slot.model for m in ok], members, None, info, ok)
     pick = fallback_pick(ok)
     stages.say(pick.content)
-    info = details(aggregation, members, None, method="fallback", fallback=(
+    info = MergedDetails(aggregation=aggregation, method="fallback", fallback=(
         f"the field-by-field merge is not valid against the schema ({'; '.join(rejected)}); "
-        f"this is the answer of {pick.slot.model}, the one that agrees most with the others"))
+        f"this is the answer of {pick.slot.model}, the one that agrees most with the others"),
+        **common(members, None))
     return outcome(pick.content, [pick.slot.model], members, None, info, [pick])
 
 

@@ -7,9 +7,10 @@ from itertools import cycle
 
 from chorus.errors import InvalidModelOutput, InvalidRequest
 from chorus.modes import ExpertRole, ModeContext, lineup, prompts
+from chorus.modes.details import CouncilDetails, ErrorOut, Expert, as_json
 from chorus.modes.fanout import Call, all_failed, finish_of, succeeded, total_usage
 from chorus.modes.stages import Stages
-from chorus.types import JSON, Message, Outcome, Slot
+from chorus.types import Message, Outcome, Slot
 
 DEFAULT_EXPERTS: tuple[ExpertRole, ...] = (
     ExpertRole("Domain Expert", "deep knowledge of the subject: what is true, what the "
@@ -78,15 +79,8 @@ async def run(ctx: ModeContext, chosen: CouncilPlan, stages: Stages) -> Outcome:
     step = await stages.one("synthesis", Call(
         Slot(chosen.synthesizer, expert=SYNTHESIZER, role="synthesizer"),
         ctx.task("", instruction, output=True), answer=True))
-    info: JSON = {
-        "experts": [{"name": role.name, "perspective": role.perspective, "model": model,
-                     "persona": r.slot.persona, "status": r.status, "content": r.content,
-                     "error": r.error, "latency_ms": r.latency_ms}
-                    for (role, model), r in zip(chosen.experts, experts, strict=True)],
-        "synthesizer": chosen.synthesizer,
-        "synthesizer_status": step.status, "synthesizer_error": step.error, "fallback": None}
     used = [r.slot.model for _, r in ok]
-    content = step.content
+    content, fallback = step.content, None
     if step.status == "ok":
         used.append(chosen.synthesizer)
     elif ctx.options.output is not None:
@@ -94,9 +88,16 @@ async def run(ctx: ModeContext, chosen: CouncilPlan, stages: Stages) -> Outcome:
                                  f"{(step.error or {}).get('message')}")
     else:
         content = "\n\n".join(f"### {role.name}\n\n{r.content.strip()}" for role, r in ok)
-        info["fallback"] = ("the Synthesizer failed, so the answer gives each expert's view "
-                            "under its name")
+        fallback = ("the Synthesizer failed, so the answer gives each expert's view under its "
+                    "name")
         stages.say(content)
+    info = CouncilDetails(
+        experts=[Expert(name=role.name, perspective=role.perspective, model=model,
+                        persona=r.slot.persona, status=r.status, content=r.content,
+                        error=ErrorOut.of(r.error), latency_ms=r.latency_ms)
+                 for (role, model), r in zip(chosen.experts, experts, strict=True)],
+        synthesizer=chosen.synthesizer, synthesizer_status=step.status,
+        synthesizer_error=ErrorOut.of(step.error), fallback=fallback)
     sources = [step] if step.status == "ok" else [r for _, r in ok]
-    return Outcome(content, list(dict.fromkeys(used)), info, total_usage([*experts, step]),
-                   finish_of(sources))
+    return Outcome(content, list(dict.fromkeys(used)), as_json(info),
+                   total_usage([*experts, step]), finish_of(sources))

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from chorus.errors import InvalidModelOutput, InvalidRequest
-from chorus.modes import ModeContext, lineup, prompts, verdict
+from chorus.modes import ModeContext, details, lineup, prompts, verdict
 from chorus.modes.fanout import Call, all_failed, finish_of, total_usage
 from chorus.modes.stages import Stages
-from chorus.types import JSON, MemberResult, Outcome, Slot
+from chorus.types import MemberResult, Outcome, Slot
 
 ROUNDS = 3
-SIDES = ("pro", "con")
+Side = Literal["pro", "con"]
+SIDES: tuple[Side, ...] = ("pro", "con")
 DEFAULT_PERSONAS = {"pro": "advocate", "con": "critic", "judge": "impartial_judge"}
 
 
@@ -29,7 +31,7 @@ class DebatePlan:
 @dataclass(frozen=True, slots=True)
 class Speech:
     round: int
-    side: str
+    side: Side
     result: MemberResult
 
     @property
@@ -83,7 +85,7 @@ def _persona(ctx: ModeContext, chosen: DebatePlan, part: str) -> str:
     return ctx.options.personas.get(chosen.model(part)) or DEFAULT_PERSONAS[part]
 
 
-def _turn(ctx: ModeContext, chosen: DebatePlan, side: str, round_: int,
+def _turn(ctx: ModeContext, chosen: DebatePlan, side: Side, round_: int,
           speeches: Sequence[Speech]) -> Call:
     persona = _persona(ctx, chosen, side)
     instruction = prompts.debate_turn(ctx.question, side, transcript(speeches), round_)
@@ -118,15 +120,9 @@ async def run(ctx: ModeContext, chosen: DebatePlan, stages: Stages) -> Outcome:
     stages.say(closing)
     used = [s.result.slot.model for s in speeches if s.result.status == "ok"]
     used += [judge.slot.model] if judge.status == "ok" else []
-    info: JSON = {
-        "models": {"pro": chosen.pro, "con": chosen.con, "judge": chosen.judge},
-        "rounds": [{"round": r, **{s.side: s.result.as_json()
-                                   for s in speeches if s.round == r}}
-                   for r in range(ROUNDS + 1)],
-        "verdict": decision, "judge": judge.as_json()}
     spent = [*(s.result for s in speeches), judge]
-    content = "".join(map(section, speeches)) + closing
-    content, sources = content.rstrip(), spent
+    content = ("".join(map(section, speeches)) + closing).rstrip()
+    sources, answer = spent, None
     if ctx.options.output is not None:
         # The client asked for structured output: the answer is the Judge's, in its format,
         # written after the verdict; the transcript stays in `details`.
@@ -135,13 +131,16 @@ async def run(ctx: ModeContext, chosen: DebatePlan, stages: Stages) -> Outcome:
             raise InvalidModelOutput(f"the judge could not answer in the requested format: "
                                      f"{(answer.error or {}).get('message')}")
         spent, sources, content = [*spent, answer], [answer], answer.content
-        info["answer"] = answer.as_json()
-    return Outcome(content, list(dict.fromkeys(used)), info, total_usage(spent),
+    info = details.DebateDetails(
+        models=details.DebateModels(chosen.pro, chosen.con, chosen.judge),
+        rounds=[_round(speeches, r) for r in range(ROUNDS + 1)], verdict=decision,
+        judge=_judge(judge), answer=None if answer is None else _judge(answer))
+    return Outcome(content, list(dict.fromkeys(used)), details.as_json(info), total_usage(spent),
                    finish_of(sources))
 
 
 def _answer_call(ctx: ModeContext, chosen: DebatePlan, speeches: Sequence[Speech],
-                 decision: JSON) -> Call:
+                 decision: details.Verdict) -> Call:
     persona = _persona(ctx, chosen, "judge")
     instruction = prompts.debate_answer(ctx.question, transcript(speeches), decision)
     return Call(Slot(chosen.judge, persona=persona, role="answer"),
@@ -156,25 +155,49 @@ def _judge_call(ctx: ModeContext, chosen: DebatePlan, speeches: Sequence[Speech]
     return Call(Slot(chosen.judge, persona=persona, role="judge"), request)
 
 
-def _verdict(judge: MemberResult) -> JSON:
-    """The verdict object; a failed judge or an answer naming no winner gives winner null."""
+def _verdict(judge: MemberResult) -> details.Verdict:
+    """The verdict; a failed judge or an answer naming no winner gives winner None."""
     if judge.status != "ok":
-        return {"winner": None, "reasoning": None, "method": None, "error": judge.error}
+        return details.Verdict(winner=None, reasoning=None, method=None,
+                               error=details.ErrorOut.of(judge.error))
     found = verdict.debate(judge.content)
     if found is None:
-        return {"winner": None, "reasoning": judge.content.strip(), "method": None,
-                "error": {"code": "unreadable_verdict",
-                          "message": "the judge's answer names no winner"}}
-    return {"winner": found.winner, "reasoning": found.reasoning, "method": found.method,
-            "error": None}
+        return details.Verdict(winner=None, reasoning=judge.content.strip(), method=None,
+                               error=details.ErrorOut("unreadable_verdict",
+                                                      "the judge's answer names no winner"))
+    return details.Verdict(winner=found.winner, reasoning=found.reasoning, method=found.method,
+                           error=None)
 
 
-def _verdict_section(judge: MemberResult, decision: JSON) -> str:
+def _verdict_section(judge: MemberResult, decision: details.Verdict) -> str:
     title = f"### Verdict ({judge.slot.model})\n\n"
-    winner = decision["winner"]
+    winner = decision.winner
     if winner is None and judge.status != "ok":
         return f"{title}_The judge failed: {(judge.error or {}).get('message')}; no verdict._"
     if winner is None:
-        return f"{title}_The judge's answer named no winner:_\n\n{decision['reasoning']}"
+        return f"{title}_The judge's answer named no winner:_\n\n{decision.reasoning}"
     headline = "**Draw.**" if winner == "draw" else f"**{winner.capitalize()} wins.**"
-    return f"{title}{headline} {decision['reasoning']}".rstrip()
+    return f"{title}{headline} {decision.reasoning}".rstrip()
+
+
+def _round(speeches: Sequence[Speech], round_: int) -> details.Round:
+    said = {s.side: s for s in speeches if s.round == round_}
+    return details.Round(round=round_, pro=_speech(said.get("pro")),
+                         con=_speech(said.get("con")))
+
+
+def _speech(speech: Speech | None) -> details.Speech | None:
+    if speech is None:
+        return None
+    r = speech.result
+    return details.Speech(model=r.slot.model, persona=r.slot.persona, side=speech.side,
+                          round=speech.round, status=r.status, content=r.content,
+                          error=details.ErrorOut.of(r.error), latency_ms=r.latency_ms,
+                          usage=details.UsageOut.of(r.usage))
+
+
+def _judge(r: MemberResult) -> details.JudgeCall:
+    return details.JudgeCall(model=r.slot.model, persona=r.slot.persona, role=r.slot.role,
+                             status=r.status, content=r.content,
+                             error=details.ErrorOut.of(r.error), latency_ms=r.latency_ms,
+                             usage=details.UsageOut.of(r.usage))
