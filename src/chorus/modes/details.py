@@ -21,16 +21,37 @@ ABSENT_IF_NONE = {"absent_if_none": True}
 
 def as_json(value: object) -> Any:
     """A shape (and what it holds) as JSON, its fields in the order they are declared."""
-    if is_dataclass(value) and not isinstance(value, type):
-        out: JSON = {}
-        for f in fields(value):
-            item = getattr(value, f.name)
-            if item is not None or not f.metadata.get("absent_if_none"):
-                out[f.name] = as_json(item)
-        return out
+    cls = type(value)
+    if cls in _PLAIN:
+        return value
     if isinstance(value, list | tuple):
         return [as_json(item) for item in value]
-    return value
+    spec = _spec(cls)
+    if spec is None:
+        return value
+    out: JSON = {}
+    for name, absent_if_none in spec:
+        item = getattr(value, name)
+        if item is not None:
+            out[name] = as_json(item)
+        elif not absent_if_none:
+            out[name] = None
+    return out
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_SPECS: dict[type, tuple[tuple[str, bool], ...] | None] = {}
+
+
+def _spec(cls: type) -> tuple[tuple[str, bool], ...] | None:
+    """A dataclass's field names, each with whether it is left out while None; None for any
+    other type. Read once per class: serialising runs on every answer."""
+    try:
+        return _SPECS[cls]
+    except KeyError:
+        spec = tuple((f.name, bool(f.metadata.get("absent_if_none")))
+                     for f in fields(cls)) if is_dataclass(cls) else None
+        return _SPECS.setdefault(cls, spec)
 
 
 @dataclass(frozen=True, slots=True)
