@@ -21,25 +21,26 @@ ABSENT_IF_NONE = {"absent_if_none": True}
 
 def as_json(value: object) -> Any:
     """A shape (and what it holds) as JSON, its fields in the order they are declared."""
-    cls = type(value)
-    if cls in _PLAIN:
-        return value
-    if isinstance(value, list | tuple):
-        return [as_json(item) for item in value]
-    spec = _spec(cls)
+    if isinstance(value, _SEQUENCES):
+        return [item if type(item) in _PLAIN else as_json(item) for item in value]
+    spec = _spec(type(value))
     if spec is None:
         return value
     out: JSON = {}
     for name, absent_if_none in spec:
         item = getattr(value, name)
-        if item is not None:
+        if item is None:
+            if not absent_if_none:
+                out[name] = None
+        elif type(item) in _PLAIN:
+            out[name] = item
+        else:
             out[name] = as_json(item)
-        elif not absent_if_none:
-            out[name] = None
     return out
 
 
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+_PLAIN = frozenset({str, int, float, bool})
+_SEQUENCES = (list, tuple)
 _SPECS: dict[type, tuple[tuple[str, bool], ...] | None] = {}
 
 
