@@ -1,13 +1,16 @@
-"""Every mode's real answer has the documented shape (chorus.chat.answer), which /openapi.json
-shows: the contract is typed where clients read it."""
+"""Every mode's real answer has the documented shape (chorus.chat.answer, with each mode's
+details from chorus.modes.details), which /openapi.json shows: the shapes the modes build are
+the contract clients read."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
 from chorus.chat.answer import DETAILS, ChatAnswer
+from chorus.modes.details import as_json
 from tests.conftest import Harness
 
 CITY = {"type": "json_schema", "json_schema": {"name": "city", "schema": {
@@ -33,7 +36,13 @@ async def test_each_modes_answer_has_the_documented_shape(harness: Harness,
     assert response.status_code == 200, response.text
     answer = ChatAnswer.model_validate(response.json())
     assert isinstance(answer.details, DETAILS[answer.mode])
-    DETAILS[answer.mode].model_validate(response.json()["details"])
+    sent = response.json()["details"]
+    shaped = as_json(TypeAdapter(DETAILS[answer.mode]).validate_python(sent))
+    # Nothing sent that the shape leaves out, nothing the shape has that was not sent, and
+    # the mode's fields in the order the shape declares them (the turn adds `tools` last).
+    assert shaped == sent
+    web = ["tools", "sources", "searches"]
+    assert list(sent) == [k for k in shaped if k not in web] + [k for k in sent if k in web]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -42,6 +51,10 @@ async def test_openapi_describes_the_answer_and_each_modes_details(harness: Harn
     answer = document["paths"]["/v1/chat"]["post"]["responses"]["200"]
     assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/ChatAnswer")
     schemas = document["components"]["schemas"]
-    assert {"ChatAnswer", "SmartChatDetails", "EnsembleDetails", "DebateDetails",
-            "CouncilDetails", "Member"} <= set(schemas)
+    assert {"ChatAnswer", "SmartChatDetails", "SynthesisDetails", "BestOfNDetails",
+            "ConsensusDetails", "UnionDetails", "MergedDetails", "DebateDetails",
+            "CouncilDetails", "Member", "Step", "Speech", "Round", "Verdict", "Expert"
+            } <= set(schemas)
     assert "routed_to" in schemas["SmartChatDetails"]["properties"]
+    assert {"winner", "agreement", "agreeing"} <= set(schemas["ConsensusDetails"]["required"])
+    assert "answer" not in schemas["DebateDetails"]["required"]

@@ -96,7 +96,7 @@ def test_local_union_merges_the_same_point_and_keeps_the_rest() -> None:
         ("m-a", "Water boils at 100 degrees at sea level. Ice floats."),
         ("m-b", "- At sea level, water boils at 100 degrees.\n- Salt lowers the freezing point."),
     ])
-    assert [(p.text, p.models) for p in points] == [
+    assert [(p.point, p.models) for p in points] == [
         ("Water boils at 100 degrees at sea level.", ["m-a", "m-b"]),
         ("Ice floats.", ["m-a"]), ("Salt lowers the freezing point.", ["m-b"])]
     assert agreement.render(points).splitlines()[0] == \
@@ -106,5 +106,5 @@ def test_local_union_merges_the_same_point_and_keeps_the_rest() -> None:
 def test_parse_points_keeps_known_models_only() -> None:
     text = ("Intro line.\n- One. [m-a, m-b]\n* Two [`m-c`, someone]\n1. Three. [m-b].\n"
             "- No brackets here")
-    assert [(p.text, p.models) for p in agreement.parse_points(text, LABELS)] == [
+    assert [(p.point, p.models) for p in agreement.parse_points(text, LABELS)] == [
         ("One.", ["m-a", "m-b"]), ("Two", ["m-c"]), ("Three.", ["m-b"])]

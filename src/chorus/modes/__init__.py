@@ -1,18 +1,23 @@
 """The modes: compositions of model calls that emit one event vocabulary.
 
 Each mode module has `plan(ctx)`, which checks the request and decides who plays which part
-(raising InvalidRequest before anything is stored), and `run(ctx, plan)`, the mode's script.
+(raising InvalidRequest before anything is stored), and `run`, the mode's script: ensemble,
+debate and council await their stages in order and return the Outcome (chorus.modes.stages
+runs them and yields their events); smart_chat, one model's answer with no stages, yields
+that answer's events itself, sparing the hot path a task and a queue.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 from chorus.modes.base import ExpertRole, ModeContext, ModeOptions, Sampling
 
 # isort: split
 # The mode modules import the names above from this package, so they come after them.
 from chorus.modes import council, debate, ensemble, smart_chat
+from chorus.modes.stages import events
 from chorus.types import ModeEvent, ModeName
 
 __all__ = ["ExpertRole", "ModeContext", "ModeOptions", "Planned", "Sampling", "planned"]
@@ -31,20 +36,21 @@ class Planned:
 
 def planned(name: ModeName, ctx: ModeContext) -> Planned:
     """Check the request and plan the mode; InvalidRequest when it cannot run."""
+    caller = ctx.caller
     if name == "smart_chat":
         routed = smart_chat.plan(ctx)
         return Planned((routed.model,), lambda: smart_chat.run(ctx, routed))
     if name == "ensemble":
         members = ensemble.plan(ctx)
         return Planned(_unique(*members.models, members.aggregator),
-                       lambda: ensemble.run(ctx, members))
+                       lambda: events(caller, partial(ensemble.run, ctx, members)))
     if name == "debate":
         sides = debate.plan(ctx)
         return Planned(_unique(sides.pro, sides.con, sides.judge),
-                       lambda: debate.run(ctx, sides))
+                       lambda: events(caller, partial(debate.run, ctx, sides)))
     panel = council.plan(ctx)
     return Planned(_unique(*(m for _, m in panel.experts), panel.synthesizer),
-                   lambda: council.run(ctx, panel))
+                   lambda: events(caller, partial(council.run, ctx, panel)))
 
 
 def _unique(*models: str) -> tuple[str, ...]:

@@ -1,131 +1,115 @@
 """The four ways an ensemble turns its members' answers into one (api.md, exact meanings).
 
-Each runner gets the members' results (at least one succeeded) and yields the aggregator's
-events, the final answer's text and then the Outcome.
+Each runner gets the members' results (at least one succeeded), runs the aggregator or judge
+as the `aggregation` stage when it needs one, says the final answer's text and returns the
+Outcome.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypedDict
 
 from chorus.modes import ModeContext, agreement, prompts, structured, verdict
-from chorus.modes.fanout import Call, FanOut, finish_of, succeeded, total_usage
-from chorus.types import (
-    JSON,
-    Aggregation,
-    AnswerDelta,
-    MemberResult,
-    ModeEvent,
-    Outcome,
-    Slot,
-    Stage,
+from chorus.modes.details import (
+    BestOfNDetails,
+    ConsensusDetails,
+    EnsembleDetails,
+    Member,
+    MergedDetails,
+    Step,
+    SynthesisDetails,
+    UnionDetails,
+    as_json,
 )
+from chorus.modes.fanout import Call, finish_of, succeeded, total_usage
+from chorus.modes.stages import Stages
+from chorus.types import Aggregation, MemberResult, Outcome, Slot
 
-Runner = Callable[[ModeContext, str, list[MemberResult]], AsyncIterator[ModeEvent]]
+Runner = Callable[[ModeContext, str, list[MemberResult], Stages], Awaitable[Outcome]]
 ONLY_ONE = "only one model answered, so its answer is returned as it is"
 ONLY_ONE_LISTED = "only one model answered, so its answer is listed sentence by sentence"
 
 
-def member_json(result: MemberResult) -> JSON:
-    return {"model": result.slot.model, "persona": result.slot.persona, "status": result.status,
-            "content": result.content, "error": result.error, "latency_ms": result.latency_ms,
-            "usage": result.usage.as_json()}
+class Common(TypedDict):
+    """The details every aggregation gives, from its members and its aggregator's call."""
+
+    members: list[Member]
+    failed: list[str]
+    aggregator: Step | None
 
 
-def details(aggregation: Aggregation, members: Sequence[MemberResult],
-            step: MemberResult | None, **extra: object) -> JSON:
-    return {"aggregation": aggregation, "members": [member_json(m) for m in members],
+def common(members: Sequence[MemberResult], step: MemberResult | None) -> Common:
+    return {"members": [Member.of(m) for m in members],
             "failed": [m.slot.model for m in members if m.status != "ok"],
-            "aggregator": None if step is None else {
-                "model": step.slot.model, "role": step.slot.role, "status": step.status,
-                "error": step.error, "latency_ms": step.latency_ms,
-                "usage": step.usage.as_json()},
-            "fallback": None, **extra}
+            "aggregator": None if step is None else Step.of(step)}
 
 
 def outcome(content: str, used: Sequence[str], members: Sequence[MemberResult],
-            step: MemberResult | None, info: JSON, sources: Sequence[MemberResult]) -> Outcome:
+            step: MemberResult | None, info: EnsembleDetails, sources: Sequence[MemberResult]
+            ) -> Outcome:
     """The ensemble's answer; `sources` are the calls whose text `content` holds."""
     spent = [*members, *([step] if step else [])]
-    return Outcome(content, list(dict.fromkeys(used)), info, total_usage(spent),
+    return Outcome(content, list(dict.fromkeys(used)), as_json(info), total_usage(spent),
                    finish_of(sources))
-
-
-async def run_step(ctx: ModeContext, call: Call, out: list[MemberResult]
-                   ) -> AsyncIterator[ModeEvent]:
-    """One aggregator or judge call as the `aggregation` stage; its result lands in `out`."""
-    yield Stage("aggregation", "started")
-    fan = FanOut(ctx.caller, [call])
-    async for event in fan.events():
-        yield event
-    yield Stage("aggregation", "completed")
-    out.extend(fan.results)
 
 
 def fallback_pick(ok: Sequence[MemberResult]) -> MemberResult:
     return ok[agreement.most_agreeing([m.content for m in ok]).index]
 
 
-async def synthesis(ctx: ModeContext, model: str, members: list[MemberResult]
-                    ) -> AsyncIterator[ModeEvent]:
+async def synthesis(ctx: ModeContext, model: str, members: list[MemberResult], stages: Stages
+                   ) -> Outcome:
     ok = succeeded(members)
     if len(ok) == 1:
-        yield AnswerDelta(ok[0].content)
-        info = details("synthesis", members, None, fallback=ONLY_ONE)
-        yield outcome(ok[0].content, [ok[0].slot.model], members, None, info, ok)
-        return
+        stages.say(ok[0].content)
+        info = SynthesisDetails(aggregation="synthesis", fallback=ONLY_ONE,
+                                **common(members, None))
+        return outcome(ok[0].content, [ok[0].slot.model], members, None, info, ok)
     instruction = prompts.synthesis(ctx.question, [m.content for m in ok])
     call = Call(Slot(model, role="aggregator"), ctx.task("", instruction, output=True),
                 answer=True)
-    steps: list[MemberResult] = []
-    async for event in run_step(ctx, call, steps):
-        yield event
-    step = steps[0]
+    step = await stages.one("aggregation", call)
     if step.status == "ok":
         used = [m.slot.model for m in ok] + [model]
-        yield outcome(step.content, used, members, step, details("synthesis", members, step),
-                      [step])
-        return
+        info = SynthesisDetails(aggregation="synthesis", fallback=None,
+                                **common(members, step))
+        return outcome(step.content, used, members, step, info, [step])
     pick = fallback_pick(ok)
-    yield AnswerDelta(pick.content)
-    info = details("synthesis", members, step, fallback=(
+    stages.say(pick.content)
+    info = SynthesisDetails(aggregation="synthesis", fallback=(
         f"the aggregator failed; this is the answer of {pick.slot.model}, the one that agrees "
-        "most with the others"))
-    yield outcome(pick.content, [pick.slot.model], members, step, info, [pick])
+        "most with the others"), **common(members, step))
+    return outcome(pick.content, [pick.slot.model], members, step, info, [pick])
 
 
-async def best_of_n(ctx: ModeContext, model: str, members: list[MemberResult]
-                    ) -> AsyncIterator[ModeEvent]:
+async def best_of_n(ctx: ModeContext, model: str, members: list[MemberResult], stages: Stages
+                   ) -> Outcome:
     ok = succeeded(members)
     step: MemberResult | None = None
     picked: verdict.Choice | None = None
     fallback: str | None = ONLY_ONE if len(ok) == 1 else None
     if len(ok) > 1:
         instruction = prompts.best_of_n(ctx.question, [m.content for m in ok])
-        steps: list[MemberResult] = []
-        async for event in run_step(ctx, Call(Slot(model, role="judge"),
-                                              ctx.task("", instruction)), steps):
-            yield event
-        step = steps[0]
+        step = await stages.one("aggregation", Call(Slot(model, role="judge"),
+                                                    ctx.task("", instruction)))
         picked = _choice(step, ok)
         if picked is None:
             fallback = _fallback_note(step, "chose the answer that agrees most with the others")
     winner = ok[picked.index] if picked else fallback_pick(ok)
     reason = picked.reason if picked else fallback
-    yield AnswerDelta(winner.content)
-    info = details("best_of_n", members, step, winner=winner.slot.model, reason=reason,
-                   verdict_method=picked.method if picked else "fallback", fallback=fallback)
-    yield outcome(winner.content, [winner.slot.model], members, step, info, [winner])
+    stages.say(winner.content)
+    info = BestOfNDetails(aggregation="best_of_n", fallback=fallback, winner=winner.slot.model,
+                          reason=reason, verdict_method=picked.method if picked else "fallback",
+                          **common(members, step))
+    return outcome(winner.content, [winner.slot.model], members, step, info, [winner])
 
 
-async def consensus(ctx: ModeContext, model: str, members: list[MemberResult]
-                    ) -> AsyncIterator[ModeEvent]:
+async def consensus(ctx: ModeContext, model: str, members: list[MemberResult], stages: Stages
+                   ) -> Outcome:
     ok = succeeded(members)
     if ctx.options.output is not None and len(ok) > 1:
-        async for event in merged_json(ctx, "consensus", members, structured.merge_majority):
-            yield event
-        return
+        return await merged_json(ctx, "consensus", members, structured.merge_majority, stages)
     texts = [m.content for m in ok]
     step: MemberResult | None = None
     reason: str | None = None
@@ -136,11 +120,8 @@ async def consensus(ctx: ModeContext, model: str, members: list[MemberResult]
         found, method = agreement.vote(texts, ctx.question), "vote"
     else:
         instruction = prompts.consensus(ctx.question, texts)
-        steps: list[MemberResult] = []
-        async for event in run_step(ctx, Call(Slot(model, role="judge"),
-                                              ctx.task("", instruction)), steps):
-            yield event
-        step = steps[0]
+        step = await stages.one("aggregation", Call(Slot(model, role="judge"),
+                                                    ctx.task("", instruction)))
         picked = _choice(step, ok)
         if picked is not None:
             found, method, reason = agreement.Agreement(picked.index, picked.agreeing), \
@@ -150,52 +131,48 @@ async def consensus(ctx: ModeContext, model: str, members: list[MemberResult]
             fallback = _fallback_note(step, "measured agreement by word overlap")
     winner = ok[found.index]
     ratio = len(found.agreeing) / len(ok)
-    yield AnswerDelta(winner.content)
-    info = details("consensus", members, step, winner=winner.slot.model,
-                   agreement=round(ratio, 3), agreement_level=agreement.level(
-                       len(found.agreeing), len(ok)),
-                   agreeing=[ok[i].slot.model for i in found.agreeing], method=method,
-                   reason=reason, fallback=fallback)
-    yield outcome(winner.content, [winner.slot.model], members, step, info, [winner])
+    stages.say(winner.content)
+    info = ConsensusDetails(
+        aggregation="consensus", fallback=fallback, winner=winner.slot.model,
+        agreement=round(ratio, 3), agreement_level=agreement.level(len(found.agreeing), len(ok)),
+        agreeing=[ok[i].slot.model for i in found.agreeing], method=method, reason=reason,
+        **common(members, step))
+    return outcome(winner.content, [winner.slot.model], members, step, info, [winner])
 
 
-async def union(ctx: ModeContext, model: str, members: list[MemberResult]
-                ) -> AsyncIterator[ModeEvent]:
+async def union(ctx: ModeContext, model: str, members: list[MemberResult], stages: Stages
+               ) -> Outcome:
     ok = succeeded(members)
     if ctx.options.output is not None and len(ok) > 1:
-        async for event in merged_json(ctx, "union", members, structured.merge_union):
-            yield event
-        return
+        return await merged_json(ctx, "union", members, structured.merge_union, stages)
     labelled = [(m.slot.model, m.content) for m in ok]
     labels = [label for label, _ in labelled]
     step: MemberResult | None = None
     if len(ok) > 1:
         instruction = prompts.union(ctx.question, labelled)
         call = Call(Slot(model, role="aggregator"), ctx.task("", instruction), answer=True)
-        steps: list[MemberResult] = []
-        async for event in run_step(ctx, call, steps):
-            yield event
-        step = steps[0]
+        step = await stages.one("aggregation", call)
         if step.status == "ok":
             points = agreement.parse_points(step.content, labels)
             named = [label for label in labels if any(label in p.models for p in points)]
             used = [*(named or labels), model]
-            info = details("union", members, step, points=[p.as_json() for p in points])
-            yield outcome(step.content, used, members, step, info, [step])
-            return
+            info = UnionDetails(aggregation="union", fallback=None, points=points,
+                                **common(members, step))
+            return outcome(step.content, used, members, step, info, [step])
     local = agreement.local_union(labelled)
     content = agreement.render(local)
-    yield AnswerDelta(content)
+    stages.say(content)
     note = ONLY_ONE_LISTED if step is None else _fallback_note(
         step, "listed the answers' distinct sentences instead")
-    info = details("union", members, step, points=[p.as_json() for p in local], fallback=note)
+    info = UnionDetails(aggregation="union", fallback=note, points=local,
+                        **common(members, step))
     used = [label for label in labels if any(label in p.models for p in local)]
-    yield outcome(content, used, members, step, info, [m for m in ok if m.slot.model in used])
+    return outcome(content, used, members, step, info, [m for m in ok if m.slot.model in used])
 
 
 async def merged_json(ctx: ModeContext, aggregation: Aggregation,
-                      members: list[MemberResult], merge: Callable[[list[Any]], Any]
-                      ) -> AsyncIterator[ModeEvent]:
+                      members: list[MemberResult], merge: Callable[[list[Any]], Any],
+                      stages: Stages) -> Outcome:
     """Structured answers merged field by field, with no model call: each member's JSON has
     been checked against the schema. A merge the schema rejects (two fields that must agree,
     say) falls back to the answer that agrees most with the others."""
@@ -205,16 +182,17 @@ async def merged_json(ctx: ModeContext, aggregation: Aggregation,
     content = structured.dumps(merge([structured.parse(m.content) for m in ok]))
     rejected = structured.problems(output, content)
     if not rejected:
-        yield AnswerDelta(content)
-        info = details(aggregation, members, None, method="fields")
-        yield outcome(content, [m.slot.model for m in ok], members, None, info, ok)
-        return
+        stages.say(content)
+        info = MergedDetails(aggregation=aggregation, fallback=None, method="fields",
+                             **common(members, None))
+        return outcome(content, [m.slot.model for m in ok], members, None, info, ok)
     pick = fallback_pick(ok)
-    yield AnswerDelta(pick.content)
-    info = details(aggregation, members, None, method="fallback", fallback=(
+    stages.say(pick.content)
+    info = MergedDetails(aggregation=aggregation, method="fallback", fallback=(
         f"the field-by-field merge is not valid against the schema ({'; '.join(rejected)}); "
-        f"this is the answer of {pick.slot.model}, the one that agrees most with the others"))
-    yield outcome(pick.content, [pick.slot.model], members, None, info, [pick])
+        f"this is the answer of {pick.slot.model}, the one that agrees most with the others"),
+        **common(members, None))
+    return outcome(pick.content, [pick.slot.model], members, None, info, [pick])
 
 
 def _choice(step: MemberResult, ok: Sequence[MemberResult]) -> verdict.Choice | None:

@@ -38,11 +38,10 @@ class Agreement:
 
 @dataclass(slots=True)
 class Point:
-    text: str
-    models: list[str] = field(default_factory=list)
+    """A distinct point of a union, and the models that made it (in `details` as it is)."""
 
-    def as_json(self) -> dict[str, object]:
-        return {"point": self.text, "models": list(self.models)}
+    point: str
+    models: list[str] = field(default_factory=list)
 
 
 def words(text: str) -> list[str]:
@@ -133,7 +132,7 @@ def local_union(answers: Sequence[tuple[str, str]]) -> list[Point]:
 
 
 def render(points: Sequence[Point]) -> str:
-    return "\n".join(f"- {p.text} [{', '.join(p.models)}]" for p in points)
+    return "\n".join(f"- {p.point} [{', '.join(p.models)}]" for p in points)
 
 
 _POINT_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+?)\s*\[([^\[\]]+)\]\s*\.?\s*$")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from itertools import cycle
 
 from chorus.errors import InvalidModelOutput, InvalidRequest
 from chorus.modes import ExpertRole, ModeContext, lineup, prompts
-from chorus.modes.fanout import Call, FanOut, all_failed, finish_of, succeeded, total_usage
-from chorus.types import JSON, AnswerDelta, Message, ModeEvent, Outcome, Slot, Stage
+from chorus.modes.details import CouncilDetails, ErrorOut, Expert, as_json
+from chorus.modes.fanout import Call, all_failed, finish_of, succeeded, total_usage
+from chorus.modes.stages import Stages
+from chorus.types import Message, Outcome, Slot
 
 DEFAULT_EXPERTS: tuple[ExpertRole, ...] = (
     ExpertRole("Domain Expert", "deep knowledge of the subject: what is true, what the "
@@ -61,7 +62,7 @@ def plan(ctx: ModeContext) -> CouncilPlan:
         ctx, models, pooled=source == "the model pool"))
 
 
-async def run(ctx: ModeContext, chosen: CouncilPlan) -> AsyncIterator[ModeEvent]:
+async def run(ctx: ModeContext, chosen: CouncilPlan, stages: Stages) -> Outcome:
     calls = []
     for role, model in chosen.experts:
         persona = ctx.options.personas.get(model)
@@ -69,34 +70,17 @@ async def run(ctx: ModeContext, chosen: CouncilPlan) -> AsyncIterator[ModeEvent]
                                            prompts.expert(role))))
         request = ctx.request(Message("system", system), *ctx.conversation)
         calls.append(Call(Slot(model, persona=persona, expert=role.name), request))
-    yield Stage("experts", "started")
-    fan = FanOut(ctx.caller, calls)
-    async for event in fan.events():
-        yield event
-    yield Stage("experts", "completed")
-    experts = fan.results
-    ok = [(role, r) for (role, _), r in zip(chosen.experts, experts, strict=True)
-          if r.status == "ok"]
+    experts = await stages.run("experts", calls)
     if not succeeded(experts):
         raise all_failed(experts)
+    ok = [(role, r) for (role, _), r in zip(chosen.experts, experts, strict=True)
+          if r.status == "ok"]
     instruction = prompts.synthesizer(ctx.question, [(role, r.content) for role, r in ok])
-    call = Call(Slot(chosen.synthesizer, expert=SYNTHESIZER, role="synthesizer"),
-                ctx.task("", instruction, output=True), answer=True)
-    yield Stage("synthesis", "started")
-    fan = FanOut(ctx.caller, [call])
-    async for event in fan.events():
-        yield event
-    yield Stage("synthesis", "completed")
-    step = fan.results[0]
-    info: JSON = {
-        "experts": [{"name": role.name, "perspective": role.perspective, "model": model,
-                     "persona": r.slot.persona, "status": r.status, "content": r.content,
-                     "error": r.error, "latency_ms": r.latency_ms}
-                    for (role, model), r in zip(chosen.experts, experts, strict=True)],
-        "synthesizer": chosen.synthesizer,
-        "synthesizer_status": step.status, "synthesizer_error": step.error, "fallback": None}
+    step = await stages.one("synthesis", Call(
+        Slot(chosen.synthesizer, expert=SYNTHESIZER, role="synthesizer"),
+        ctx.task("", instruction, output=True), answer=True))
     used = [r.slot.model for _, r in ok]
-    content = step.content
+    content, fallback = step.content, None
     if step.status == "ok":
         used.append(chosen.synthesizer)
     elif ctx.options.output is not None:
@@ -104,9 +88,16 @@ async def run(ctx: ModeContext, chosen: CouncilPlan) -> AsyncIterator[ModeEvent]
                                  f"{(step.error or {}).get('message')}")
     else:
         content = "\n\n".join(f"### {role.name}\n\n{r.content.strip()}" for role, r in ok)
-        info["fallback"] = ("the Synthesizer failed, so the answer gives each expert's view "
-                            "under its name")
-        yield AnswerDelta(content)
+        fallback = ("the Synthesizer failed, so the answer gives each expert's view under its "
+                    "name")
+        stages.say(content)
+    info = CouncilDetails(
+        experts=[Expert(name=role.name, perspective=role.perspective, model=model,
+                        persona=r.slot.persona, status=r.status, content=r.content,
+                        error=ErrorOut.of(r.error), latency_ms=r.latency_ms)
+                 for (role, model), r in zip(chosen.experts, experts, strict=True)],
+        synthesizer=chosen.synthesizer, synthesizer_status=step.status,
+        synthesizer_error=ErrorOut.of(step.error), fallback=fallback)
     sources = [step] if step.status == "ok" else [r for _, r in ok]
-    yield Outcome(content, list(dict.fromkeys(used)), info, total_usage([*experts, step]),
-                  finish_of(sources))
+    return Outcome(content, list(dict.fromkeys(used)), as_json(info),
+                   total_usage([*experts, step]), finish_of(sources))

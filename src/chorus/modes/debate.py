@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from chorus.errors import InvalidModelOutput, InvalidRequest
-from chorus.modes import ModeContext, lineup, prompts, verdict
-from chorus.modes.fanout import Call, FanOut, all_failed, finish_of, total_usage
-from chorus.types import (
-    JSON,
-    AnswerDelta,
-    MemberResult,
-    ModeEvent,
-    Outcome,
-    Slot,
-    Stage,
-)
+from chorus.modes import ModeContext, details, lineup, prompts, verdict
+from chorus.modes.fanout import Call, all_failed, finish_of, total_usage
+from chorus.modes.stages import Stages
+from chorus.types import MemberResult, Outcome, Slot
 
 ROUNDS = 3
-SIDES = ("pro", "con")
+Side = Literal["pro", "con"]
+SIDES: tuple[Side, ...] = ("pro", "con")
 DEFAULT_PERSONAS = {"pro": "advocate", "con": "critic", "judge": "impartial_judge"}
 
 
@@ -36,7 +31,7 @@ class DebatePlan:
 @dataclass(frozen=True, slots=True)
 class Speech:
     round: int
-    side: str
+    side: Side
     result: MemberResult
 
     @property
@@ -90,7 +85,7 @@ def _persona(ctx: ModeContext, chosen: DebatePlan, part: str) -> str:
     return ctx.options.personas.get(chosen.model(part)) or DEFAULT_PERSONAS[part]
 
 
-def _turn(ctx: ModeContext, chosen: DebatePlan, side: str, round_: int,
+def _turn(ctx: ModeContext, chosen: DebatePlan, side: Side, round_: int,
           speeches: Sequence[Speech]) -> Call:
     persona = _persona(ctx, chosen, side)
     instruction = prompts.debate_turn(ctx.question, side, transcript(speeches), round_)
@@ -98,74 +93,58 @@ def _turn(ctx: ModeContext, chosen: DebatePlan, side: str, round_: int,
     return Call(Slot(chosen.model(side), persona=persona, side=side, round=round_), request)
 
 
-async def run(ctx: ModeContext, chosen: DebatePlan) -> AsyncIterator[ModeEvent]:
+async def run(ctx: ModeContext, chosen: DebatePlan, stages: Stages) -> Outcome:
     speeches: list[Speech] = []
-    parts: list[str] = []
-    yield Stage("openings", "started", round=0)
-    fan = FanOut(ctx.caller, [_turn(ctx, chosen, side, 0, ()) for side in SIDES])
-    async for event in fan.events():
-        yield event
-    yield Stage("openings", "completed", round=0)
-    if all(r.status != "ok" for r in fan.results):
-        raise all_failed(fan.results)
-    for side, result in zip(SIDES, fan.results, strict=True):
-        speeches.append(Speech(0, side, result))
-        parts.append(section(speeches[-1]))
-        yield AnswerDelta(parts[-1])
+
+    def spoken(speech: Speech) -> None:
+        speeches.append(speech)
+        stages.say(section(speech))
+
+    openings = await stages.run("openings", [_turn(ctx, chosen, side, 0, ()) for side in SIDES],
+                                round=0)
+    if all(r.status != "ok" for r in openings):
+        raise all_failed(openings)
+    for side, result in zip(SIDES, openings, strict=True):
+        spoken(Speech(0, side, result))
     for round_ in range(1, ROUNDS + 1):
-        yield Stage("round", "started", round=round_)
-        # A side that failed once is not called again: a hung model would cost a timeout a turn.
-        failed = {s.side for s in speeches if s.result.status != "ok"}
-        for side in (side for side in SIDES if side not in failed):
-            fan = FanOut(ctx.caller, [_turn(ctx, chosen, side, round_, speeches)])
-            async for event in fan.events():
-                yield event
-            speeches.append(Speech(round_, side, fan.results[0]))
-            parts.append(section(speeches[-1]))
-            yield AnswerDelta(parts[-1])
-        yield Stage("round", "completed", round=round_)
-    yield Stage("verdict", "started")
-    fan = FanOut(ctx.caller, [_judge_call(ctx, chosen, speeches)])
-    async for event in fan.events():
-        yield event
-    yield Stage("verdict", "completed")
-    judge = fan.results[0]
+        with stages.stage("round", round=round_):
+            # A side that failed once is not called again: a hung model would cost a timeout
+            # a turn.
+            failed = {s.side for s in speeches if s.result.status != "ok"}
+            for side in (side for side in SIDES if side not in failed):
+                turn = _turn(ctx, chosen, side, round_, speeches)
+                spoken(Speech(round_, side, await stages.call(turn)))
+    judge = await stages.one("verdict", _judge_call(ctx, chosen, speeches))
     decision = _verdict(judge)
-    parts.append(_verdict_section(judge, decision))
-    yield AnswerDelta(parts[-1])
+    closing = _verdict_section(judge, decision)
+    stages.say(closing)
     used = [s.result.slot.model for s in speeches if s.result.status == "ok"]
     used += [judge.slot.model] if judge.status == "ok" else []
-    info: JSON = {
-        "models": {"pro": chosen.pro, "con": chosen.con, "judge": chosen.judge},
-        "rounds": [{"round": r, **{s.side: s.result.as_json()
-                                   for s in speeches if s.round == r}}
-                   for r in range(ROUNDS + 1)],
-        "verdict": decision, "judge": judge.as_json()}
     spent = [*(s.result for s in speeches), judge]
-    content, sources = "".join(parts).rstrip(), spent
+    content = ("".join(map(section, speeches)) + closing).rstrip()
+    sources, answer = spent, None
     if ctx.options.output is not None:
         # The client asked for structured output: the answer is the Judge's, in its format,
         # written after the verdict; the transcript stays in `details`.
-        final = await _structured_answer(ctx, chosen, speeches, decision)
-        async for event in final.events():
-            yield event
-        answer = final.results[0]
+        answer = await stages.call(_answer_call(ctx, chosen, speeches, decision))
         if answer.status != "ok":
             raise InvalidModelOutput(f"the judge could not answer in the requested format: "
                                      f"{(answer.error or {}).get('message')}")
         spent, sources, content = [*spent, answer], [answer], answer.content
-        info["answer"] = answer.as_json()
-    yield Outcome(content, list(dict.fromkeys(used)), info, total_usage(spent),
-                  finish_of(sources))
+    info = details.DebateDetails(
+        models=details.DebateModels(chosen.pro, chosen.con, chosen.judge),
+        rounds=[_round(speeches, r) for r in range(ROUNDS + 1)], verdict=decision,
+        judge=_judge(judge), answer=None if answer is None else _judge(answer))
+    return Outcome(content, list(dict.fromkeys(used)), details.as_json(info), total_usage(spent),
+                   finish_of(sources))
 
 
-async def _structured_answer(ctx: ModeContext, chosen: DebatePlan, speeches: Sequence[Speech],
-                             decision: JSON) -> FanOut:
+def _answer_call(ctx: ModeContext, chosen: DebatePlan, speeches: Sequence[Speech],
+                 decision: details.Verdict) -> Call:
     persona = _persona(ctx, chosen, "judge")
     instruction = prompts.debate_answer(ctx.question, transcript(speeches), decision)
-    call = Call(Slot(chosen.judge, persona=persona, role="answer"),
+    return Call(Slot(chosen.judge, persona=persona, role="answer"),
                 ctx.task(ctx.system_for(persona), instruction, output=True))
-    return FanOut(ctx.caller, [call])
 
 
 def _judge_call(ctx: ModeContext, chosen: DebatePlan, speeches: Sequence[Speech]) -> Call:
@@ -176,25 +155,49 @@ def _judge_call(ctx: ModeContext, chosen: DebatePlan, speeches: Sequence[Speech]
     return Call(Slot(chosen.judge, persona=persona, role="judge"), request)
 
 
-def _verdict(judge: MemberResult) -> JSON:
-    """The verdict object; a failed judge or an answer naming no winner gives winner null."""
+def _verdict(judge: MemberResult) -> details.Verdict:
+    """The verdict; a failed judge or an answer naming no winner gives winner None."""
     if judge.status != "ok":
-        return {"winner": None, "reasoning": None, "method": None, "error": judge.error}
+        return details.Verdict(winner=None, reasoning=None, method=None,
+                               error=details.ErrorOut.of(judge.error))
     found = verdict.debate(judge.content)
     if found is None:
-        return {"winner": None, "reasoning": judge.content.strip(), "method": None,
-                "error": {"code": "unreadable_verdict",
-                          "message": "the judge's answer names no winner"}}
-    return {"winner": found.winner, "reasoning": found.reasoning, "method": found.method,
-            "error": None}
+        return details.Verdict(winner=None, reasoning=judge.content.strip(), method=None,
+                               error=details.ErrorOut("unreadable_verdict",
+                                                      "the judge's answer names no winner"))
+    return details.Verdict(winner=found.winner, reasoning=found.reasoning, method=found.method,
+                           error=None)
 
 
-def _verdict_section(judge: MemberResult, decision: JSON) -> str:
+def _verdict_section(judge: MemberResult, decision: details.Verdict) -> str:
     title = f"### Verdict ({judge.slot.model})\n\n"
-    winner = decision["winner"]
+    winner = decision.winner
     if winner is None and judge.status != "ok":
         return f"{title}_The judge failed: {(judge.error or {}).get('message')}; no verdict._"
     if winner is None:
-        return f"{title}_The judge's answer named no winner:_\n\n{decision['reasoning']}"
+        return f"{title}_The judge's answer named no winner:_\n\n{decision.reasoning}"
     headline = "**Draw.**" if winner == "draw" else f"**{winner.capitalize()} wins.**"
-    return f"{title}{headline} {decision['reasoning']}".rstrip()
+    return f"{title}{headline} {decision.reasoning}".rstrip()
+
+
+def _round(speeches: Sequence[Speech], round_: int) -> details.Round:
+    said = {s.side: s for s in speeches if s.round == round_}
+    return details.Round(round=round_, pro=_speech(said.get("pro")),
+                         con=_speech(said.get("con")))
+
+
+def _speech(speech: Speech | None) -> details.Speech | None:
+    if speech is None:
+        return None
+    r = speech.result
+    return details.Speech(model=r.slot.model, persona=r.slot.persona, side=speech.side,
+                          round=speech.round, status=r.status, content=r.content,
+                          error=details.ErrorOut.of(r.error), latency_ms=r.latency_ms,
+                          usage=details.UsageOut.of(r.usage))
+
+
+def _judge(r: MemberResult) -> details.JudgeCall:
+    return details.JudgeCall(model=r.slot.model, persona=r.slot.persona, role=r.slot.role,
+                             status=r.status, content=r.content,
+                             error=details.ErrorOut.of(r.error), latency_ms=r.latency_ms,
+                             usage=details.UsageOut.of(r.usage))

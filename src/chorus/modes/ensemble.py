@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from chorus.errors import InvalidRequest
 from chorus.modes import ModeContext, aggregations, lineup
-from chorus.modes.fanout import Call, FanOut, all_failed, succeeded
-from chorus.types import Aggregation, ModeEvent, Slot, Stage
+from chorus.modes.fanout import Call, all_failed, succeeded
+from chorus.modes.stages import Stages
+from chorus.types import Aggregation, Outcome, Slot
 
 MIN_MODELS, MAX_MODELS = 2, 5
 DEFAULT_COUNT = 2
@@ -40,19 +40,14 @@ def plan(ctx: ModeContext) -> EnsemblePlan:
         ctx, models, pooled=source == "the model pool"))
 
 
-async def run(ctx: ModeContext, chosen: EnsemblePlan) -> AsyncIterator[ModeEvent]:
+async def run(ctx: ModeContext, chosen: EnsemblePlan, stages: Stages) -> Outcome:
     calls = []
     for model in chosen.models:
         persona = ctx.options.personas.get(model)
         request = ctx.request(*ctx.system_for(persona), *ctx.conversation, output=True)
         calls.append(Call(Slot(model, persona=persona), request))
-    yield Stage("members", "started")
-    fan = FanOut(ctx.caller, calls)
-    async for event in fan.events():
-        yield event
-    yield Stage("members", "completed")
-    if not succeeded(fan.results):
-        raise all_failed(fan.results)
+    members = await stages.run("members", calls)
+    if not succeeded(members):
+        raise all_failed(members)
     aggregate = aggregations.RUNNERS[chosen.aggregation]
-    async for event in aggregate(ctx, chosen.aggregator, fan.results):
-        yield event
+    return await aggregate(ctx, chosen.aggregator, members, stages)

@@ -1,9 +1,9 @@
 """Members run at once; their events reach the consumer the moment each one happens.
 
-Every member is a task that puts its events on one queue; `FanOut.events()` yields them in
-arrival order, so a slow member never holds back a fast one. Closing or cancelling the
-iteration cancels every member task (and with it the member's upstream call) and waits for
-them, so nothing of the request keeps running after the client is gone.
+Every member is a task that emits its events as they happen (onto the script's queue,
+chorus.modes.stages), so a slow member never holds back a fast one. Cancelling `run_all`
+cancels every member task (and with it the member's upstream call) and waits for them, so
+nothing of the request keeps running after the client is gone.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from chorus.calls import Caller
 from chorus.errors import ChorusError, InvalidModelOutput, UpstreamError, UpstreamTimeout
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 STOP_WAIT_S = 5.0
 """How long closing waits for cancelled members to unwind before it gives up on them."""
 
+Emit = Callable[[ModeEvent], None]
+"""Where a member's events go the moment they happen."""
+
 
 @dataclass(frozen=True, slots=True)
 class Call:
@@ -52,8 +56,7 @@ def error_of(exc: ChorusError) -> dict[str, object]:
     return {"code": exc.code, "message": exc.message}
 
 
-async def run_member(caller: Caller, call: Call, emit: Callable[[ModeEvent], None]
-                     ) -> MemberResult:
+async def run_member(caller: Caller, call: Call, emit: Emit) -> MemberResult:
     """Stream one call, emitting its events; a failure becomes a failed result, not a raise."""
     slot = call.slot
     emit(MemberStarted(slot))
@@ -90,43 +93,29 @@ async def run_member(caller: Caller, call: Call, emit: Callable[[ModeEvent], Non
     return result
 
 
-class FanOut:
-    """Runs calls in parallel; iterate `events()`, then read `results` in call order."""
+async def run_all(caller: Caller, calls: Sequence[Call], emit: Emit) -> list[MemberResult]:
+    """Every call at once, each emitting its events as they happen; the results in call order.
 
-    def __init__(self, caller: Caller, calls: Sequence[Call]) -> None:
-        self.caller = caller
-        self.calls = tuple(calls)
-        self.results: list[MemberResult] = []
-
-    async def events(self) -> AsyncIterator[ModeEvent]:
-        queue: asyncio.Queue[ModeEvent | asyncio.Task[MemberResult]] = asyncio.Queue()
-        tasks: list[asyncio.Task[MemberResult]] = []
-        for call in self.calls:
-            task = asyncio.create_task(run_member(self.caller, call, queue.put_nowait))
-            # The done callback runs after the task's last event was queued, so a member's
-            # task arrives on the queue only once all of its events are there.
-            task.add_done_callback(queue.put_nowait)
-            tasks.append(task)
-        try:
-            remaining = len(tasks)
-            while remaining:
-                item = await queue.get()
-                if isinstance(item, asyncio.Task):
-                    remaining -= 1
-                    if not item.cancelled() and (exc := item.exception()) is not None:
-                        raise exc
-                    continue
-                yield item
-            self.results = [task.result() for task in tasks]
-        finally:
-            await stop(tasks)
+    A single call runs in the awaiting task itself. Cancelling this cancels every member and
+    waits for it; a member's unexpected error (a bug, never a model's failure) is raised."""
+    if len(calls) == 1:
+        return [await run_member(caller, calls[0], emit)]
+    tasks = [asyncio.create_task(run_member(caller, call, emit)) for call in calls]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:
+            if task.done() and (exc := task.exception()) is not None:
+                raise exc
+        return [task.result() for task in tasks]
+    finally:
+        await stop(tasks)
 
 
-async def stop(tasks: Sequence[asyncio.Task[MemberResult]]) -> None:
-    """Cancel unfinished members and wait for them to unwind their upstream calls.
+async def stop(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Cancel unfinished tasks (members, a script) and wait for them to unwind their calls.
 
     The server cancels a disconnected request at every await (anyio cancel scopes), so a
-    repeated cancellation while waiting is noted and re-raised once the members are gone.
+    repeated cancellation while waiting is noted and re-raised once the tasks are gone.
     """
     pending = {task for task in tasks if not task.done()}
     for task in pending:
@@ -136,7 +125,7 @@ async def stop(tasks: Sequence[asyncio.Task[MemberResult]]) -> None:
     while pending := {task for task in pending if not task.done()}:
         left = deadline - time.monotonic()
         if left <= 0:
-            log.warning("%d member calls did not stop within %.0fs", len(pending), STOP_WAIT_S)
+            log.warning("%d tasks did not stop within %.0fs", len(pending), STOP_WAIT_S)
             break
         try:
             await asyncio.wait(pending, timeout=left)

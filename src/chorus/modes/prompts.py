@@ -5,9 +5,10 @@ Judges are asked for JSON only; verdict.py still reads answers that ignore that.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from chorus.modes import ExpertRole
+from chorus.modes.details import Verdict
 
 Labelled = tuple[str, str]
 """(label, text): an answer and who or what it is shown as."""
@@ -91,10 +92,9 @@ def debate_judge(question: str, transcript: str, failures: Sequence[str]) -> str
         '{"winner": "pro" | "con" | "draw", "reasoning": "<two to four sentences>"}')
 
 
-def debate_answer(question: str, transcript: str, verdict: Mapping[str, object]) -> str:
-    winner = verdict.get("winner")
-    outcome = (f"The verdict: {winner} won. {verdict.get('reasoning') or ''}".strip()
-               if winner else "The debate ended without a verdict.")
+def debate_answer(question: str, transcript: str, verdict: Verdict) -> str:
+    outcome = (f"The verdict: {verdict.winner} won. {verdict.reasoning or ''}".strip()
+               if verdict.winner else "The debate ended without a verdict.")
     return (
         "A formal debate between Pro and Con has been held on the question below, and judged."
         f"\n\nQuestion: {question}\n\nTranscript:\n\n{transcript}\n\n{outcome}\n\n"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from chorus.errors import InvalidRequest
 from chorus.modes import ModeContext, router
 from chorus.modes.base import CAPABILITY_PARAMS, lacks
+from chorus.modes.details import SmartChatDetails, as_json
 from chorus.modes.fanout import repaired
 from chorus.types import (
     JSON,
@@ -30,7 +31,7 @@ class Routed:
     """The model that answers, and why (`details`)."""
 
     model: str
-    details: JSON
+    details: SmartChatDetails
 
 
 def _named(ctx: ModeContext) -> tuple[str, str] | None:
@@ -56,11 +57,9 @@ def plan(ctx: ModeContext) -> Routed:
         if missing is not None:
             raise InvalidRequest(f"model {model!r} does not support {missing}",
                                  param=CAPABILITY_PARAMS[missing])
-        return Routed(model, {
-            "routed_to": model, "category": analysis.category,
-            "difficulty": round(analysis.difficulty, 3),
-            "reason": f"{why}, so routing was skipped (a {router.NEEDS[analysis.category]} "
-                      f"question, {router.hardness(analysis.difficulty)})."})
+        return Routed(model, _details(model, analysis, (
+            f"{why}, so routing was skipped (a {router.NEEDS[analysis.category]} question, "
+            f"{router.hardness(analysis.difficulty)}).")))
     pool = [e for e in ctx.caller.models() if lacks(e, ctx.needs) is None]
     if not pool and ctx.caller.models() and ctx.needs:
         raise InvalidRequest(f"no model can do what this request needs "
@@ -70,7 +69,12 @@ def plan(ctx: ModeContext) -> Routed:
     preference = (ctx.options.cost_preference if ctx.options.cost_preference is not None
                   else ctx.defaults.cost_preference)
     decision = router.route(analysis, pool, preference, ctx.options.max_tokens)
-    return Routed(decision.model, decision.details())
+    return Routed(decision.model, _details(decision.model, decision.analysis, decision.reason))
+
+
+def _details(model: str, analysis: router.Analysis, reason: str) -> SmartChatDetails:
+    return SmartChatDetails(routed_to=model, category=analysis.category,
+                            difficulty=round(analysis.difficulty, 3), reason=reason)
 
 
 async def run(ctx: ModeContext, routed: Routed) -> AsyncIterator[ModeEvent]:
@@ -99,5 +103,5 @@ async def run(ctx: ModeContext, routed: Routed) -> AsyncIterator[ModeEvent]:
         usage.add(spent)
     finish = "tool_calls" if calls else end.finish_reason
     yield MemberDone(MemberResult(slot, "ok", content, usage=usage, finish_reason=finish))
-    yield Outcome(content, [model], dict(routed.details), usage, finish, tuple(calls),
+    yield Outcome(content, [model], as_json(routed.details), usage, finish, tuple(calls),
                   tuple(logprobs))
