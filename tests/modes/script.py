@@ -19,6 +19,8 @@ class Reply:
 
     text: Text = "An answer."
     delay: float = 0.0
+    until: asyncio.Event | None = None
+    """Held until this is set (a test's moment, not a guess at timing)."""
     fail: ChorusError | None = None
     after: int = 0
     """Pieces streamed before `fail` is raised."""
@@ -85,6 +87,8 @@ class Script:
         try:
             if reply.delay:
                 await asyncio.sleep(reply.delay)
+            if reply.until is not None:
+                await reply.until.wait()
             text = reply.text(request) if callable(reply.text) else reply.text
             parts = re.findall(r"\s*\S+", text) or [text]
             for index, part in enumerate(parts):

@@ -47,7 +47,8 @@ async def test_a_session_keeps_its_mode_and_aggregation(harness: Harness) -> Non
 async def test_a_session_deleted_while_its_answer_runs_keeps_the_usage_record(
         h: Harness, script: Script) -> None:
     """Every upstream call is recorded, whatever happens to the session meanwhile."""
-    script.default = Reply("A slow answer in several words", delay=0.3)
+    deleted = asyncio.Event()
+    script.default = Reply("A slow answer in several words", until=deleted)
     headers = await h.headers()
     asked = asyncio.create_task(h.client.post("/v1/chat", headers=headers,
                                               json={"message": "Why?"}))
@@ -56,6 +57,7 @@ async def test_a_session_deleted_while_its_answer_runs_keeps_the_usage_record(
     session_id = listed[0]["id"]
     gone = await h.client.delete(f"/v1/sessions/{session_id}", headers=headers)
     assert gone.status_code == 200
+    deleted.set()
     answer = await asked
     assert answer.status_code == 404, answer.text  # nowhere to store the answer
     await h.services.store.usage.flush()
