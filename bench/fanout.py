@@ -64,10 +64,12 @@ class LastByte:
             return message
 
         async def sending(message: Any) -> None:
-            await send(message)
+            # Noted before the write: once written, the client may see the end of the answer
+            # (and look up this time) before this coroutine runs again.
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 model = json.loads(body or b"{}").get("model", "")
                 self.sent[model.split("@")[0]] = time.monotonic()
+            await send(message)
 
         await self.app(scope, reading, sending)
 
