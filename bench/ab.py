@@ -109,6 +109,13 @@ def main() -> None:
                 cells.append(f"{mean(values):7.3f} {min(values):7.3f} ["
                              + "/".join(f"{v:.2f}" for v in values) + "]" if values else "-")
             print(f"{key:11} {name:24} " + " ".join(f"{c:>34}" for c in cells))
+    print("\nCPU per request over the first tree's, round by round (the same moment's load)")
+    for key in keys:
+        for name in names[1:]:
+            ratios = [r[name][key]["cpu_ms_per_request"] / r[names[0]][key]["cpu_ms_per_request"]
+                      for r in rounds]
+            print(f"{key:11} {name:24} {mean(ratios):6.3f} ["
+                  + "/".join(f"{x:.2f}" for x in ratios) + "]")
 
 
 if __name__ == "__main__":

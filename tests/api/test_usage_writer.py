@@ -151,6 +151,6 @@ async def test_settle_gives_up_on_a_failing_database(bare_engine: AsyncEngine) -
     writer.start()
     await writer.record(CONTEXT, calls(1))
     started = time.monotonic()
-    await writer.settle(timeout=0.1)
+    await writer.settle(at_most=0.1)
     assert time.monotonic() - started < 2 and writer.written == 0
     await writer.close(close_timeout=0.05)

@@ -133,13 +133,13 @@ class UsageWriter:
         self._hurry.set()
         await self.queue.join()
 
-    async def settle(self, timeout: float = 2.0) -> None:
-        """Write what is queued now, waiting at most `timeout` (a failing database is retried
+    async def settle(self, at_most: float = 2.0) -> None:
+        """Write what is queued now, waiting `at_most` seconds (a failing database is retried
         for as long as it fails): before reading usage, so a client sees its own requests."""
         try:
-            await asyncio.wait_for(self.flush(), timeout)
+            await asyncio.wait_for(self.flush(), at_most)
         except TimeoutError:
-            log.warning("usage records still queued after %.1f s; reading without them", timeout)
+            log.warning("usage records still queued after %.1f s; reading without them", at_most)
 
     async def close(self, close_timeout: float = 10.0) -> None:
         """Write everything queued, then stop; records still failing after the timeout are lost."""
