@@ -3,7 +3,8 @@
     PYTHONPATH=src .venv/bin/python bench/accesslog.py [--lines 10000]
 
 Writes JSON lines (the format of a server whose stderr is not a terminal) to a temporary file,
-with one configured provider secret to scrub, and prints the process CPU time per line.
+with one configured provider secret to scrub, and prints the process CPU time per line: through
+logging's formatter chain, and as `logs.log_line` writes the same line directly.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ def main() -> None:
             for _ in range(args.lines):
                 log.log(logging.INFO, "request", extra=FIELDS)
             micros = (time.process_time() - started) / args.lines * 1e6
-            print(f"{micros:6.1f} µs of CPU per access line")
+            started = time.process_time()
+            for _ in range(args.lines):
+                logs.log_line(log, logging.INFO, "request", FIELDS)
+            direct = (time.process_time() - started) / args.lines * 1e6
+            print(f"{micros:6.1f} µs of CPU per access line through the formatter, "
+                  f"{direct:6.1f} µs written directly (logs.log_line, what the server does)")
 
 
 if __name__ == "__main__":

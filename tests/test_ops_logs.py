@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import orjson
 import pytest
@@ -101,3 +103,59 @@ def test_serve_configures_logs_with_every_provider_key() -> None:
                              file=FileConfig(providers=[ProviderConfig(
                                  name="x", base_url="http://127.0.0.1:1", api_key="xsecret1")]))
     assert set(logs.secrets_of(settings)) == {"sk-openai-secret-value", "xsecret1"}
+
+
+@contextmanager
+def alone() -> Iterator[None]:
+    """Only Chorus's handler on the root logger, as in `chorus serve` (pytest adds its own
+    when a test starts)."""
+    root = logging.getLogger()
+    before = root.handlers[:]
+    root.handlers = [h for h in before if isinstance(h, logs.Handler)]
+    try:
+        yield
+    finally:
+        root.handlers = before
+
+
+def _without_timestamp(line: str) -> str:
+    return re.sub(r'"timestamp": "[^"]+"', '"timestamp": "T"', line)
+
+
+def test_a_direct_line_is_the_line_the_formatter_renders(captured: io.StringIO) -> None:
+    log = logging.getLogger("chorus.access")
+    fields = {"request_id": "rid-7", "method": "POST", "status": 200, "latency_ms": 1.5,
+              "mode": None, "detail": f"key {PROVIDER_SECRET}", "nested": {"k": [1, "x"]}}
+    with alone(), structlog.contextvars.bound_contextvars(request_id="bound", other="ctx"):
+        assert logs._direct(log, logging.INFO) is not None
+        log.info("request", extra=fields)
+        logs.log_line(log, logging.INFO, "request", fields)
+    ordinary, direct = captured.getvalue().splitlines()
+    assert _without_timestamp(direct) == _without_timestamp(ordinary)
+    assert PROVIDER_SECRET not in direct and '"request_id": "rid-7"' in direct
+    assert list(orjson.loads(direct)) == list(orjson.loads(ordinary))  # the same key order
+
+
+class Seen(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_line_goes_the_ordinary_way_when_another_handler_listens(
+        captured: io.StringIO) -> None:
+    log = logging.getLogger("chorus.access")
+    other = Seen()
+    with alone():
+        assert logs._direct(log, logging.INFO) is not None
+        logging.getLogger().addHandler(other)
+        assert logs._direct(log, logging.INFO) is None
+        logs.log_line(log, logging.INFO, "request", {"status": 200})
+        logging.getLogger().removeHandler(other)
+        logs.log_line(log, logging.DEBUG - 1, "below the level", {})
+    assert [record.__dict__["status"] for record in other.records] == [200]
+    assert '"status": 200' in captured.getvalue()
+    assert "below the level" not in captured.getvalue()

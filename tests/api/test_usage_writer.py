@@ -131,3 +131,26 @@ async def test_records_of_requests_close_together_share_one_transaction(
         await asyncio.sleep(0.01)
     await writer.close()
     assert await count(bare_engine) == 5 and len(statements) == 1
+
+
+async def test_flush_ends_the_linger(bare_engine: AsyncEngine) -> None:
+    await create_table(bare_engine)
+    writer = UsageWriter(bare_engine, linger=30)
+    writer.start()
+    await writer.record(CONTEXT, calls(3))
+    await asyncio.wait_for(writer.flush(), 5)  # not 30 s: a reader does not wait out the linger
+    assert await count(bare_engine) == 3
+    await writer.record(CONTEXT, calls(2))
+    await asyncio.wait_for(writer.settle(), 5)
+    assert await count(bare_engine) == 5
+    await writer.close()
+
+
+async def test_settle_gives_up_on_a_failing_database(bare_engine: AsyncEngine) -> None:
+    writer = UsageWriter(bare_engine, retry_delay=0.01)  # no table: every write fails
+    writer.start()
+    await writer.record(CONTEXT, calls(1))
+    started = time.monotonic()
+    await writer.settle(at_most=0.1)
+    assert time.monotonic() - started < 2 and writer.written == 0
+    await writer.close(close_timeout=0.05)

@@ -17,6 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chorus.logs import log_line
 from chorus.metrics import Metrics
 from chorus.store.ids import new_id
 
@@ -140,7 +141,7 @@ class AccessMiddleware:
         }
         if info.usage_request_id is not None:
             extra["usage_request_id"] = info.usage_request_id
-        log.log(level, "request", extra=extra)
+        log_line(log, level, "request", extra)
 
     def _template_of(self, scope: Scope) -> str:
         """For answers given before routing (a guard's 413 or 429): the documented path that

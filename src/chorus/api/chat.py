@@ -11,6 +11,7 @@ from pydantic import Field
 
 from chorus import streaming
 from chorus.api import JSONBytes
+from chorus.api.direct import DirectRoute
 from chorus.api.doors import PersonaSlot, RoleIn, personas_of, roles_of, services_of, start, whole
 from chorus.api.hangup import CLIENT_CLOSED
 from chorus.api.parts import ContentPart, ResponseFormat, SamplingFields, content_of, output_of
@@ -23,7 +24,7 @@ from chorus.modes import ModeOptions
 from chorus.store.ids import iso
 from chorus.types import JSON, Aggregation, Message, ModeName
 
-router = APIRouter(prefix="/v1", tags=["chat"])
+router = APIRouter(prefix="/v1", tags=["chat"], route_class=DirectRoute)
 
 
 class ChatBody(SamplingFields):

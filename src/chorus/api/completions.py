@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chorus import streaming
 from chorus.api import JSONBytes, RequestBody, openai_error
+from chorus.api.direct import DirectRoute
 from chorus.api.doors import (
     KONNECT_PARAMS,
     DoorBody,
@@ -43,7 +44,7 @@ from chorus.modes import ModeOptions
 from chorus.store.ids import base62
 from chorus.types import JSON, AnswerDelta, Message, ModeName, Role, ToolCall
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=DirectRoute)
 
 NEW_SESSION = "new"
 ROLES: dict[str, Role] = {"system": "system", "developer": "system", "user": "user",

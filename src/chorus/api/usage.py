@@ -125,6 +125,7 @@ async def usage(request: Request,
     period = limits.Period.current()
     start, end = (moment.replace(tzinfo=None) for moment in (period.start, period.end))
     engine = services.store.engine
+    await services.store.usage.settle()  # this process's queued records: the caller's own
     found = await summary(engine, caller.user.id, start, end, caller.test)
     other = await summary(engine, caller.user.id, start, end, not caller.test)
     return JSONBytes({

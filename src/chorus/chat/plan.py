@@ -33,10 +33,12 @@ class Conversation:
 def defaults_for(services: Services, principal: Principal) -> ModeDefaults:
     """Server defaults with the user's own settings laid over them."""
     base = services.settings.file.defaults
+    own = {key: value for key, value in principal.user.settings.items()
+           if value is not None and key in ModeDefaults.model_fields}
+    if not own:  # most users: the server's defaults as they are (read, never changed)
+        return base
     merged = base.model_dump()
-    for key, value in principal.user.settings.items():
-        if value is None or key not in ModeDefaults.model_fields:
-            continue
+    for key, value in own.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             # debate_models: a side the user left null keeps the server's model
             value = {**merged[key], **{k: v for k, v in value.items() if v is not None}}

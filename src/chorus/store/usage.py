@@ -20,6 +20,9 @@ from chorus.types import MODES, CallRecord
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = 5.0
+LINGER = 0.25
+"""At 0.05 s a server answering one client at a time still wrote a transaction every few
+requests, about 8 % of its CPU per request (py-spy; bench/ab.py); reads of usage call `settle`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +49,14 @@ class UsageWriter:
     """
 
     def __init__(self, engine: AsyncEngine, max_queue: int = 100_000, batch: int = 500,
-                 retry_delay: float = 0.2, linger: float = 0.05) -> None:
+                 retry_delay: float = 0.2, linger: float = LINGER) -> None:
         self.engine = engine
         self.batch = batch
         self.linger = linger
         """How long the first queued record waits for others: one transaction per request cost
         more CPU than the request itself at low concurrency (bench/gateway.py)."""
+        self._hurry = asyncio.Event()
+        """Set to end the linger early: someone is waiting for the records to be written."""
         self.retry_delay = retry_delay
         self.queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(max_queue)
         self.written = 0
@@ -81,7 +86,7 @@ class UsageWriter:
         while True:
             rows = [await self.queue.get()]
             if self._give_up_at is None and self.queue.qsize() < self.batch:
-                await asyncio.sleep(self.linger)
+                await self._linger()
             while len(rows) < self.batch and not self.queue.empty():
                 rows.append(self.queue.get_nowait())
             try:
@@ -92,6 +97,17 @@ class UsageWriter:
             finally:
                 for _ in rows:
                     self.queue.task_done()
+
+    async def _linger(self) -> None:
+        if self._hurry.is_set():
+            self._hurry.clear()
+            return
+        timer = asyncio.get_running_loop().call_later(self.linger, self._hurry.set)
+        try:
+            await self._hurry.wait()
+        finally:
+            timer.cancel()
+            self._hurry.clear()
 
     async def _write(self, rows: list[dict[str, object]]) -> None:
         delay = self.retry_delay
@@ -114,7 +130,16 @@ class UsageWriter:
 
     async def flush(self) -> None:
         """Wait until every queued record is written (or given up at shutdown)."""
+        self._hurry.set()
         await self.queue.join()
+
+    async def settle(self, at_most: float = 2.0) -> None:
+        """Write what is queued now, waiting `at_most` seconds (a failing database is retried
+        for as long as it fails): before reading usage, so a client sees its own requests."""
+        try:
+            await asyncio.wait_for(self.flush(), at_most)
+        except TimeoutError:
+            log.warning("usage records still queued after %.1f s; reading without them", at_most)
 
     async def close(self, close_timeout: float = 10.0) -> None:
         """Write everything queued, then stop; records still failing after the timeout are lost."""

@@ -1,0 +1,78 @@
+"""The chat doors' DirectRoute: a well-formed request skips FastAPI's dependency solving, and
+anything else gets FastAPI's own answer, word for word."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import routing
+
+from chorus.api import chat, completions
+from chorus.api.direct import DirectRoute, _shape
+from tests.conftest import Harness, harness_for
+
+CHAT = {"message": "hi"}
+COMPLETION = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture
+async def h(tmp_path: Path) -> AsyncIterator[Harness]:
+    async with harness_for(f"sqlite:///{tmp_path}/direct.db") as harness:
+        yield harness
+
+
+@pytest.fixture
+def solved(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """How many times FastAPI's general handler solved a route's dependencies."""
+    calls: list[int] = []
+    original = routing.solve_dependencies
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(routing, "solve_dependencies", counting)
+    yield calls
+
+
+def test_both_chat_doors_are_direct() -> None:
+    for router in (chat.router, completions.router):
+        route = router.routes[0]
+        assert isinstance(route, DirectRoute) and _shape(route) is not None
+
+
+@pytest.mark.parametrize(("path", "body"), [("/v1/chat", CHAT),
+                                            ("/v1/chat/completions", COMPLETION)])
+async def test_a_well_formed_request_goes_straight_to_its_handler(
+        h: Harness, solved: list[int], path: str, body: dict[str, Any]) -> None:
+    headers = await h.headers()
+    answer = await h.client.post(path, headers=headers, json=body)
+    assert answer.status_code == 200, answer.text
+    assert solved == []
+    streamed = await h.client.post(path, headers=headers, json={**body, "stream": True})
+    assert streamed.status_code == 200 and "data:" in streamed.text
+    assert solved == []
+
+
+@pytest.mark.parametrize("path", ["/v1/chat", "/v1/chat/completions"])
+async def test_anything_else_gets_fastapis_answer(h: Harness, solved: list[int],
+                                                   path: str) -> None:
+    headers = await h.headers()
+    body = CHAT if path == "/v1/chat" else COMPLETION
+    wrong_type = await h.client.post(path, headers=headers, json={**body, "stream": "yes"})
+    assert wrong_type.status_code == 400
+    assert wrong_type.json()["error"]["message"].startswith("stream")
+    not_json = await h.client.post(path, headers={**headers, "content-type": "application/json"},
+                                   content=b'{"message": ')
+    assert not_json.status_code == 400
+    assert not_json.json()["error"]["message"] == "the body is not valid JSON"
+    as_text = await h.client.post(path, headers={**headers, "content-type": "text/plain"},
+                                  content=b'{"message": "hi"}')
+    assert as_text.status_code == 400
+    assert len(solved) == 2, "FastAPI answered each (a JSON error before solving anything)"
+    no_key = await h.client.post(path, json=body)
+    assert no_key.status_code == 401
+    assert no_key.json()["error"]["code"] == "invalid_api_key"
