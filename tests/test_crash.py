@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2 as httpx
-import orjson
 import pytest
+
+from tests.sse import events_as_they_come
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 CLI = "from chorus.cli import main; main()"
@@ -80,10 +81,10 @@ async def stream_until_killed(client: httpx.AsyncClient, body: dict[str, object]
     try:
         async with client.stream("POST", "/v1/chat", json={**body, "stream": True}) as response:
             assert response.status_code == 200
-            async for line in response.aiter_lines():
-                if line.startswith("data: ") and session_id is None:
-                    session_id = orjson.loads(line[6:])["session_id"]
-                if line.startswith("event: message.delta"):
+            async for name, data in events_as_they_come(response):
+                if name == "session":
+                    session_id = data["session_id"]
+                if name == "message.delta":
                     started.set()
     except httpx.TransportError:
         pass

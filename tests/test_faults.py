@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import orjson
 import pytest
 
 from chorus.config import FileConfig, ModelConfig, ProviderConfig
 from tests.conftest import FakeUpstream, Harness, harness_for
+from tests.sse import stream_events
 
 FIRST_BYTE_TIMEOUT = 0.3
 TOTAL_TIMEOUT = 1.0
@@ -50,15 +50,6 @@ async def faulty(database_url: str, fake: FakeUpstream) -> AsyncIterator[Harness
         yield h
 
 
-def sse(text: str) -> list[tuple[str, dict]]:
-    """(event, payload) pairs of an SSE body."""
-    events = []
-    for block in text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        events.append((fields.get("event", ""), orjson.loads(fields.get("data", "{}"))))
-    return events
-
-
 async def messages_of(h: Harness, headers: dict[str, str], session_id: str) -> list[dict]:
     response = await h.client.get(f"/v1/sessions/{session_id}", headers=headers)
     assert response.status_code == 200, response.text
@@ -89,10 +80,8 @@ async def test_a_failed_answer_is_recorded_and_reported(database_url: str,
         assert plain.json()["error"]["code"] == code, plain.text
         assert plain.status_code == (504 if code == "upstream_timeout" else 502)
         session_id = (await h.client.get("/v1/sessions", headers=headers)).json()["data"][0]["id"]
-        streamed = await h.client.post("/v1/chat", headers=headers, json={
-            "message": f"streamed {fault}", "model": fault, "session_id": session_id,
-            "stream": True})
-        events = sse(streamed.text)
+        events = await stream_events(h.client, "/v1/chat", {
+            "message": f"streamed {fault}", "model": fault, "session_id": session_id}, headers)
         names = [name for name, _ in events]
         assert names[0] == "session" and names[-2:] == ["error", "done"], names
         assert events[-2][1]["error"]["code"] == code

@@ -20,6 +20,7 @@ from chorus.store.db import create_engine
 from chorus.store.schema import messages, sessions
 from chorus.store.sessions import SessionStore
 from tests.conftest import FakeUpstream, ServerThread
+from tests.sse import events_as_they_come
 from tests.test_faults import assert_every_question_settled, upstream_config
 from tests.test_ops import key_headers
 
@@ -70,8 +71,8 @@ async def test_leaving_mid_stream_cancels_upstream_and_records_it(
     question = {"message": "tell me a long story", "model": "slow", "stream": True}
     async with httpx.AsyncClient(base_url=running.url, timeout=10) as client, \
             client.stream("POST", "/v1/chat", headers=headers, json=question) as response:
-        async for line in response.aiter_lines():
-            if line.startswith("event: message.delta"):
+        async for name, _ in events_as_they_come(response):
+            if name == "message.delta":
                 break
     messages = await settled_messages(url)
     assert [m["role"] for m in messages] == ["user", "assistant"]

@@ -17,6 +17,7 @@ from chorus.config import FileConfig, ModelConfig, ProviderConfig, load_settings
 from chorus.store import Store
 from chorus.store.db import create_engine
 from tests.conftest import REDIS_URL, FakeUpstream, Harness, ServerThread, harness_for, unavailable
+from tests.sse import events_as_they_come
 
 
 def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
@@ -175,12 +176,12 @@ async def test_active_streams_are_counted_while_they_run(tmp_path: object,
             async with client.stream("POST", "/v1/chat", headers=headers,
                                      json={"message": "hi", "model": "slow",
                                            "stream": True}) as response:
-                lines = response.aiter_lines()
-                async for line in lines:
-                    if line.startswith("event: message.delta"):
+                events = events_as_they_come(response)
+                async for name, _ in events:
+                    if name == "message.delta":
                         break
                 during = (await client.get("/metrics")).text
-                async for _ in lines:
+                async for _ in events:
                     pass
             for _ in range(100):  # the server counts the stream done just after its last byte
                 after = (await client.get("/metrics")).text
