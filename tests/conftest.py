@@ -26,6 +26,8 @@ from chorus.app import create_app
 from chorus.chat.services import Services
 from chorus.config import FileConfig, Settings, TestKeyLimits, load_settings
 from chorus.fakellm.server import FakeLLM
+from chorus.store import Store
+from chorus.store.db import create_engine
 
 IN_CI = os.environ.get("CI") == "true"
 PG_URL = os.environ.get("CHORUS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -124,6 +126,19 @@ class Harness:
 
     async def headers(self, **kwargs: Any) -> dict[str, str]:
         return {"authorization": f"Bearer {await self.key(**kwargs)}"}
+
+
+async def key_headers(database_url: str, test: bool = False) -> dict[str, str]:
+    """A new key in the database of a server running elsewhere (its engine is not ours)."""
+    engine = create_engine(database_url)
+    try:
+        users = Store.over(engine).users
+        user = await users.ensure(f"user-{uuid.uuid4().hex[:8]}", "power")
+        secret = auth.new_secret(test)
+        await users.add_key(user.id, "t", auth.display_prefix(secret), auth.digest(secret), test)
+    finally:
+        await engine.dispose()
+    return {"authorization": f"Bearer {secret}"}
 
 
 @asynccontextmanager

@@ -19,10 +19,9 @@ from chorus.store import Store
 from chorus.store.db import create_engine
 from chorus.store.schema import messages, sessions
 from chorus.store.sessions import SessionStore
-from tests.conftest import FakeUpstream, ServerThread
+from tests.conftest import FakeUpstream, ServerThread, key_headers
+from tests.faults.conftest import assert_every_question_settled, upstream_config
 from tests.sse import events_as_they_come
-from tests.test_faults import assert_every_question_settled, upstream_config
-from tests.test_ops import key_headers
 
 SLOW = "small@tps=20,tokens=200"
 SHORTER = "small@tps=20,tokens=30"

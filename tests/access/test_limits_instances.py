@@ -16,12 +16,9 @@ import httpx2 as httpx
 import pytest
 
 from tests.conftest import REDIS_URL, unavailable
-from tests.test_limits_redis import free_port
+from tests.processes import CLI, free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
-
-CLI = "from chorus.cli import main; main()"
-
 
 def redis_reachable() -> None:
     import redis

@@ -5,18 +5,23 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import uuid
 
 import httpx2 as httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from chorus import auth
 from chorus.app import create_app
 from chorus.config import FileConfig, ModelConfig, ProviderConfig, load_settings
-from chorus.store import Store
 from chorus.store.db import create_engine
-from tests.conftest import REDIS_URL, FakeUpstream, Harness, ServerThread, harness_for, unavailable
+from tests.conftest import (
+    REDIS_URL,
+    FakeUpstream,
+    Harness,
+    ServerThread,
+    harness_for,
+    key_headers,
+    unavailable,
+)
 from tests.sse import events_as_they_come
 
 
@@ -190,19 +195,6 @@ async def test_active_streams_are_counted_while_they_run(tmp_path: object,
                 await asyncio.sleep(0.02)
     assert value(during, "chorus_active_streams") == 1
     assert value(after, "chorus_active_streams") == 0
-
-
-async def key_headers(database_url: str, test: bool = False) -> dict[str, str]:
-    """A new key in the database of a server running elsewhere (its engine is not ours)."""
-    engine = create_engine(database_url)
-    try:
-        users = Store.over(engine).users
-        user = await users.ensure(f"user-{uuid.uuid4().hex[:8]}", "power")
-        secret = auth.new_secret(test)
-        await users.add_key(user.id, "t", auth.display_prefix(secret), auth.digest(secret), test)
-    finally:
-        await engine.dispose()
-    return {"authorization": f"Bearer {secret}"}
 
 
 async def test_the_request_id_is_echoed_or_made(harness: Harness) -> None:
