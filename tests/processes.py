@@ -8,9 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import pytest
@@ -50,6 +51,22 @@ def create_test_key(env: dict[str, str], user: str = "crash") -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def wait_until_up(url: str, process: subprocess.Popen[Any] | None = None, within: float = 30,
+                  output: Callable[[], str] = str) -> None:
+    """Until `url` answers at all (any status); a failure, with the tail of `output()`, if
+    `process` exits first or `within` seconds pass."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            pass
+        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
+            pytest.fail(f"{url} did not answer: {output()[-2000:]}")
+        time.sleep(0.02)
+
+
 @contextmanager
 def chorus_serve(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A real `chorus serve` process, up and answering /healthz."""
@@ -58,17 +75,8 @@ def chorus_serve(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                errors = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"chorus serve did not start: {errors[-2000:]}")
-            time.sleep(0.02)
+        wait_until_up(f"{url}/healthz", process,
+                      output=lambda: process.stderr.read().decode() if process.stderr else "")
         yield process, url
     finally:
         if process.poll() is None:

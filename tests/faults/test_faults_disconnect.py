@@ -144,9 +144,13 @@ async def test_leaving_while_the_answer_is_stored_keeps_the_answer(
             sent.append(message.get("body", b""))
 
         await app(asgi_post("/v1/chat", body, headers), receive, send)
-        await asyncio.sleep(0.5)
-        rows = await app.state.services.store.sessions.with_messages(
-            *await only_session(app.state.services.store))
+        store = app.state.services.store
+        deadline = time.monotonic() + 5
+        while True:  # the answer is stored after the client left
+            rows = await store.sessions.with_messages(*await only_session(store))
+            if len(rows[1]) == 2 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.02)
     assert not any(b"message.completed" in chunk for chunk in sent)
     assert [(m.role, m.error) for m in rows[1]] == [("user", None), ("assistant", None)]
     assert rows[1][1].content

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from tests.processes import free_port, python_path
+from tests.processes import free_port, python_path, wait_until_up
 
 
 @contextmanager
@@ -29,16 +29,7 @@ def serving(args: list[str], env: dict[str, str], log: Path,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"chorus serve did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+        wait_until_up(f"{url}/healthz", process, within=60, output=log.read_text)
         yield process, url
     finally:
         if process.poll() is None:
