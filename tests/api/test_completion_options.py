@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import orjson
 import pytest
 
 from tests.conftest import Harness
+from tests.sse import stream_chunks
 
 
 async def test_finish_reason_is_length_when_max_tokens_cuts_the_answer(harness: Harness) -> None:
@@ -18,10 +18,7 @@ async def test_finish_reason_is_length_when_max_tokens_cuts_the_answer(harness: 
                                      json={**body, "max_tokens": 3})).json()
     assert cut["choices"][0]["finish_reason"] == "length"
     assert cut["usage"]["completion_tokens"] <= 3
-    streamed = await harness.client.post("/v1/chat/completions", headers=headers,
-                                         json={**body, "max_tokens": 3, "stream": True})
-    chunks = [orjson.loads(line[6:]) for line in streamed.text.splitlines()
-              if line.startswith("data: {")]
+    chunks = (await stream_chunks(harness.client, {**body, "max_tokens": 3}, headers))[:-1]
     finishes = [c["choices"][0]["finish_reason"] for c in chunks if c.get("choices")]
     assert finishes[-1] == "length" and set(finishes[:-1]) == {None}
 

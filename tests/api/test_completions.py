@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 import pytest
 
 from chorus.api.completions import ChatCompletion
 from chorus.config import FileConfig, ModelConfig, ProviderConfig
 from tests.conftest import FakeUpstream, Harness, harness_for
+from tests.sse import stream_chunks
 
 URL = "/v1/chat/completions"
 
@@ -54,16 +54,6 @@ async def error_of(h: Harness, headers: dict[str, str], status: int, **body: Any
     return error
 
 
-def frames(raw: bytes) -> list[Any]:
-    """The `data:` payloads of an SSE body, `[DONE]` kept as the string."""
-    out: list[Any] = []
-    for block in raw.decode().split("\n\n"):
-        if block.startswith("data: "):
-            text = block[len("data: "):]
-            out.append(text if text == "[DONE]" else orjson.loads(text))
-    return out
-
-
 async def test_answer_has_the_openai_shape_and_a_konnect_object(harness: Harness) -> None:
     headers = await harness.headers()
     body = await complete(harness, headers, model="gpt-4o", messages=[user("What is DNS?")])
@@ -95,12 +85,9 @@ async def test_konnect_smart_routes_and_echoes_the_pattern_model(harness: Harnes
 
 async def test_stream_sends_chunks_then_usage_then_done(harness: Harness) -> None:
     headers = await harness.headers()
-    response = await harness.client.post(URL, headers=headers, json={
-        "model": "gpt-4o-mini", "messages": [user("Explain TCP")], "stream": True,
-        "stream_options": {"include_usage": True}})
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/event-stream")
-    events = frames(response.content)
+    events = await stream_chunks(harness.client, {
+        "model": "gpt-4o-mini", "messages": [user("Explain TCP")],
+        "stream_options": {"include_usage": True}}, headers)
     assert events[-1] == "[DONE]"
     chunks, usage_chunk = events[:-2], events[-2]
     assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
@@ -147,10 +134,9 @@ async def test_pattern_models_run_their_mode_with_the_extensions(harness: Harnes
 async def test_an_ensemble_stream_carries_member_progress_apart_from_the_text(
         harness: Harness) -> None:
     headers = await harness.headers()
-    response = await harness.client.post(URL, headers=headers, json={
-        "model": "konnect-ensemble", "stream": True, "messages": [user("Is Go fast?")],
-        "konnect": {"models": ["gpt-4o", "gemini-2.5-flash"]}})
-    events = frames(response.content)[:-1]
+    events = (await stream_chunks(harness.client, {
+        "model": "konnect-ensemble", "messages": [user("Is Go fast?")],
+        "konnect": {"models": ["gpt-4o", "gemini-2.5-flash"]}}, headers))[:-1]
     progress = [e["konnect"] for e in events[1:-1] if "konnect" in e]
     assert all(e["choices"][0]["delta"] == {} for e in events[1:-1] if "konnect" in e)
     done = [p["model"] for p in progress if p["event"] == "member.completed"]
@@ -165,9 +151,8 @@ async def test_an_ensemble_stream_carries_member_progress_apart_from_the_text(
 
 async def test_stream_without_include_usage_has_no_usage_chunk(harness: Harness) -> None:
     headers = await harness.headers()
-    response = await harness.client.post(URL, headers=headers, json={
-        "model": "gpt-4o-mini", "messages": [user("Hi there")], "stream": True})
-    events = frames(response.content)
+    events = await stream_chunks(harness.client, {
+        "model": "gpt-4o-mini", "messages": [user("Hi there")]}, headers)
     assert events[-1] == "[DONE]"
     assert all(e["choices"] for e in events[:-1])
 
@@ -255,10 +240,9 @@ async def test_a_new_session_is_stored_and_continued(live: Harness,
 
 async def test_stream_names_the_session_in_its_first_chunk(harness: Harness) -> None:
     headers = await harness.headers()
-    response = await harness.client.post(URL, headers=headers, json={
-        "model": "gpt-4o", "messages": [user("Hello")], "stream": True,
-        "konnect": {"session_id": "new"}})
-    events = frames(response.content)
+    events = await stream_chunks(harness.client, {
+        "model": "gpt-4o", "messages": [user("Hello")], "konnect": {"session_id": "new"}},
+        headers)
     session_id = events[0]["konnect"]["session_id"]
     assert events[0]["konnect"]["event"] == "session"
     assert events[-2]["konnect"]["session_id"] == session_id
@@ -268,9 +252,8 @@ async def test_stream_names_the_session_in_its_first_chunk(harness: Harness) -> 
 
 async def test_a_failing_upstream_ends_the_stream_with_an_error_object(live: Harness) -> None:
     headers = await live.headers(test=False)
-    response = await live.client.post(URL, headers=headers, json={
-        "model": "fake-broken", "messages": [user("Hello")], "stream": True})
-    events = frames(response.content)
+    events = await stream_chunks(live.client, {
+        "model": "fake-broken", "messages": [user("Hello")]}, headers)
     assert "[DONE]" not in events
     error = events[-1]["error"]
     assert error["code"] == "upstream_error" and error["type"] == "api_error"

@@ -11,6 +11,7 @@ import pytest
 from chorus.config import FileConfig, TestKeyLimits, TierConfig
 from tests.api.test_completions import upstream_config
 from tests.conftest import FakeUpstream, Harness, harness_for
+from tests.sse import Event, stream_events
 
 URL = "/v1/messages"
 ASK = [{"role": "user", "content": "What is the capital of France?"}]
@@ -44,22 +45,16 @@ async def refusal(h: Harness, status: int = 400, url: str = URL, **body: Any) ->
     return error
 
 
-def events(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for frame in raw.decode().strip().split("\n\n"):
-        name, data = frame.split("\n", 1)
-        payload = orjson.loads(data.removeprefix("data: "))
-        assert name.removeprefix("event: ") == payload["type"]
-        out.append((payload["type"], payload))
-    return out
+async def events(h: Harness, headers: dict[str, str], **body: Any) -> list[Event]:
+    """A streamed answer's events, each named as its payload's type (Anthropic's rule)."""
+    found = await stream_events(h.client, URL, body, headers)
+    assert all(name == payload["type"] for name, payload in found), found
+    return found
 
 
 async def test_the_event_sequence_of_a_streamed_text_answer(harness: Harness) -> None:
-    response = await harness.client.post(URL, headers={"x-api-key": await harness.key()},
-                                         json={"model": "gpt-4o", "max_tokens": 256,
-                                               "messages": ASK, "stream": True})
-    assert response.headers["content-type"].startswith("text/event-stream")
-    found = events(response.content)
+    found = await events(harness, {"x-api-key": await harness.key()},
+                         model="gpt-4o", max_tokens=256, messages=ASK)
     names = [name for name, _ in found]
     assert names[:2] == ["message_start", "ping"]
     deltas = names.count("content_block_delta")
@@ -80,11 +75,10 @@ async def test_the_event_sequence_of_a_streamed_text_answer(harness: Harness) ->
 
 
 async def test_a_streamed_tool_call_is_a_tool_use_block_with_its_json(harness: Harness) -> None:
-    response = await harness.client.post(URL, headers=await harness.headers(), json={
-        "model": "gpt-4o", "max_tokens": 256, "stream": True, "tools": [WEATHER],
-        "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
-        "messages": [{"role": "user", "content": "What is the weather in Paris?"}]})
-    found = events(response.content)
+    found = await events(harness, await harness.headers(), model="gpt-4o", max_tokens=256,
+                         tools=[WEATHER],
+                         tool_choice={"type": "any", "disable_parallel_tool_use": True},
+                         messages=[{"role": "user", "content": "What is the weather in Paris?"}])
     blocks = [p for name, p in found if name == "content_block_start"]
     (use,) = [b["content_block"] for b in blocks if b["content_block"]["type"] == "tool_use"]
     assert use["name"] == "get_weather" and use["input"] == {}
@@ -96,10 +90,10 @@ async def test_a_streamed_tool_call_is_a_tool_use_block_with_its_json(harness: H
 
 
 async def test_mode_progress_rides_in_pings(harness: Harness) -> None:
-    response = await harness.client.post(URL, headers=await harness.headers(), json={
-        "model": "konnect-ensemble", "max_tokens": 256, "stream": True, "messages": ASK,
-        "konnect.models": ["gpt-4o", "gemini-2.5-pro"]})
-    pings = [p["konnect"] for name, p in events(response.content) if name == "ping"]
+    found = await events(harness, await harness.headers(), model="konnect-ensemble",
+                         max_tokens=256, messages=ASK,
+                         **{"konnect.models": ["gpt-4o", "gemini-2.5-pro"]})
+    pings = [p["konnect"] for name, p in found if name == "ping"]
     assert pings[0] == {"event": "session", "mode": "ensemble"}
     done = {p["model"] for p in pings if p["event"] == "member.completed"}
     assert done == {"gpt-4o", "gemini-2.5-pro"}

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 import pytest
 
 from chorus.config import FileConfig, ModelConfig, ProviderConfig, TestKeyLimits, TierConfig
 from tests.conftest import FakeUpstream, Harness, harness_for
+from tests.sse import stream_events
 
 URL = "/v1/responses"
 
@@ -44,16 +44,6 @@ async def error_of(h: Harness, headers: dict[str, str], status: int, body: Any,
     error: dict[str, Any] = response.json()["error"]
     assert set(error) == {"code", "message", "status", "type", "param"}
     return error
-
-
-def events(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
-    """(event name, data) of each SSE block."""
-    out = []
-    for block in raw.decode().strip().split("\n\n"):
-        name, data = block.split("\n", 1)
-        assert name.startswith("event: ") and data.startswith("data: ")
-        out.append((name[len("event: "):], orjson.loads(data[len("data: "):])))
-    return out
 
 
 async def test_a_stored_response_is_a_session(harness: Harness) -> None:
@@ -105,10 +95,8 @@ async def test_store_false_keeps_nothing_but_gives_the_history(harness: Harness)
 
 async def test_the_stream_names_each_event_as_its_type(harness: Harness) -> None:
     headers = await harness.headers()
-    response = await harness.client.post(URL, headers=headers, json={
-        "model": "gpt-4o", "input": "What is DNS?", "stream": True})
-    assert response.headers["content-type"].startswith("text/event-stream")
-    sent = events(response.content)
+    sent = await stream_events(harness.client, URL, {"model": "gpt-4o", "input": "What is DNS?"},
+                               headers)
     assert all(name == data["type"] for name, data in sent)
     assert [data["sequence_number"] for _, data in sent] == list(range(len(sent)))
     created, completed = sent[0][1]["response"], sent[-1][1]["response"]
@@ -125,17 +113,16 @@ async def test_max_output_tokens_makes_it_incomplete(harness: Harness) -> None:
     assert answer["status"] == "incomplete"
     assert answer["incomplete_details"] == {"reason": "max_output_tokens"}
     assert answer["output"][0]["status"] == "incomplete"
-    response = await harness.client.post(URL, headers=headers, json={
-        "model": "gpt-4o", "max_output_tokens": 3, "stream": True,
-        "input": "Explain the history of the internet in detail"})
-    assert events(response.content)[-1][0] == "response.incomplete"
+    sent = await stream_events(harness.client, URL, {
+        "model": "gpt-4o", "max_output_tokens": 3,
+        "input": "Explain the history of the internet in detail"}, headers)
+    assert sent[-1][0] == "response.incomplete"
 
 
 async def test_a_failed_stream_ends_with_response_failed(live: Harness) -> None:
     headers = await live.headers(test=False)
-    response = await live.client.post(URL, headers=headers, json={
-        "model": "fake-broken", "input": "What is DNS?", "stream": True})
-    sent = events(response.content)
+    sent = await stream_events(live.client, URL, {"model": "fake-broken", "input": "What is DNS?"},
+                               headers)
     name, data = sent[-1]
     assert name == "response.failed" and data["response"]["status"] == "failed"
     assert data["response"]["error"]["message"]
@@ -300,10 +287,9 @@ async def test_a_stored_history_with_tool_calls_can_be_continued(harness: Harnes
 
 async def test_an_ensemble_streams_only_response_events(harness: Harness) -> None:
     headers = await harness.headers()
-    response = await harness.client.post(URL, headers=headers, json={
-        "model": "konnect-ensemble", "input": "What is DNS?", "stream": True,
-        "konnect": {"models": ["gpt-4o", "claude-sonnet-4-5-20250929"]}})
-    sent = events(response.content)
+    sent = await stream_events(harness.client, URL, {
+        "model": "konnect-ensemble", "input": "What is DNS?",
+        "konnect": {"models": ["gpt-4o", "claude-sonnet-4-5-20250929"]}}, headers)
     assert all(name.startswith("response.") for name, _ in sent)
     text = "".join(d["delta"] for name, d in sent if name == "response.output_text.delta")
     final = sent[-1][1]["response"]

@@ -20,9 +20,10 @@ from chorus.config import load_settings
 from chorus.limits import Period
 from chorus.store.db import create_engine
 from chorus.store.schema import usage_records
-from tests.api.test_completions import frames, upstream_config
+from tests.api.test_completions import upstream_config
 from tests.api.test_completions_sdk import new_key
 from tests.conftest import FakeUpstream, Harness, ServerThread, harness_for
+from tests.sse import events_as_they_come, stream_chunks
 
 ISO = re.compile(r"^\d{4}-\d\d-01T00:00:00Z$")
 MULTI_MODELS = {"ensemble": "konnect-ensemble", "debate": "konnect-debate",
@@ -71,13 +72,12 @@ async def mixed_run(h: Harness, headers: dict[str, str]) -> list[dict[str, Any]]
     native = await h.client.post("/v1/chat", headers=headers, json={"message": "What is DNS?",
                                                                      "model": "fake-small"})
     usages.append(native.json()["usage"])
-    for stream in (False, True):
-        body = {"model": "fake-small", "messages": user("Explain TCP"), "stream": stream,
-                "stream_options": {"include_usage": True}}
-        response = await h.client.post("/v1/chat/completions", headers=headers, json=body)
-        assert response.status_code == 200
-        usages.append(frames(response.content)[-2]["usage"] if stream
-                      else response.json()["usage"])
+    body = {"model": "fake-small", "messages": user("Explain TCP"),
+            "stream_options": {"include_usage": True}}
+    whole = await h.client.post("/v1/chat/completions", headers=headers, json=body)
+    assert whole.status_code == 200
+    usages.append(whole.json()["usage"])
+    usages.append((await stream_chunks(h.client, body, headers))[-2]["usage"])
     for mode, model in MULTI_MODELS.items():
         response = await h.client.post("/v1/chat/completions", headers=headers, json={
             "model": model, "messages": user("Should we use Rust or Go?"),
@@ -221,8 +221,8 @@ async def test_a_call_cancelled_by_a_departing_client_is_recorded(
                 json={"model": "fake-slow", "stream": True,
                       "messages": [{"role": "user", "content": "Tell me a long story"}]}
         ) as response:
-            async for line in response.aiter_lines():
-                if '"content":"Fake' in line:
+            async for _, chunk in events_as_they_come(response):
+                if chunk["choices"][0]["delta"].get("content", "").startswith("Fake"):
                     break
         engine = create_engine(database_url)
         try:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from chorus.store.schema import usage_records
 from tests.conftest import Harness
-from tests.test_ops_logs import captured, lines_of
+from tests.ops.test_ops_logs import captured, lines_of
 
 __all__ = ["captured"]  # the fixture, imported for pytest
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import orjson
 import pytest
 
 from tests.conftest import Harness, harness_for
 from tests.modes.script import Script
+from tests.sse import stream_events
 
 A, B, C, D = "gpt-4o-mini", "gemini-2.5-flash", "claude-haiku-4-5-20251001", "gpt-4o"
 STRONG = "claude-opus-4-1-20250805"
@@ -43,14 +43,4 @@ async def chat(h: Harness, headers: dict[str, str], message: str = "Why is the s
 async def events(h: Harness, headers: dict[str, str], message: str = "Why is the sky blue?",
                  **body: Any) -> list[tuple[str, dict[str, Any]]]:
     """The SSE events of a streamed chat, in order, as (name, payload)."""
-    out: list[tuple[str, dict[str, Any]]] = []
-    async with h.client.stream("POST", "/v1/chat", headers=headers,
-                               json={"message": message, "stream": True, **body}) as response:
-        assert response.status_code == 200
-        raw = (await response.aread()).decode()
-    for frame in raw.split("\n\n"):
-        if not frame.strip():
-            continue
-        lines = dict(line.split(": ", 1) for line in frame.splitlines())
-        out.append((lines["event"], orjson.loads(lines["data"])))
-    return out
+    return await stream_events(h.client, "/v1/chat", {"message": message, **body}, headers)

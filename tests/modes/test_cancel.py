@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx2 as httpx
-import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -20,6 +19,7 @@ from chorus.store import Store
 from chorus.store.db import create_engine, migrate
 from chorus.store.schema import messages
 from tests.conftest import FakeUpstream, ServerThread
+from tests.sse import events_as_they_come
 
 SLOW = "tps=5,tokens=200"
 """40 seconds of answer: only a cancellation ends these calls early."""
@@ -75,9 +75,8 @@ async def test_disconnect_cancels_every_member_call(
                 client.stream("POST", "/v1/chat", json=body,
                               headers={"authorization": f"Bearer {secret}"}) as response:
             assert response.status_code == 200
-            async for line in response.aiter_lines():
-                if line.startswith("data: ") and '"delta"' in line:
-                    event = orjson.loads(line[6:])
+            async for name, event in events_as_they_come(response):
+                if name == "member.delta":
                     seen.add((event["model"], event.get("expert"), event.get("side")))
                 if len(seen) == parallel:
                     break  # every member is streaming: hang up mid-answer

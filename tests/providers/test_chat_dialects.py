@@ -6,11 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import orjson
-
 from chorus.config import Dialect, FileConfig, ModelConfig, ProviderConfig
 from tests.conftest import FakeUpstream, Harness, harness_for
 from tests.providers.conftest import BASE_PATHS, KEYS
+from tests.sse import stream_events
 
 NO_ENV = {name: None for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY",
                                   "OLLAMA_BASE_URL")}
@@ -38,14 +37,6 @@ async def app_for(database_url: str, dialect: Dialect, fake: FakeUpstream
                   ) -> AsyncIterator[Harness]:
     async with harness_for(database_url, file=toml_for(dialect, fake.url), **NO_ENV) as h:
         yield h
-
-
-def events_of(body: str) -> list[tuple[str, dict[str, object]]]:
-    out = []
-    for block in body.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        out.append((lines["event"], orjson.loads(lines["data"])))
-    return out
 
 
 async def test_chat_answers_and_continues_a_session(
@@ -76,11 +67,8 @@ async def test_chat_answers_and_continues_a_session(
 async def test_chat_streams_events_from_each_dialect(
         tmp_path: Path, dialect: Dialect, fake_llm: FakeUpstream) -> None:
     async with app_for(f"sqlite:///{tmp_path}/c.db", dialect, fake_llm) as h:
-        response = await h.client.post("/v1/chat", headers=await h.headers(test=False),
-                                       json={"message": "Hello", "model": "m-ok",
-                                             "stream": True})
-    assert response.status_code == 200
-    events = events_of(response.text)
+        events = await stream_events(h.client, "/v1/chat", {"message": "Hello", "model": "m-ok"},
+                                     await h.headers(test=False))
     names = [name for name, _ in events]
     assert names[:2] == ["session", "member.started"]
     assert names[-3:] == ["member.completed", "message.completed", "done"]
@@ -93,10 +81,8 @@ async def test_chat_streams_events_from_each_dialect(
 async def test_a_stream_cut_midway_ends_with_an_error_event(
         tmp_path: Path, dialect: Dialect, fake_llm: FakeUpstream) -> None:
     async with app_for(f"sqlite:///{tmp_path}/c.db", dialect, fake_llm) as h:
-        response = await h.client.post("/v1/chat", headers=await h.headers(test=False),
-                                       json={"message": "Hello", "model": "m-cut",
-                                             "stream": True})
-    events = events_of(response.text)
+        events = await stream_events(h.client, "/v1/chat", {"message": "Hello", "model": "m-cut"},
+                                     await h.headers(test=False))
     assert [name for name, _ in events][-2:] == ["error", "done"]
     error = events[-2][1]["error"]  # the envelope, as every error answer has it
     assert error["code"] == "upstream_error" and error["status"] == 502

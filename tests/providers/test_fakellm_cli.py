@@ -3,56 +3,33 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
-import chorus
+from tests.processes import CLI, free_port, python_path, wait_until_up
 
-SRC = Path(chorus.__file__).resolve().parents[1]
 QUESTION = {"role": "user", "content": "Hello there"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
 def fake_llm_process(*flags: str) -> Iterator[str]:
     """`chorus fake-llm --port P FLAGS...` running; yields its URL."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": python_path()}
     process = subprocess.Popen(
-        [sys.executable, "-c", "from chorus.cli import main; main()", "fake-llm",
-         "--port", str(port), *flags],
+        [sys.executable, "-c", CLI, "fake-llm", "--port", str(port), *flags],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(10)
-
-
-def wait_until_up(url: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/v1/models", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError(f"fake-llm at {url} did not start")
 
 
 FLAGS = {
@@ -73,7 +50,7 @@ def servers() -> Iterator[dict[str, str]]:
         urls = {name: stack.enter_context(fake_llm_process(*flags))
                 for name, flags in FLAGS.items()}
         for url in urls.values():
-            wait_until_up(url)
+            wait_until_up(f"{url}/v1/models", within=60)
         yield urls
 
 
@@ -136,7 +113,6 @@ def test_fault_malformed_sends_a_broken_chunk(servers: dict[str, str]) -> None:
 
 def test_bad_fault_flag_is_refused() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "from chorus.cli import main; main()", "fake-llm",
-         "--fault", "explode"], capture_output=True, text=True, timeout=30,
-        env={**os.environ, "PYTHONPATH": str(SRC)})
+        [sys.executable, "-c", CLI, "fake-llm", "--fault", "explode"], capture_output=True,
+        text=True, timeout=30, env={**os.environ, "PYTHONPATH": python_path()})
     assert result.returncode == 2 and "--fault is one of" in result.stderr

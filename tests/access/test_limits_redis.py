@@ -18,14 +18,9 @@ from chorus import limits
 from chorus.limits.local import LocalLimiter
 from chorus.limits.shared import RedisLimiter, where
 from tests.conftest import REDIS_URL, harness_for, unavailable
+from tests.processes import free_port
 
 pytestmark = pytest.mark.redis
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import orjson
 import pytest
 
 from chorus.config import FileConfig, ModelConfig, ProviderConfig
 from tests.conftest import FakeUpstream, Harness, harness_for
-
-
-def sse_events(raw: str) -> list[tuple[str, dict]]:
-    events = []
-    for block in raw.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((lines["event"], orjson.loads(lines["data"])))
-    return events
+from tests.sse import stream_events
 
 
 def fake_config(fake: FakeUpstream, upstream: str = "small", **provider: object) -> FileConfig:
@@ -82,10 +74,8 @@ async def test_continued_session_sends_history_to_the_upstream(
 
 async def test_stream_events_in_order(upstream_harness: Harness, fake_llm: FakeUpstream) -> None:
     headers = await upstream_harness.headers(test=False)
-    response = await upstream_harness.client.post(
-        "/v1/chat", headers=headers, json={"message": "Stream this please", "stream": True})
-    assert response.headers["content-type"].startswith("text/event-stream")
-    events = sse_events(response.text)
+    events = await stream_events(upstream_harness.client, "/v1/chat",
+                                 {"message": "Stream this please"}, headers)
     names = [name for name, _ in events]
     assert names[0] == "session" and names[1] == "member.started"
     assert names[-3:] == ["member.completed", "message.completed", "done"]
@@ -117,9 +107,9 @@ async def test_upstream_failure_is_reported_and_recorded(
         question, failure = session["messages"]
         assert question["content"] == "Will this fail?"
         assert failure["role"] == "assistant" and failure["error"]["code"] == "upstream_error"
-        streamed = await h.client.post("/v1/chat", headers=headers, json={
-            "message": "again", "session_id": session["id"], "stream": True})
-        names = [name for name, _ in sse_events(streamed.text)]
+        streamed = await stream_events(h.client, "/v1/chat", {
+            "message": "again", "session_id": session["id"]}, headers)
+        names = [name for name, _ in streamed]
         assert names[0] == "session" and names[-2:] == ["error", "done"]
 
 

@@ -3,74 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2 as httpx
-import orjson
-import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src"
-CLI = "from chorus.cli import main; main()"
-
-
-def chorus_env(database: Path) -> dict[str, str]:
-    env = {**os.environ, "CHORUS_DATABASE_URL": f"sqlite:///{database}",
-           "CHORUS_SIMULATED_SPEED": "1", "CHORUS_LOG_LEVEL": "warning",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))}
-    for name in ("CHORUS_CONFIG", "CHORUS_REDIS_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY",
-                 "GEMINI_API_KEY", "GOOGLE_API_KEY", "OLLAMA_BASE_URL"):
-        env.pop(name, None)
-    return env
-
-
-def create_test_key(env: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-c", CLI, "keys", "create", "--user", "crash",
-                           "--test"], env=env, capture_output=True, text=True, timeout=60,
-                          check=True)
-    return done.stdout.strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def chorus_serve(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A real `chorus serve` process, up and answering /healthz."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", CLI, "serve", "--port", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                errors = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"chorus serve did not start: {errors[-2000:]}")
-            time.sleep(0.1)
-        yield process, url
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        if process.stderr:
-            process.stderr.close()
+from tests.processes import chorus_env, chorus_serve, create_test_key
+from tests.sse import events_as_they_come
 
 
 async def stream_until_killed(client: httpx.AsyncClient, body: dict[str, object],
@@ -80,10 +21,10 @@ async def stream_until_killed(client: httpx.AsyncClient, body: dict[str, object]
     try:
         async with client.stream("POST", "/v1/chat", json={**body, "stream": True}) as response:
             assert response.status_code == 200
-            async for line in response.aiter_lines():
-                if line.startswith("data: ") and session_id is None:
-                    session_id = orjson.loads(line[6:])["session_id"]
-                if line.startswith("event: message.delta"):
+            async for name, data in events_as_they_come(response):
+                if name == "session":
+                    session_id = data["session_id"]
+                if name == "message.delta":
                     started.set()
     except httpx.TransportError:
         pass

@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -16,12 +15,9 @@ import httpx2 as httpx
 import pytest
 
 from tests.conftest import REDIS_URL, unavailable
-from tests.test_limits_redis import free_port
+from tests.processes import CLI, free_port, wait_until_up
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
-
-CLI = "from chorus.cli import main; main()"
-
 
 def redis_reachable() -> None:
     import redis
@@ -49,17 +45,8 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited:\n{self.log.read_text()}")
-            try:
-                httpx.get(f"{self.url}/v1/models", timeout=1)  # any answer: it is up
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not start:\n{self.log.read_text()}")
+    def wait_ready(self) -> None:
+        wait_until_up(f"{self.url}/healthz", self.process, output=self.log.read_text)
 
     def stop(self) -> None:
         self.process.terminate()

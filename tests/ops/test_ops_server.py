@@ -11,7 +11,7 @@ import httpx2 as httpx
 import pytest
 
 from chorus.config import Settings
-from tests.test_crash import chorus_env, chorus_serve
+from tests.processes import chorus_env, chorus_serve
 
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.5

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,19 +29,13 @@ from chorus.fakellm.server import FakeLLM
 from chorus.store import Store
 from chorus.store.db import create_engine, migrate
 from tests.conftest import REDIS_URL, ServerThread, unavailable
+from tests.processes import free_port, python_path
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
 SLOW_MS = 2500
 """How long the slow model takes to answer: the time in which one instance is killed."""
 INSTANCES = ("c1", "c2", "c3")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def haproxy() -> str:
@@ -146,8 +139,7 @@ upstream = "small@ttft_ms={SLOW_MS}"
 [tiers.enterprise]
 requests_per_minute = 1000000
 """)
-    path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONPATH": path, "CHORUS_DATABASE_URL": postgres_url,
+    env = {**os.environ, "PYTHONPATH": python_path(), "CHORUS_DATABASE_URL": postgres_url,
            "CHORUS_REDIS_URL": REDIS_URL, "CHORUS_CONFIG": str(config),
            "CHORUS_REDIS_PREFIX": f"scaleout-{uuid.uuid4().hex[:8]}"}
     asyncio.run(_migrate(postgres_url))  # once, before the instances start (docs/deploy.md)

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from chorus import auth
+from chorus.config import ModelConfig
 from chorus.store.schema import api_keys, users
 from tests.api.test_completions import upstream_config
 from tests.conftest import FakeUpstream, Harness, harness_for
@@ -115,6 +116,7 @@ async def test_settings_round_trip_and_validation(harness: Harness) -> None:
 async def test_settings_are_per_kind_of_key_so_test_choices_never_break_live_chats(
         database_url: str, fake_llm: FakeUpstream) -> None:
     config = upstream_config(fake_llm.url)  # live keys get fake-small; no OpenAI key here
+    config.models.append(ModelConfig(id="fake-other", provider="fake", upstream="small"))
     config.defaults.default_model = "fake-small"
     async with harness_for(database_url, file=config) as h:
         test_key = await h.headers(user="sam", test=True)
@@ -133,10 +135,10 @@ async def test_settings_are_per_kind_of_key_so_test_choices_never_break_live_cha
                                        json={"default_model": "gpt-4o-mini"})
         assert refused.status_code == 400  # not offered to live keys on this server
         mine = await h.client.patch("/v1/settings", headers=live_key,
-                                    json={"default_model": "fake-slow", "cost_preference": 0.2})
+                                    json={"default_model": "fake-other", "cost_preference": 0.2})
         assert mine.status_code == 200
         again = await h.client.post("/v1/chat", headers=live_key, json={"message": "hi"})
-        assert again.json()["models_used"] == ["fake-slow"]
+        assert again.json()["models_used"] == ["fake-other"]
         kept = (await h.client.get("/v1/settings", headers=test_key)).json()
         assert kept["default_model"] == "gpt-4o-mini" and kept["cost_preference"] is None
         other_test_key = await h.headers(user="sam", test=True)  # one user: one per kind

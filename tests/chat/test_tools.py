@@ -25,6 +25,7 @@ from chorus.tools import WEB_SEARCH
 from chorus.types import ToolCall
 from chorus.websearch import BraveSearch, SearchFailed, SearxngSearch, TavilySearch
 from tests.conftest import FakeUpstream, Harness, ServerThread, harness_for
+from tests.sse import stream_events
 
 DIALECT_PATHS = {"openai": "/v1", "anthropic": "/v1", "gemini": "/v1beta"}
 QUESTION = "latest news about quokkas"
@@ -212,12 +213,13 @@ async def test_streamed_answer_after_tool_rounds(
     url, _ = search
     async with with_tools(database_url, fake_llm, url) as h:
         headers = await h.headers(test=False)
-        response = await h.client.post("/v1/chat", headers=headers, json={
-            "message": QUESTION, "model": "openai", "stream": True})
-        events = re.findall(r"^event: (\S+)", response.text, re.M)
-        assert events[0] == "session" and events[-2:] == ["message.completed", "done"]
-        assert "message.delta" in events and "error" not in events
-        assert '"tools":"on"' in response.text and '"sources":[{' in response.text
+        events = await stream_events(h.client, "/v1/chat",
+                                     {"message": QUESTION, "model": "openai"}, headers)
+        names = [name for name, _ in events]
+        assert names[0] == "session" and names[-2:] == ["message.completed", "done"]
+        assert "message.delta" in names and "error" not in names
+        completed = events[-2][1]
+        assert completed["details"]["tools"] == "on" and completed["details"]["sources"]
 
 
 async def test_tools_off_say_why(database_url: str, fake_llm: FakeUpstream,

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-DEV = Path(__file__).resolve().parents[1] / "dev"
+DEV = Path(__file__).resolve().parents[2] / "dev"
 
 
 def dev(*args: str) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import FakeUpstream, harness_for
-from tests.test_faults import messages_of, upstream_config
+from tests.faults.conftest import messages_of, upstream_config
 
 CHATS = 20
 

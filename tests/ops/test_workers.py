@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,13 +15,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.processes import free_port, python_path, wait_until_up
 
 
 @contextmanager
@@ -36,16 +29,7 @@ def serving(args: list[str], env: dict[str, str], log: Path,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"chorus serve did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+        wait_until_up(f"{url}/healthz", process, within=60, output=log.read_text)
         yield process, url
     finally:
         if process.poll() is None:
@@ -87,9 +71,8 @@ def answering_pids(url: str, attempts: int = 20, per_attempt: int = 16) -> set[i
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
     clean = {k: v for k, v in os.environ.items() if k != "CHORUS_REDIS_URL"}
-    return {**clean, "PYTHONPATH": path, "CHORUS_DATABASE_URL": f"sqlite:///{tmp_path}/w.db"}
+    return {**clean, "PYTHONPATH": python_path(), "CHORUS_DATABASE_URL": f"sqlite:///{tmp_path}/w.db"}
 
 
 def test_two_workers_answer_from_two_processes(env: dict[str, str], tmp_path: Path) -> None:

@@ -6,29 +6,22 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2 as httpx
 import pytest
 
 from chorus.app import create_app
 from chorus.cli import _first_start
 from chorus.config import load_settings
 from tests.conftest import ServerThread
+from tests.processes import free_port, wait_until_up
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def shell_blocks(heading: str) -> str:
@@ -60,12 +53,7 @@ def test_first_start_prints_a_key_and_the_curl_session_runs(tmp_path: Path) -> N
             key = found.group(0) if found else None
         assert key, "no key printed at first start"
         base = f"http://127.0.0.1:{port}"
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{base}/v1/models", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_up(f"{base}/healthz", server, within=deadline - time.monotonic())
         script = shell_blocks("Try it").replace("http://127.0.0.1:8000", base)
         done = subprocess.run(["bash", "-euo", "pipefail", "-c", script],
                               env={**env, "CHORUS_KEY": key}, capture_output=True, text=True,

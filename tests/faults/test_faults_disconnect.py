@@ -19,9 +19,9 @@ from chorus.store import Store
 from chorus.store.db import create_engine
 from chorus.store.schema import messages, sessions
 from chorus.store.sessions import SessionStore
-from tests.conftest import FakeUpstream, ServerThread
-from tests.test_faults import assert_every_question_settled, upstream_config
-from tests.test_ops import key_headers
+from tests.conftest import FakeUpstream, ServerThread, key_headers
+from tests.faults.conftest import assert_every_question_settled, upstream_config
+from tests.sse import events_as_they_come
 
 SLOW = "small@tps=20,tokens=200"
 SHORTER = "small@tps=20,tokens=30"
@@ -70,8 +70,8 @@ async def test_leaving_mid_stream_cancels_upstream_and_records_it(
     question = {"message": "tell me a long story", "model": "slow", "stream": True}
     async with httpx.AsyncClient(base_url=running.url, timeout=10) as client, \
             client.stream("POST", "/v1/chat", headers=headers, json=question) as response:
-        async for line in response.aiter_lines():
-            if line.startswith("event: message.delta"):
+        async for name, _ in events_as_they_come(response):
+            if name == "message.delta":
                 break
     messages = await settled_messages(url)
     assert [m["role"] for m in messages] == ["user", "assistant"]
@@ -144,9 +144,13 @@ async def test_leaving_while_the_answer_is_stored_keeps_the_answer(
             sent.append(message.get("body", b""))
 
         await app(asgi_post("/v1/chat", body, headers), receive, send)
-        await asyncio.sleep(0.5)
-        rows = await app.state.services.store.sessions.with_messages(
-            *await only_session(app.state.services.store))
+        store = app.state.services.store
+        deadline = time.monotonic() + 5
+        while True:  # the answer is stored after the client left
+            rows = await store.sessions.with_messages(*await only_session(store))
+            if len(rows[1]) == 2 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.02)
     assert not any(b"message.completed" in chunk for chunk in sent)
     assert [(m.role, m.error) for m in rows[1]] == [("user", None), ("assistant", None)]
     assert rows[1][1].content

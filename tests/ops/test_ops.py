@@ -5,18 +5,24 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import uuid
 
 import httpx2 as httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from chorus import auth
 from chorus.app import create_app
 from chorus.config import FileConfig, ModelConfig, ProviderConfig, load_settings
-from chorus.store import Store
 from chorus.store.db import create_engine
-from tests.conftest import REDIS_URL, FakeUpstream, Harness, ServerThread, harness_for, unavailable
+from tests.conftest import (
+    REDIS_URL,
+    FakeUpstream,
+    Harness,
+    ServerThread,
+    harness_for,
+    key_headers,
+    unavailable,
+)
+from tests.sse import events_as_they_come
 
 
 def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
@@ -175,12 +181,12 @@ async def test_active_streams_are_counted_while_they_run(tmp_path: object,
             async with client.stream("POST", "/v1/chat", headers=headers,
                                      json={"message": "hi", "model": "slow",
                                            "stream": True}) as response:
-                lines = response.aiter_lines()
-                async for line in lines:
-                    if line.startswith("event: message.delta"):
+                events = events_as_they_come(response)
+                async for name, _ in events:
+                    if name == "message.delta":
                         break
                 during = (await client.get("/metrics")).text
-                async for _ in lines:
+                async for _ in events:
                     pass
             for _ in range(100):  # the server counts the stream done just after its last byte
                 after = (await client.get("/metrics")).text
@@ -189,19 +195,6 @@ async def test_active_streams_are_counted_while_they_run(tmp_path: object,
                 await asyncio.sleep(0.02)
     assert value(during, "chorus_active_streams") == 1
     assert value(after, "chorus_active_streams") == 0
-
-
-async def key_headers(database_url: str, test: bool = False) -> dict[str, str]:
-    """A new key in the database of a server running elsewhere (its engine is not ours)."""
-    engine = create_engine(database_url)
-    try:
-        users = Store.over(engine).users
-        user = await users.ensure(f"user-{uuid.uuid4().hex[:8]}", "power")
-        secret = auth.new_secret(test)
-        await users.add_key(user.id, "t", auth.display_prefix(secret), auth.digest(secret), test)
-    finally:
-        await engine.dispose()
-    return {"authorization": f"Bearer {secret}"}
 
 
 async def test_the_request_id_is_echoed_or_made(harness: Harness) -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import orjson
 import pytest
 
-from chorus.config import FileConfig, ModelConfig, ProviderConfig
+from chorus.config import ModelConfig, ProviderConfig
 from tests.conftest import FakeUpstream, Harness, harness_for
-
-FIRST_BYTE_TIMEOUT = 0.3
-TOTAL_TIMEOUT = 1.0
+from tests.faults.conftest import assert_every_question_settled, messages_of, upstream_config
+from tests.sse import stream_events
 
 FAULTS = {
     # model id: (upstream model with the fake's knobs, the error code the client must get)
@@ -27,18 +25,6 @@ FAULTS = {
 }
 
 
-def upstream_config(fake_url: str, models: dict[str, str],
-                    first_byte_timeout: float = FIRST_BYTE_TIMEOUT,
-                    total_timeout: float = TOTAL_TIMEOUT) -> FileConfig:
-    """One provider on the fake (short timeouts by default); `models` maps ids to upstreams."""
-    provider = ProviderConfig(name="fake", base_url=f"{fake_url}/v1", api_key="fake-key",
-                              first_byte_timeout=first_byte_timeout,
-                              total_timeout=total_timeout, max_retries=1)
-    return FileConfig(providers=[provider],
-                      models=[ModelConfig(id=i, provider="fake", upstream=u)
-                              for i, u in models.items()])
-
-
 @asynccontextmanager
 async def faulty(database_url: str, fake: FakeUpstream) -> AsyncIterator[Harness]:
     file = upstream_config(fake.url, {name: upstream for name, (upstream, _) in FAULTS.items()})
@@ -48,33 +34,6 @@ async def faulty(database_url: str, fake: FakeUpstream) -> AsyncIterator[Harness
     file.models.append(ModelConfig(id="ok", provider="steady", upstream="small"))
     async with harness_for(database_url, file=file) as h:
         yield h
-
-
-def sse(text: str) -> list[tuple[str, dict]]:
-    """(event, payload) pairs of an SSE body."""
-    events = []
-    for block in text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        events.append((fields.get("event", ""), orjson.loads(fields.get("data", "{}"))))
-    return events
-
-
-async def messages_of(h: Harness, headers: dict[str, str], session_id: str) -> list[dict]:
-    response = await h.client.get(f"/v1/sessions/{session_id}", headers=headers)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["message_count"] == len(body["messages"])
-    return list(body["messages"])
-
-
-def assert_every_question_settled(messages: list[dict]) -> None:
-    """Each question is followed by its answer or by a recorded failure."""
-    for index, message in enumerate(messages):
-        if message["role"] == "user":
-            assert index + 1 < len(messages), f"question {message['content']!r} has no answer"
-            after = messages[index + 1]
-            assert after["role"] == "assistant"
-            assert after["content"] or after.get("error"), after
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
@@ -89,10 +48,8 @@ async def test_a_failed_answer_is_recorded_and_reported(database_url: str,
         assert plain.json()["error"]["code"] == code, plain.text
         assert plain.status_code == (504 if code == "upstream_timeout" else 502)
         session_id = (await h.client.get("/v1/sessions", headers=headers)).json()["data"][0]["id"]
-        streamed = await h.client.post("/v1/chat", headers=headers, json={
-            "message": f"streamed {fault}", "model": fault, "session_id": session_id,
-            "stream": True})
-        events = sse(streamed.text)
+        events = await stream_events(h.client, "/v1/chat", {
+            "message": f"streamed {fault}", "model": fault, "session_id": session_id}, headers)
         names = [name for name, _ in events]
         assert names[0] == "session" and names[-2:] == ["error", "done"], names
         assert events[-2][1]["error"]["code"] == code
