@@ -1,7 +1,7 @@
 """The native answer, as the OpenAPI schema describes it.
 
 Each mode's `details` are the shapes the modes build (chorus.modes.details), so `/openapi.json`
-shows what the code writes; tests/test_answer_shapes.py checks every mode's real answers
+shows what the code writes; tests/chat/test_answer_shapes.py checks every mode's real answers
 against them.
 """
 

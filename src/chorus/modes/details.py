@@ -1,7 +1,7 @@
 """Each mode's `details`: typed where the modes build them, JSON once, at the Outcome.
 
 These shapes are the contract too: chorus.chat.answer puts them in the answer's model, so
-`/openapi.json` shows them, and tests/test_answer_shapes.py checks real answers against them.
+`/openapi.json` shows them, and tests/chat/test_answer_shapes.py checks real answers against them.
 A field with a default is one that may be absent from the JSON; every other field is always
 there, null or not.
 """
