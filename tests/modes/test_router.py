@@ -127,7 +127,7 @@ def test_the_router_acts_on_the_routing_difficulty_and_shows_the_probability() -
     high = dataclasses.replace(base, difficulty=shown, routing=0.9)
     cheap, strong = router.route(low, pool, 0.5), router.route(high, pool, 0.5)
     assert cheap.candidates[0].entry.blended_price < strong.candidates[0].entry.blended_price
-    assert cheap.details()["difficulty"] == strong.details()["difficulty"] == shown
+    assert cheap.analysis.difficulty == strong.analysis.difficulty == shown
     assert "an estimated 30% chance" in strong.reason and "routed as a 90% one" in strong.reason
 
 

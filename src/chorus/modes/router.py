@@ -23,7 +23,7 @@ from chorus.modes.router_features import (
     read,
 )
 from chorus.providers.catalog import ModelEntry
-from chorus.types import JSON, Message, ModelRequest
+from chorus.types import Message, ModelRequest
 
 Category = Literal["code", "math", "reasoning", "creative", "facts", "long", "multilingual"]
 CATEGORIES: tuple[Category, ...] = (
@@ -217,10 +217,6 @@ class Decision:
     reason: str
     candidates: tuple[Candidate, ...]
     """Every model that fits the context window, best score first."""
-
-    def details(self) -> JSON:
-        return {"routed_to": self.model, "category": self.analysis.category,
-                "difficulty": round(self.analysis.difficulty, 3), "reason": self.reason}
 
 
 def _spread(values: list[float]) -> list[float]:
