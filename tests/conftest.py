@@ -151,17 +151,22 @@ class Harness:
         return {"authorization": f"Bearer {await self.key(**kwargs)}"}
 
 
-async def key_headers(database_url: str, test: bool = False) -> dict[str, str]:
-    """A new key in the database of a server running elsewhere (its engine is not ours)."""
+async def new_key(database_url: str, tier: str = "power", test: bool = False) -> str:
+    """A new user's key in the database of a server running elsewhere (its engine is not ours)."""
     engine = create_engine(database_url)
     try:
         users = Store.over(engine).users
-        user = await users.ensure(f"user-{uuid.uuid4().hex[:8]}", "power")
+        user = await users.ensure(f"user-{uuid.uuid4().hex[:8]}", tier)
         secret = auth.new_secret(test)
         await users.add_key(user.id, "t", auth.display_prefix(secret), auth.digest(secret), test)
     finally:
         await engine.dispose()
-    return {"authorization": f"Bearer {secret}"}
+    return secret
+
+
+async def key_headers(database_url: str, test: bool = False) -> dict[str, str]:
+    """Headers with `new_key`'s key (power tier)."""
+    return {"authorization": f"Bearer {await new_key(database_url, test=test)}"}
 
 
 @asynccontextmanager

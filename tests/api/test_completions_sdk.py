@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -11,28 +10,12 @@ import openai
 import pytest
 from fastapi import FastAPI
 
-from chorus import auth
 from chorus.app import create_app
 from chorus.config import TierConfig, load_settings
-from chorus.store.db import create_engine
-from chorus.store.users import UserStore
 from tests.api.test_completions import upstream_config
-from tests.conftest import FakeUpstream, ServerThread
+from tests.conftest import FakeUpstream, ServerThread, new_key
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
-
-
-async def new_key(database_url: str, tier: str, test: bool) -> str:
-    """A key made through the store, beside the running server (SQLite takes both)."""
-    engine = create_engine(database_url)
-    try:
-        users = UserStore(engine)
-        row = await users.ensure(f"sdk-{uuid.uuid4().hex[:10]}", tier)
-        secret = auth.new_secret(test)
-        await users.add_key(row.id, "sdk", auth.display_prefix(secret), auth.digest(secret), test)
-    finally:
-        await engine.dispose()
-    return secret
 
 
 @dataclass

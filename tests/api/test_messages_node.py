@@ -15,8 +15,7 @@ import pytest
 
 from chorus.app import create_app
 from chorus.config import load_settings
-from tests.api.test_completions_sdk import new_key
-from tests.conftest import ServerThread, npm_modules
+from tests.conftest import ServerThread, new_key, npm_modules
 
 NODE_ANTHROPIC = "1.16.0"
 

@@ -16,8 +16,7 @@ from anthropic.types import MessageParam, ToolParam
 
 from chorus.app import create_app
 from chorus.config import load_settings
-from tests.api.test_completions_sdk import new_key
-from tests.conftest import FakeUpstream, ServerThread
+from tests.conftest import FakeUpstream, ServerThread, new_key
 
 QUESTION: list[MessageParam] = [{"role": "user", "content": "What is the capital of France?"}]
 WEATHER: ToolParam = {"name": "get_weather", "description": "Get the current weather for a city",

@@ -17,9 +17,8 @@ import pytest
 from chorus.app import create_app
 from chorus.config import load_settings
 from tests.api.test_completions_node import node_modules as openai_node_modules
-from tests.api.test_completions_sdk import new_key
 from tests.api.test_responses_sdk import Server, dialect_config
-from tests.conftest import FakeUpstream, ServerThread, npm_modules
+from tests.conftest import FakeUpstream, ServerThread, new_key, npm_modules
 from tests.providers.conftest import ALL_DIALECTS
 
 PACKAGES = ("ai@7.0.173", "@ai-sdk/openai@4.0.118")

@@ -18,8 +18,7 @@ import pytest
 
 from chorus.app import create_app
 from chorus.config import FileConfig, ModelConfig, ProviderConfig, load_settings
-from tests.api.test_completions_sdk import new_key
-from tests.conftest import FakeUpstream, ServerThread
+from tests.conftest import FakeUpstream, ServerThread, new_key
 from tests.providers.conftest import ALL_DIALECTS, provider_config
 
 UPSTREAM_MODELS = {"openai": "small", "anthropic": "claude-3-5-haiku-latest", "gemini": "small"}

@@ -10,17 +10,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
-from chorus import auth
 from chorus.app import create_app
 from chorus.config import FileConfig, TestKeyLimits, default_tiers, load_settings
-from chorus.store import Store
 from chorus.store.db import create_engine, migrate
-from tests.conftest import ServerThread
+from tests.conftest import ServerThread, new_key
 
 pytest.importorskip("schemathesis")
 pytestmark = pytest.mark.slow
@@ -30,18 +27,13 @@ SEED = 20261125
 
 
 async def make_key(database_url: str) -> str:
-    """A power-tier sk_test_ key, made before the server starts (its engine is its own)."""
+    """A power-tier sk_test_ key, made before the server starts (which finds it migrated)."""
     engine = create_engine(database_url)
     try:
         await migrate(engine)
-        users = Store.over(engine).users
-        user = await users.ensure(f"schemathesis-{uuid.uuid4().hex[:8]}", "power")
-        secret = auth.new_secret(test=True)
-        await users.add_key(user.id, "schemathesis", auth.display_prefix(secret),
-                            auth.digest(secret), True)
-        return secret
     finally:
         await engine.dispose()
+    return await new_key(database_url, test=True)
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(

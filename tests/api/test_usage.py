@@ -21,8 +21,7 @@ from chorus.limits import Period
 from chorus.store.db import create_engine
 from chorus.store.schema import usage_records
 from tests.api.test_completions import upstream_config
-from tests.api.test_completions_sdk import new_key
-from tests.conftest import FakeUpstream, Harness, ServerThread, harness_for
+from tests.conftest import FakeUpstream, Harness, ServerThread, harness_for, new_key
 from tests.sse import events_as_they_come, stream_chunks
 
 ISO = re.compile(r"^\d{4}-\d\d-01T00:00:00Z$")

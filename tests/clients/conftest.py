@@ -15,8 +15,7 @@ import pytest
 
 from chorus.app import create_app
 from chorus.config import Dialect, FileConfig, ModelConfig, ProviderConfig, load_settings
-from tests.api.test_completions_sdk import new_key
-from tests.conftest import FakeLLM, ServerThread
+from tests.conftest import FakeLLM, ServerThread, new_key
 from tests.providers.conftest import BASE_PATHS, KEYS
 
 DIALECTS: tuple[Dialect, ...] = ("openai", "anthropic", "gemini")

@@ -25,11 +25,9 @@ import httpx2 as httpx
 import pytest
 
 from bench.scaleout import haproxy_binary, haproxy_config, server_status
-from chorus import auth
 from chorus.fakellm.server import FakeLLM
-from chorus.store import Store
 from chorus.store.db import create_engine, migrate
-from tests.conftest import REDIS_URL, ServerThread, unavailable
+from tests.conftest import REDIS_URL, ServerThread, new_key, unavailable
 from tests.processes import free_port, python_path
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -57,24 +55,11 @@ class Cluster:
 
     def key(self, tier: str) -> str:
         """A live key of a new user of `tier`."""
-        return asyncio.run(_new_key(self.env["CHORUS_DATABASE_URL"], tier))
+        return asyncio.run(new_key(self.env["CHORUS_DATABASE_URL"], tier))
 
     def status(self, name: str) -> str:
         """HAProxy's view of one backend server: UP, DOWN, …"""
         return server_status(self.stats, name)
-
-
-async def _new_key(database_url: str, tier: str) -> str:
-    engine = create_engine(database_url)
-    try:
-        users = Store.over(engine).users
-        row = await users.ensure(f"scale-{uuid.uuid4().hex[:8]}", tier)
-        secret = auth.new_secret(test=False)
-        await users.add_key(row.id, "scaleout", auth.display_prefix(secret),
-                            auth.digest(secret), False)
-        return secret
-    finally:
-        await engine.dispose()
 
 
 async def _migrate(database_url: str) -> None:
