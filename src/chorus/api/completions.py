@@ -18,8 +18,6 @@ from chorus.api.doors import (
     KONNECT_PARAMS,
     DoorBody,
     mode_of,
-    personas_of,
-    roles_of,
     services_of,
     start,
     whole,
@@ -215,19 +213,10 @@ def options_of(body: CompletionBody, pinned: str | None) -> ModeOptions:
         raise InvalidRequest("top_logprobs: needs logprobs true", param="top_logprobs")
     if body.modalities is not None and body.modalities != ["text"]:
         raise InvalidRequest("modalities: only text answers are supported", param="modalities")
-    return ModeOptions(
-        model=pinned,
-        models=tuple(ext.models) if ext.models else None,
-        aggregation=ext.aggregation,
-        personas=personas_of(ext.personas),
-        roles=roles_of(ext.roles),
-        cost_preference=ext.cost_preference,
-        enable_tools=ext.enable_tools is not False,
-        sampling=body.sampling(body.max_completion_tokens, body.logprobs, body.top_logprobs),
-        tools=openai_tools(body.tools, body.tool_choice, body.parallel_tool_calls),
-        output=output_of(format_.type, format_.json_schema, "response_format")
-        if format_ else None,
-    )
+    return ext.mode_options(
+        pinned, body.sampling(body.max_completion_tokens, body.logprobs, body.top_logprobs),
+        openai_tools(body.tools, body.tool_choice, body.parallel_tool_calls),
+        output_of(format_.type, format_.json_schema, "response_format") if format_ else None)
 
 
 def turn_request(body: CompletionBody, conversation: tuple[Message, ...], mode: ModeName,

@@ -18,8 +18,9 @@ from chorus.chat.request import TurnRequest
 from chorus.chat.services import Services
 from chorus.chat.turn import Turn, TurnHooks, TurnResult
 from chorus.errors import ChorusError, InvalidRequest
-from chorus.modes import ExpertRole
-from chorus.types import MODES, ModeName
+from chorus.modes import ExpertRole, ModeOptions, Sampling
+from chorus.modes.base import ClientTools
+from chorus.types import MODES, ModeName, OutputFormat
 
 
 class PersonaSlot(RequestBody):
@@ -43,6 +44,23 @@ class KonnectOptions(RequestBody):
     roles: list[RoleIn] | None = Field(None, min_length=2, max_length=8)
     session_id: str | None = Field(None, min_length=1, max_length=64)
     cost_preference: float | None = Field(None, ge=0, le=1)
+
+    def mode_options(self, pinned: str | None, sampling: Sampling,
+                     tools: ClientTools | None = None, output: OutputFormat | None = None
+                     ) -> ModeOptions:
+        """The turn's options: these extensions, with what the door's own fields ask for."""
+        return ModeOptions(
+            model=pinned,
+            models=tuple(self.models) if self.models else None,
+            aggregation=self.aggregation,
+            personas=personas_of(self.personas),
+            roles=roles_of(self.roles),
+            cost_preference=self.cost_preference,
+            enable_tools=self.enable_tools is not False,
+            sampling=sampling,
+            tools=tools,
+            output=output,
+        )
 
 
 EXTENSION_PREFIX = "konnect."

@@ -30,8 +30,6 @@ from chorus.api.doors import (
     KONNECT_PARAMS,
     DoorBody,
     mode_of,
-    personas_of,
-    roles_of,
     services_of,
     start,
     whole,
@@ -168,17 +166,7 @@ def options_of(body: MessagesBody, pinned: str | None) -> ModeOptions:
     sampling = Sampling(temperature=body.temperature, max_tokens=body.max_tokens,
                         stop=tuple(body.stop_sequences) if body.stop_sequences else None,
                         top_p=body.top_p, user=body.metadata.user_id if body.metadata else None)
-    return ModeOptions(
-        model=pinned,
-        models=tuple(ext.models) if ext.models else None,
-        aggregation=ext.aggregation,
-        personas=personas_of(ext.personas),
-        roles=roles_of(ext.roles),
-        cost_preference=ext.cost_preference,
-        enable_tools=ext.enable_tools is not False,
-        sampling=sampling,
-        tools=body.client_tools(),
-    )
+    return ext.mode_options(pinned, sampling, body.client_tools())
 
 
 def input_tokens(conversation: tuple[Message, ...], tools: ClientTools | None) -> int:

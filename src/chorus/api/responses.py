@@ -22,8 +22,6 @@ from chorus.api import JSONBytes
 from chorus.api.doors import (
     KONNECT_PARAMS,
     mode_of,
-    personas_of,
-    roles_of,
     services_of,
     start,
     whole,
@@ -95,19 +93,8 @@ async def previous_of(services: Services, caller: Principal, body: ResponseBody
 
 
 def options_of(body: ResponseBody, pinned: str | None) -> ModeOptions:
-    ext = body.konnect
-    return ModeOptions(
-        model=pinned,
-        models=tuple(ext.models) if ext.models else None,
-        aggregation=ext.aggregation,
-        personas=personas_of(ext.personas),
-        roles=roles_of(ext.roles),
-        cost_preference=ext.cost_preference,
-        enable_tools=ext.enable_tools is not False,
-        sampling=sampling_of(body),
-        tools=tools_of(body),
-        output=output_format(body),
-    )
+    return body.konnect.mode_options(pinned, sampling_of(body), tools_of(body),
+                                     output_format(body))
 
 
 def turn_request(body: ResponseBody, given: Input, mode: ModeName, options: ModeOptions,
