@@ -151,6 +151,15 @@ class Harness:
         return {"authorization": f"Bearer {await self.key(**kwargs)}"}
 
 
+async def migrated(database_url: str) -> None:
+    """Bring the database of a server that has not started yet to the newest schema."""
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
 async def new_key(database_url: str, tier: str = "power", test: bool = False) -> str:
     """A new user's key in the database of a server running elsewhere (its engine is not ours)."""
     engine = create_engine(database_url)

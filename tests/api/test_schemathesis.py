@@ -16,8 +16,7 @@ import pytest
 
 from chorus.app import create_app
 from chorus.config import FileConfig, TestKeyLimits, default_tiers, load_settings
-from chorus.store.db import create_engine, migrate
-from tests.conftest import ServerThread, new_key
+from tests.conftest import ServerThread, migrated, new_key
 
 pytest.importorskip("schemathesis")
 pytestmark = pytest.mark.slow
@@ -28,11 +27,7 @@ SEED = 20261125
 
 async def make_key(database_url: str) -> str:
     """A power-tier sk_test_ key, made before the server starts (which finds it migrated)."""
-    engine = create_engine(database_url)
-    try:
-        await migrate(engine)
-    finally:
-        await engine.dispose()
+    await migrated(database_url)
     return await new_key(database_url, test=True)
 
 

@@ -26,8 +26,7 @@ import pytest
 
 from bench.scaleout import haproxy_binary, haproxy_config, server_status
 from chorus.fakellm.server import FakeLLM
-from chorus.store.db import create_engine, migrate
-from tests.conftest import REDIS_URL, ServerThread, new_key, unavailable
+from tests.conftest import REDIS_URL, ServerThread, migrated, new_key, unavailable
 from tests.processes import free_port, python_path
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -60,14 +59,6 @@ class Cluster:
     def status(self, name: str) -> str:
         """HAProxy's view of one backend server: UP, DOWN, …"""
         return server_status(self.stats, name)
-
-
-async def _migrate(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        await migrate(engine)
-    finally:
-        await engine.dispose()
 
 
 def _wait_until(check: object, what: str, seconds: float = 60) -> None:
@@ -130,7 +121,7 @@ requests_per_minute = 1000000
            "CHORUS_REDIS_PREFIX": f"scaleout-{uuid.uuid4().hex[:8]}",
            # A killed instance's questions are marked by the others within seconds.
            "CHORUS_HEARTBEAT_INTERVAL": "0.5", "CHORUS_INSTANCE_TIMEOUT": "2"}
-    asyncio.run(_migrate(postgres_url))  # once, before the instances start (docs/deploy.md)
+    asyncio.run(migrated(postgres_url))  # once, before the instances start (docs/deploy.md)
     ports = {name: free_port() for name in INSTANCES}
     instances: dict[str, subprocess.Popen[bytes]] = {}
     processes: list[subprocess.Popen[bytes]] = []

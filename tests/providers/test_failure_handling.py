@@ -13,6 +13,7 @@ from chorus.errors import UpstreamError, UpstreamTimeout
 from chorus.providers.http import MAX_BACKOFF
 from chorus.types import TextDelta
 from tests.conftest import FakeUpstream
+from tests.processes import free_port
 from tests.providers.conftest import MakeProvider, ask, complete
 
 RETRIES = 2
@@ -154,13 +155,6 @@ async def test_whole_answers_break_and_take_time_as_streams_do(
     assert time.monotonic() - started < 1.5
     paced = await complete(make_provider(), "small@tps=100,tokens=20", ask(stream=False))
     assert paced.text.startswith("Fake answer") and fake_llm.requests[-1]["completed"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def test_connection_refused_is_retried_then_reported(
