@@ -122,7 +122,8 @@ class Cluster:
     stats: Path
 
 
-def config(path: Path, fake_url: str) -> Path:
+def config(path: Path, fake_url: str, slow_ms: int = SLOW_MS) -> Path:
+    """Chorus's config for the cluster: a quick model and one answering after `slow_ms`."""
     path.write_text(f"""
 [[providers]]
 name = "fake"
@@ -137,7 +138,7 @@ upstream = "small"
 [[models]]
 id = "fake-slow"
 provider = "fake"
-upstream = "small@ttft_ms={SLOW_MS}"
+upstream = "small@ttft_ms={slow_ms}"
 
 [tiers.enterprise]
 requests_per_minute = 1000000000

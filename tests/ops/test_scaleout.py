@@ -24,6 +24,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
+from bench.scaleout import config as scaleout_config
 from bench.scaleout import haproxy_binary, haproxy_config, server_status
 from chorus.fakellm.server import FakeLLM
 from tests.conftest import REDIS_URL, ServerThread, migrated, new_key, unavailable
@@ -96,26 +97,7 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     work = tmp_path_factory.mktemp("scaleout")
     fake = FakeLLM()
     upstream = ServerThread(fake.app()).__enter__()
-    config = work / "chorus.toml"
-    config.write_text(f"""
-[[providers]]
-name = "fake"
-dialect = "openai"
-base_url = "{upstream.url}/v1"
-
-[[models]]
-id = "fake-small"
-provider = "fake"
-upstream = "small"
-
-[[models]]
-id = "fake-slow"
-provider = "fake"
-upstream = "small@ttft_ms={SLOW_MS}"
-
-[tiers.enterprise]
-requests_per_minute = 1000000
-""")
+    config = scaleout_config(work / "chorus.toml", upstream.url, SLOW_MS)
     env = {**os.environ, "PYTHONPATH": python_path(), "CHORUS_DATABASE_URL": postgres_url,
            "CHORUS_REDIS_URL": REDIS_URL, "CHORUS_CONFIG": str(config),
            "CHORUS_REDIS_PREFIX": f"scaleout-{uuid.uuid4().hex[:8]}",
