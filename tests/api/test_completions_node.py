@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
-import pytest
 
-from chorus.app import create_app
-from chorus.config import load_settings
-from tests.conftest import ServerThread, new_key, npm_modules
+from tests.conftest import npm_modules
 
 NODE_OPENAI = "7.57.0"
 
@@ -48,17 +43,9 @@ def node_modules() -> Path:
     return npm_modules(f"node-openai-{NODE_OPENAI}", [f"openai@{NODE_OPENAI}"])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    database_url = f"sqlite:///{tmp_path_factory.mktemp('node')}/chorus.db"
-    app = create_app(load_settings(None, database_url=database_url, simulated_speed=0))
-    with ServerThread(app) as live:
-        yield live.url, asyncio.run(new_key(database_url, "power", True))
-
-
-def test_node_openai_streams_a_chat(server: tuple[str, str], tmp_path: Path) -> None:
+def test_node_openai_streams_a_chat(quick_server: tuple[str, str], tmp_path: Path) -> None:
     modules = node_modules()
-    url, key = server
+    url, key = quick_server
     script = tmp_path / "stream.cjs"
     script.write_text(SCRIPT)
     done = subprocess.run(["node", str(script), f"{url}/v1", key], capture_output=True,

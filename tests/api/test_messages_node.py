@@ -4,18 +4,14 @@ and in `x-api-key`."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from chorus.app import create_app
-from chorus.config import load_settings
-from tests.conftest import ServerThread, new_key, npm_modules
+from tests.conftest import npm_modules
 
 NODE_ANTHROPIC = "1.16.0"
 
@@ -68,18 +64,10 @@ def node_modules() -> Path:
     return npm_modules(f"node-anthropic-{NODE_ANTHROPIC}", [f"@anthropic-ai/sdk@{NODE_ANTHROPIC}"])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    database_url = f"sqlite:///{tmp_path_factory.mktemp('node')}/chorus.db"
-    app = create_app(load_settings(None, database_url=database_url, simulated_speed=0))
-    with ServerThread(app) as live:
-        yield live.url, asyncio.run(new_key(database_url, "power", True))
-
-
 @pytest.mark.parametrize("how", ["bearer", "x-api-key"])
-def test_node_anthropic_sdk(server: tuple[str, str], tmp_path: Path, how: str) -> None:
+def test_node_anthropic_sdk(quick_server: tuple[str, str], tmp_path: Path, how: str) -> None:
     modules = node_modules()
-    url, key = server
+    url, key = quick_server
     script = tmp_path / "messages.cjs"
     script.write_text(SCRIPT)
     done = subprocess.run(["node", str(script), url, key, how], capture_output=True, text=True,
