@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx2 as httpx
 
+from bench.procs import debian_tool
+
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 FIRST_TOKEN = re.compile(rb'"content":\s*"[^"]')
 """A chunk with answer text: every server first sends an empty `"content": ""` chunk."""
@@ -50,7 +52,10 @@ def wrk(url: str, body: dict[str, object], headers: dict[str, str], connections:
         script.write("\n".join(lines) + "\n")
     threads = 1 if connections == 1 else 2
     # wrk's default 2 s timeout counted a slow server's answers as errors, not as latency
-    done = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections),
+    binary = debian_tool("wrk")
+    if binary is None:
+        raise RuntimeError("wrk is not installed and apt-get could not install it")
+    done = subprocess.run([binary, "-t", str(threads), "-c", str(connections),
                            "-d", f"{seconds:g}s", "--timeout", "30s", "--latency",
                            "-s", script.name, url],
                           capture_output=True, text=True, check=True)

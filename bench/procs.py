@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +17,22 @@ import httpx2 as httpx
 ROOT = Path(__file__).resolve().parents[1]
 CHORUS = [sys.executable, "-m", "chorus.cli"]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def debian_tool(command: str, package: str | None = None) -> str | None:
+    """The path of a command from a Debian package, installed with apt-get (as root) when it
+    is missing; None when it is missing and cannot be installed."""
+    def found() -> str | None:
+        return shutil.which(command) or next(
+            (p for p in (f"/usr/sbin/{command}", f"/usr/bin/{command}") if Path(p).exists()), None)
+
+    if found() is None and shutil.which("apt-get") and os.geteuid() == 0:
+        install = ["apt-get", "install", "-y", "-qq", package or command]
+        for step in (install, ["apt-get", "update", "-qq"], install):
+            if found() is not None:
+                break
+            subprocess.run(step, capture_output=True, timeout=300, check=False)
+    return found()
 
 
 def free_port() -> int:

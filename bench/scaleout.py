@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -32,28 +31,13 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load import wrk
-from bench.procs import CHORUS, Server, create_key, free_port
+from bench.procs import CHORUS, Server, create_key, debian_tool, free_port
 
 PG_URL = os.environ.get("CHORUS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CHORUS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 INSTANCES = ("c1", "c2", "c3")
 SLOW_MS = 1000
 """The slow model's time to answer under the SIGKILL load."""
-
-
-def haproxy_binary() -> str | None:
-    """Debian's haproxy; installed with apt-get (as root) when it is missing."""
-    def found() -> str | None:
-        return shutil.which("haproxy") or next(
-            (p for p in ("/usr/sbin/haproxy", "/usr/bin/haproxy") if Path(p).exists()), None)
-
-    if found() is None and shutil.which("apt-get") and os.geteuid() == 0:
-        for step in (["apt-get", "install", "-y", "-qq", "haproxy"],
-                     ["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "haproxy"]):
-            if found() is not None:
-                break
-            subprocess.run(step, capture_output=True, timeout=300, check=False)
-    return found()
 
 
 def haproxy_config(port: int, stats: Path, backends: dict[str, int]) -> str:
@@ -274,7 +258,7 @@ async def _stored(client: httpx.AsyncClient, url: str) -> dict[str, str]:
 def run(work: Path, seconds: float) -> dict[str, object]:
     from bench.store import recreate_pg_database
 
-    haproxy = haproxy_binary()
+    haproxy = debian_tool("haproxy")
     if haproxy is None:
         raise RuntimeError("HAProxy is not installed and apt-get could not install it")
     database_url = asyncio.run(recreate_pg_database(PG_URL, "chorus_bench_scaleout"))

@@ -24,8 +24,9 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
+from bench.procs import debian_tool
 from bench.scaleout import config as scaleout_config
-from bench.scaleout import haproxy_binary, haproxy_config, server_status
+from bench.scaleout import haproxy_config, server_status
 from chorus.fakellm.server import FakeLLM
 from tests.conftest import REDIS_URL, ServerThread, migrated, new_key, unavailable
 from tests.processes import free_port, python_path
@@ -38,7 +39,7 @@ INSTANCES = ("c1", "c2", "c3")
 
 
 def haproxy() -> str:
-    binary = haproxy_binary()
+    binary = debian_tool("haproxy")
     if binary is None:
         unavailable("HAProxy", "not installed and apt-get could not install it")
     assert binary is not None
