@@ -1,5 +1,5 @@
-"""The chat doors' DirectRoute: a well-formed request skips FastAPI's dependency solving, and
-anything else gets FastAPI's own answer, word for word."""
+"""The chat doors' fast lane: a well-formed request skips FastAPI's routing and dependency
+solving, and anything else gets FastAPI's own answer, word for word."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pytest
 from fastapi import routing
 
 from chorus.api import chat, completions
-from chorus.api.direct import DirectRoute, _shape
+from chorus.api.direct import DirectRoute, DirectRoutes, _shape
+from chorus.app import create_app
+from chorus.config import load_settings
 from tests.conftest import Harness, harness_for
 
 CHAT = {"message": "hi"}
@@ -38,10 +40,14 @@ def solved(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     yield calls
 
 
-def test_both_chat_doors_are_direct() -> None:
+def test_both_chat_doors_are_direct(tmp_path: Path) -> None:
     for router in (chat.router, completions.router):
         route = router.routes[0]
         assert isinstance(route, DirectRoute) and _shape(route) is not None
+    app = create_app(load_settings(None, database_url=f"sqlite:///{tmp_path}/direct.db"))
+    lane = app.router.middleware_stack
+    assert isinstance(lane, DirectRoutes)
+    assert sorted(lane.lanes) == ["/v1/chat", "/v1/chat/completions"]
 
 
 @pytest.mark.parametrize(("path", "body"), [("/v1/chat", CHAT),

@@ -1,70 +1,129 @@
-"""The chat doors' route class: a well-formed request goes straight to its handler.
+"""The chat doors' fast lane: a well-formed request goes straight to its handler.
 
-FastAPI's request handler solves the route's dependencies and validates the body through
-general machinery that cost about a tenth of a chat completion's CPU (bench/ab.py). For a route
-of the shape `(request: Request, body: SomeBody, caller: Principal = Depends(principal))`,
-`DirectRoute` reads the JSON body, resolves the caller and validates the body itself, in
-FastAPI's order, and calls the handler. Anything else (a body that is not JSON, not valid, sent
-without a JSON content type, or missing) is handed to FastAPI's own handler, so every refusal
-is FastAPI's, word for word; the route's OpenAPI description is FastAPI's too.
+Routing a request through FastAPI (the router's match, the route's exit stacks and exception
+wrapper, dependency solving, body validation) cost about a quarter of a chat completion's CPU
+in the server (bench/ab.py). `DirectRoutes` sits at the router's entrance, inside every
+middleware and the exception handlers. For a `POST` to a `DirectRoute` (a route of the shape
+`(request: Request, body: SomeBody, caller: Principal = Depends(principal))`) it reads the
+JSON body, resolves the caller and validates the body itself, in FastAPI's order, and calls
+the handler. Anything else (a body that is not JSON, not valid, sent without a JSON content
+type, or missing) goes through the router with its body replayed, so every refusal is
+FastAPI's, word for word; the routes' OpenAPI description is FastAPI's too, and an error the
+handler raises reaches the same exception handlers.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chorus.api.middleware import replay
 from chorus.auth import principal
 
 JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
 """Content types taken directly (as clients send them); FastAPI's handler judges the rest."""
 
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+Handler = Callable[..., Coroutine[Any, Any, Response]]
 
 
 class DirectRoute(APIRoute):
-    def get_route_handler(self) -> Handler:
-        general = super().get_route_handler()
-        shape = _shape(self)
-        if shape is None:
-            return general
-        model, body_name, caller_name, request_name = shape
-        endpoint = self.endpoint
-
-        async def direct(request: Request) -> Response:
-            content_type = request.headers.get("content-type")
-            if content_type is None or content_type.lower() not in JSON_TYPES:
-                return await general(request)
-            body = await request.body()
-            if not body:
-                return await general(request)
-            try:
-                data = json.loads(body)  # as FastAPI parses it (orjson reads big integers
-            except Exception:  # as floats); not JSON, too deep (RecursionError): FastAPI's word
-                return await general(request)
-            caller = await principal(request)  # FastAPI's order: the caller, then the body
-            try:
-                parsed = model.model_validate(data)
-            except ValidationError:
-                return await general(request)  # FastAPI's words for what is wrong
-            response = await endpoint(**{request_name: request, body_name: parsed,
-                                         caller_name: caller})
-            if not isinstance(response, Response):
-                raise TypeError(f"{self.path}: a direct route's handler returns a Response")
-            return response
-
-        return direct
+    """A route `DirectRoutes` calls directly when it has the shape for it (see `_shape`)."""
 
 
-def _shape(route: APIRoute) -> tuple[type[BaseModel], str, str, str] | None:
+@dataclass(frozen=True, slots=True)
+class Lane:
+    route: DirectRoute
+    """As the router sets it in the scope (the access log's route)."""
+    endpoint: Handler
+    model: type[BaseModel]
+    body_name: str
+    caller_name: str
+    request_name: str
+
+
+class DirectRoutes:
+    """The router's innermost layer (`install`): the fast lane for the DirectRoutes' POSTs."""
+
+    def __init__(self, router: ASGIApp, lanes: dict[str, Lane]) -> None:
+        self.router = router
+        self.lanes = lanes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane = (self.lanes.get(scope["path"]) if scope["type"] == "http"
+                and scope["method"] == "POST" and not scope.get("root_path") else None)
+        if lane is None:
+            await self.router(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+        content_type = request.headers.get("content-type")
+        if content_type is None or content_type.lower() not in JSON_TYPES:
+            await self.router(scope, receive, send)
+            return
+        body = await request.body()
+        try:
+            data = json.loads(body)  # as FastAPI parses it (orjson reads big integers as
+        except Exception:  # floats); not JSON, too deep (RecursionError), empty: FastAPI's word
+            await self.router(scope, replay(body, receive), send)
+            return
+        scope["route"], scope["endpoint"], scope["path_params"] = lane.route, lane.endpoint, {}
+        caller = await principal(request)  # FastAPI's order: the caller, then the body
+        try:
+            parsed = lane.model.model_validate(data)
+        except ValidationError:  # FastAPI's words for what is wrong
+            await self.router(scope, replay(body, receive), send)
+            return
+        response = await lane.endpoint(**{lane.request_name: request, lane.body_name: parsed,
+                                          lane.caller_name: caller})
+        if not isinstance(response, Response):
+            raise TypeError(f"{lane.route.path}: a direct route's handler returns a Response")
+        await response(scope, receive, send)
+
+
+def install(router: APIRouter) -> None:
+    """Put `DirectRoutes` at the entrance of a FastAPI app's `router` once its routes are in,
+    through Starlette's hook for a router's own middleware."""
+    lanes = {}
+    for effective in _effective_routes(router.routes):
+        lane = _lane(effective)
+        if lane is not None:
+            lanes[effective.path_format] = lane
+    router.middleware_stack = DirectRoutes(router.middleware_stack, lanes)
+
+
+def _effective_routes(routes: Iterable[BaseRoute]) -> Iterator[Any]:
+    """Each route as the router serves it: an included router's routes with the prefix and
+    dependencies of the inclusion (FastAPI's effective route contexts)."""
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if contexts is not None:
+            yield from contexts()
+        else:
+            yield route
+
+
+def _lane(effective: Any) -> Lane | None:
+    """How to call a route directly, when it is a DirectRoute of the shape `DirectRoutes`
+    handles; else None."""
+    route = getattr(effective, "original_route", effective)
+    if (not isinstance(route, DirectRoute) or effective.methods != {"POST"}
+            or getattr(effective, "max_body_size", None) is not None):
+        return None
+    shape = _shape(effective)
+    return None if shape is None else Lane(route, effective.endpoint, *shape)
+
+
+def _shape(route: Any) -> tuple[type[BaseModel], str, str, str] | None:
     """The body model and the names of the body, caller and request parameters, when the
-    route is one `DirectRoute` can call directly; else None."""
+    route has the shape `(request: Request, body: SomeBody, caller = Depends(principal))`."""
     dependant = route.dependant
     if (len(dependant.body_params) != 1 or dependant.path_params or dependant.query_params
             or dependant.header_params or dependant.cookie_params

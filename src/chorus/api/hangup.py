@@ -22,23 +22,29 @@ class ClientGone(Exception):
 
 
 async def unless_hung_up(request: Request, work: Coroutine[Any, Any, T]) -> T:
-    """The result of `work`, or ClientGone once the client disconnects (and `work` is cancelled)."""
-    task = asyncio.ensure_future(work)
-    watch = asyncio.ensure_future(_hang_up(request))
+    """The result of `work`, or ClientGone once the client disconnects (and `work` is cancelled).
+
+    `work` runs in the handler's own task; one more task waits for the disconnect and cancels
+    the handler's, so the turn records the cancellation before the handler goes on."""
+    handler = asyncio.current_task()
+    if handler is None:
+        raise RuntimeError("unless_hung_up runs in a task")
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        # The body has been read, so the next message can only be the disconnect.
+        while (await request.receive())["type"] != "http.disconnect":
+            continue
+        gone = True
+        handler.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if gone and handler.uncancel() == 0:  # else the server cancelled it too: it stops
+            raise ClientGone from None
+        raise
     finally:
-        watch.cancel()
-        if not task.done():
-            task.cancel()
-            # let the turn record the cancellation before the handler returns
-            await asyncio.wait({task})
-    if task.cancelled():
-        raise ClientGone
-    return task.result()
-
-
-async def _hang_up(request: Request) -> None:
-    # The body has been read, so the next message can only be the disconnect.
-    while (await request.receive())["type"] != "http.disconnect":
-        continue
+        watcher.cancel()

@@ -72,7 +72,7 @@ class RequestGuard:
             await answer(scope, receive, send, exc)
             return
         if body is not None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
 
     async def _read(self, receive: Receive) -> bytes | None:
         """The whole body, counted as it comes; None if the client went away meanwhile."""
@@ -94,7 +94,7 @@ class RequestGuard:
         return PayloadTooLarge(f"the request body is over {self.max_bytes} bytes")
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """A receive that first hands over the body already read, then the real one."""
     pending = True
 

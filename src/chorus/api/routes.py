@@ -18,6 +18,7 @@ from chorus.api import (
     anthropic_error,
     chat,
     completions,
+    direct,
     error_response,
     export,
     health,
@@ -58,6 +59,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(web.router)  # the web app at `/`, outside the API's schema
     app.router.redirect_slashes = False  # Starlette's echoes the Host header: see _slash_redirect
+    direct.install(app.router)  # once every route is in
     openapi.install(app)
 
 

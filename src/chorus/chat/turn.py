@@ -214,10 +214,13 @@ class Turn:
 
     async def answer(self) -> TurnResult:
         """Run the turn to its end and return the result (for clients that take it whole)."""
-        async for event in self.run():
-            if isinstance(event, Finished):
-                return event.result
-        raise InternalError("the turn ended without a result")
+        result = None
+        async for event in self.run():  # to its end: a generator left open is closed later,
+            if isinstance(event, Finished):  # by a task of its own
+                result = event.result
+        if result is None:
+            raise InternalError("the turn ended without a result")
+        return result
 
     def _check_output(self, outcome: Outcome) -> None:
         """The last guard: an answer not in the requested format is never passed off as one."""
