@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
@@ -28,10 +29,12 @@ from chorus.types import (
 
 @dataclass(frozen=True, slots=True)
 class Routed:
-    """The model that answers, and why (`details`)."""
+    """The model that answers, and why: the router's `details`, or for a model the request or
+    the settings name, `named` (why it was named); its details are read while it answers."""
 
     model: str
-    details: SmartChatDetails
+    details: SmartChatDetails | None
+    named: str = ""
 
 
 def _named(ctx: ModeContext) -> tuple[str, str] | None:
@@ -48,7 +51,6 @@ def plan(ctx: ModeContext) -> Routed:
 
     Only models that can do what the request needs (tools, images, a JSON schema) are picked;
     a named model that cannot is a 400."""
-    analysis = router.analyse(ctx.question, ctx.history)
     named = _named(ctx)
     if named:
         model, why = named
@@ -57,9 +59,8 @@ def plan(ctx: ModeContext) -> Routed:
         if missing is not None:
             raise InvalidRequest(f"model {model!r} does not support {missing}",
                                  param=CAPABILITY_PARAMS[missing])
-        return Routed(model, _details(model, analysis, (
-            f"{why}, so routing was skipped (a {router.NEEDS[analysis.category]} question, "
-            f"{router.hardness(analysis.difficulty)}).")))
+        return Routed(model, None, why)
+    analysis = router.analyse(ctx.question, ctx.history)
     pool = [e for e in ctx.caller.models() if lacks(e, ctx.needs) is None]
     if not pool and ctx.caller.models() and ctx.needs:
         raise InvalidRequest(f"no model can do what this request needs "
@@ -77,6 +78,14 @@ def _details(model: str, analysis: router.Analysis, reason: str) -> SmartChatDet
                             difficulty=round(analysis.difficulty, 3), reason=reason)
 
 
+def _named_details(ctx: ModeContext, routed: Routed) -> SmartChatDetails:
+    """What the router reads in the question, for a model it did not pick."""
+    analysis = router.analyse(ctx.question, ctx.history)
+    return _details(routed.model, analysis, (
+        f"{routed.named}, so routing was skipped (a {router.NEEDS[analysis.category]} "
+        f"question, {router.hardness(analysis.difficulty)})."))
+
+
 async def run(ctx: ModeContext, routed: Routed) -> AsyncIterator[ModeEvent]:
     model = routed.model
     persona = ctx.options.personas.get(model)
@@ -84,6 +93,9 @@ async def run(ctx: ModeContext, routed: Routed) -> AsyncIterator[ModeEvent]:
     request = replace(ctx.answering(*ctx.system_for(persona), *ctx.conversation),
                       role="member")
     yield MemberStarted(slot)
+    read: list[SmartChatDetails] = []
+    if routed.details is None:  # read while the model answers: the loop waits for it anyway
+        asyncio.get_running_loop().call_soon(lambda: read.append(_named_details(ctx, routed)))
     parts: list[str] = []
     calls: list[ToolCall] = []
     logprobs: list[JSON] = []
@@ -103,5 +115,6 @@ async def run(ctx: ModeContext, routed: Routed) -> AsyncIterator[ModeEvent]:
         usage.add(spent)
     finish = "tool_calls" if calls else end.finish_reason
     yield MemberDone(MemberResult(slot, "ok", content, usage=usage, finish_reason=finish))
-    yield Outcome(content, [model], as_json(routed.details), usage, finish, tuple(calls),
+    details = routed.details or (read[0] if read else _named_details(ctx, routed))
+    yield Outcome(content, [model], as_json(details), usage, finish, tuple(calls),
                   tuple(logprobs))
