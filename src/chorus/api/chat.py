@@ -6,14 +6,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from chorus import streaming
 from chorus.api import JSONBytes
 from chorus.api.direct import DirectRoute
 from chorus.api.doors import PersonaSlot, RoleIn, personas_of, roles_of, services_of, start, whole
-from chorus.api.hangup import CLIENT_CLOSED
+from chorus.api.hangup import CLIENT_CLOSED, EventStream
 from chorus.api.parts import ContentPart, ResponseFormat, SamplingFields, content_of, output_of
 from chorus.auth import Principal, principal
 from chorus.chat.answer import ChatAnswer
@@ -87,13 +86,12 @@ ANSWERS: dict[int | str, dict[str, object]] = {200: {
 @router.post("/chat", response_model=None, responses=ANSWERS)
 async def chat(request: Request, body: ChatBody,
                caller: Annotated[Principal, Depends(principal)]
-               ) -> JSONBytes | StreamingResponse:
+               ) -> JSONBytes | EventStream:
     question = question_of(body, services_of(request).settings.max_message_chars)
     turn = await start(request, caller, TurnRequest(
         (question,), body.mode, body.session_id, options_of(body), stream=body.stream))
     if body.stream:
-        return StreamingResponse(_events(turn), media_type=streaming.MEDIA_TYPE,
-                                 headers=streaming.HEADERS)
+        return EventStream(_events(turn))
     result = await whole(request, turn)
     if result is None:
         return JSONBytes({}, status_code=CLIENT_CLOSED)

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from chorus import streaming
@@ -22,7 +21,7 @@ from chorus.api.doors import (
     start,
     whole,
 )
-from chorus.api.hangup import CLIENT_CLOSED
+from chorus.api.hangup import CLIENT_CLOSED, EventStream
 from chorus.api.parts import (
     ContentPart,
     NamedTool,
@@ -239,7 +238,7 @@ def turn_request(body: CompletionBody, conversation: tuple[Message, ...], mode: 
 @router.post("/chat/completions", response_model=None, responses=ANSWERS)
 async def completions(request: Request, body: CompletionBody,
                       caller: Annotated[Principal, Depends(principal)]
-                      ) -> JSONBytes | StreamingResponse:
+                      ) -> JSONBytes | EventStream:
     services = services_of(request)
     if body.n is not None and body.n > 1:
         raise InvalidRequest("n: only one choice per request is supported", param="n")
@@ -251,8 +250,7 @@ async def completions(request: Request, body: CompletionBody,
                   "created": int(time.time()), "model": body.model}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(_chunks(turn, head, include_usage),
-                                 media_type=streaming.MEDIA_TYPE, headers=streaming.HEADERS)
+        return EventStream(_chunks(turn, head, include_usage))
     result = await whole(request, turn)
     if result is None:
         return JSONBytes({}, status_code=CLIENT_CLOSED)

@@ -1,16 +1,23 @@
-"""A whole (non-streamed) answer is abandoned, upstream calls and all, when its client hangs up.
+"""What a client's hanging up cancels: its answer, whole or streamed, upstream calls and all.
 
-Streamed answers get this from the server already: a disconnect cancels the response's
-generator. A plain request handler is not cancelled, so it watches for the disconnect itself.
+A plain request handler is not cancelled by the server when its client leaves, and Starlette's
+StreamingResponse watches for it with an anyio task group (two tasks and a cancel scope per
+stream, as uvicorn speaks ASGI 2.3). Both here run the work in the handler's own task and
+spend one more task on waiting for the disconnect, which cancels the handler's task; the work
+sees the cancellation (and records it) before the handler goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import AsyncIterable, Coroutine
 from typing import Any, TypeVar
 
 from fastapi import Request
+from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from chorus import streaming
 
 T = TypeVar("T")
 CLIENT_CLOSED = 499
@@ -21,30 +28,60 @@ class ClientGone(Exception):
     """The client disconnected before its answer was ready; the work was cancelled."""
 
 
-async def unless_hung_up(request: Request, work: Coroutine[Any, Any, T]) -> T:
-    """The result of `work`, or ClientGone once the client disconnects (and `work` is cancelled).
+class HangUp:
+    """Within `with HangUp(receive)`, the client's hanging up cancels the current task;
+    `cancelled_us` tells whether it did."""
 
-    `work` runs in the handler's own task; one more task waits for the disconnect and cancels
-    the handler's, so the turn records the cancellation before the handler goes on."""
-    handler = asyncio.current_task()
-    if handler is None:
-        raise RuntimeError("unless_hung_up runs in a task")
-    gone = False
+    def __init__(self, receive: Receive) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a hang-up is watched from a task")
+        self.task = task
+        self.gone = False
+        self.receive = receive
+        self.watcher: asyncio.Future[None] | None = None
 
-    async def watch() -> None:
-        nonlocal gone
+    def __enter__(self) -> HangUp:
+        self.watcher = asyncio.ensure_future(self._watch(self.receive))
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
+
+    async def _watch(self, receive: Receive) -> None:
         # The body has been read, so the next message can only be the disconnect.
-        while (await request.receive())["type"] != "http.disconnect":
+        while (await receive())["type"] != "http.disconnect":
             continue
-        gone = True
-        handler.cancel()
+        self.gone = True
+        self.task.cancel()
 
-    watcher = asyncio.ensure_future(watch())
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if gone and handler.uncancel() == 0:  # else the server cancelled it too: it stops
-            raise ClientGone from None
-        raise
-    finally:
-        watcher.cancel()
+    def cancelled_us(self) -> bool:
+        """Whether the disconnect alone cancelled the task (then it goes on), not the server."""
+        return self.gone and self.task.uncancel() == 0
+
+
+async def unless_hung_up(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """The result of `work`, or ClientGone once the client disconnects (and `work` is cancelled)."""
+    with HangUp(request.receive) as hang_up:
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if hang_up.cancelled_us():
+                raise ClientGone from None
+            raise
+
+
+class EventStream(StreamingResponse):
+    """A stream of server-sent events, given as bytes; stopped when its client hangs up."""
+
+    def __init__(self, content: AsyncIterable[bytes]) -> None:
+        super().__init__(content, media_type=streaming.MEDIA_TYPE, headers=streaming.HEADERS)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with HangUp(receive) as hang_up:
+            try:
+                await self.stream_response(send)
+            except asyncio.CancelledError:
+                if not hang_up.cancelled_us():
+                    raise

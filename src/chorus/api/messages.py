@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Security
-from fastapi.responses import StreamingResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -34,7 +33,7 @@ from chorus.api.doors import (
     start,
     whole,
 )
-from chorus.api.hangup import CLIENT_CLOSED
+from chorus.api.hangup import CLIENT_CLOSED, EventStream
 from chorus.api.openapi import ERROR_RESPONSES
 from chorus.auth import BEARER, Principal
 from chorus.chat.request import TurnRequest
@@ -193,7 +192,7 @@ async def count_tokens(request: Request, body: CountBody,
                     "Anthropic's events", "content": {streaming.MEDIA_TYPE: {
                         "schema": {"type": "string"}}}}})
 async def messages(request: Request, body: MessagesBody,
-                   who: Annotated[Principal, Depends(caller)]) -> JSONBytes | StreamingResponse:
+                   who: Annotated[Principal, Depends(caller)]) -> JSONBytes | EventStream:
     services = services_of(request)
     conversation = body.conversation(services.settings.max_message_chars)
     mode, pinned = mode_of(body.model, body.konnect, services, who.test)
@@ -203,8 +202,7 @@ async def messages(request: Request, body: MessagesBody,
                        PARAMS)
     if body.stream:
         head = Head(new_id("msg"), body.model, input_tokens(conversation, options.tools))
-        return StreamingResponse(_events(turn, head), media_type=streaming.MEDIA_TYPE,
-                                 headers=streaming.HEADERS)
+        return EventStream(_events(turn, head))
     result = await whole(request, turn)
     if result is None:
         return JSONBytes({}, status_code=CLIENT_CLOSED)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
 
 from chorus import streaming
 from chorus.api import JSONBytes
@@ -26,7 +25,7 @@ from chorus.api.doors import (
     start,
     whole,
 )
-from chorus.api.hangup import CLIENT_CLOSED
+from chorus.api.hangup import CLIENT_CLOSED, EventStream
 from chorus.api.responses_input import (
     Input,
     ResponseBody,
@@ -163,7 +162,7 @@ def _known_calls(body: ResponseBody, previous: Previous | None) -> frozenset[str
     "content": {streaming.MEDIA_TYPE: {"schema": {"type": "string"}}}}})
 async def create(request: Request, body: ResponseBody,
                  caller: Annotated[Principal, Depends(principal)]
-                 ) -> JSONBytes | StreamingResponse:
+                 ) -> JSONBytes | EventStream:
     services = services_of(request)
     previous = await previous_of(services, caller, body)
     stored = await services.store.responses.output_items(caller.user.id, referenced(body))
@@ -175,8 +174,7 @@ async def create(request: Request, body: ResponseBody,
                        PARAMS)
     frame = Frame(new_id("resp"), int(time.time()), echo_of(body))
     if body.stream:
-        return StreamingResponse(_events(services, caller, turn, frame, given),
-                                 media_type=streaming.MEDIA_TYPE, headers=streaming.HEADERS)
+        return EventStream(_events(services, caller, turn, frame, given))
     result = await whole(request, turn)  # a failure is the HTTP error: no id was sent yet
     if result is None:
         return JSONBytes({}, status_code=CLIENT_CLOSED)
