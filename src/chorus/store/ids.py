@@ -6,14 +6,19 @@ import secrets
 from datetime import UTC, datetime
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_PAIRS = tuple(_ALPHABET[n % 62] + _ALPHABET[n // 62] for n in range(62 * 62))
+"""Two digits at a time, the lower first: half the divisions (four ids per chat request)."""
 
 
 def base62(nbytes: int) -> str:
     number = int.from_bytes(secrets.token_bytes(nbytes), "big")
+    count = (nbytes * 8 * 100 + 594) // 595  # ceil(bits / log2(62))
     digits = []
-    for _ in range((nbytes * 8 * 100 + 594) // 595):  # ceil(bits / log2(62))
-        number, rest = divmod(number, 62)
-        digits.append(_ALPHABET[rest])
+    for _ in range(count // 2):
+        number, rest = divmod(number, 3844)
+        digits.append(_PAIRS[rest])
+    if count % 2:
+        digits.append(_ALPHABET[number % 62])
     return "".join(digits)
 
 
