@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
@@ -12,6 +14,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 from chorus.types import Usage
 
@@ -59,22 +62,33 @@ class Metrics:
             "chorus_retention_purged", "Rows deleted by the retention task, by kind.",
             ["kind"], registry=r)
         ProcessCollector(registry=r)
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: MetricWrapperBase, *labels: str) -> Any:
+        """`metric.labels(*labels)`, looked up once per set of labels (their number is bounded:
+        route templates, modes, models); prometheus_client checks them and takes a lock each
+        time, six times per chat request."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def request(self, method: str, route: str, status: int, mode: str | None,
                 seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.request_seconds.labels(route, mode or "").observe(seconds)
+        self._child(self.requests, method, route, str(status)).inc()
+        self._child(self.request_seconds, route, mode or "").observe(seconds)
 
     def upstream(self, provider: str, model: str, outcome: UpstreamOutcome, seconds: float,
                  usage: Usage | None = None, error_code: str | None = None) -> None:
         """One finished model call."""
-        self.upstream_calls.labels(provider, model, outcome).inc()
-        self.upstream_seconds.labels(provider, model).observe(seconds)
+        self._child(self.upstream_calls, provider, model, outcome).inc()
+        self._child(self.upstream_seconds, provider, model).observe(seconds)
         if error_code is not None:
-            self.upstream_errors.labels(provider, model, error_code).inc()
+            self._child(self.upstream_errors, provider, model, error_code).inc()
         if usage is not None:
-            self.tokens.labels(provider, model, "in").inc(usage.prompt_tokens)
-            self.tokens.labels(provider, model, "out").inc(usage.completion_tokens)
+            self._child(self.tokens, provider, model, "in").inc(usage.prompt_tokens)
+            self._child(self.tokens, provider, model, "out").inc(usage.completion_tokens)
 
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes."""
