@@ -109,7 +109,9 @@ BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
 async def principal(request: Request,
                     _declared: Annotated[object, Security(BEARER)] = None) -> Principal:
     """FastAPI dependency: the caller, or 401 in the envelope."""
-    authenticator: Authenticator = request.app.state.services.auth
-    found = await authenticator.resolve(request.headers.get("authorization"))
-    request.state.principal = found
+    found: Principal | None = getattr(request.state, "principal", None)
+    if found is None:  # (the rate limits resolved it already, from the same header)
+        authenticator: Authenticator = request.app.state.services.auth
+        found = await authenticator.resolve(request.headers.get("authorization"))
+        request.state.principal = found
     return found

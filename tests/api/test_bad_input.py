@@ -134,6 +134,10 @@ async def test_text_no_database_can_store_is_400(h: Harness) -> None:
                      {"message": "hi", "x": {text: {"y": text}}}):
             response = await h.client.post("/v1/chat", headers=headers, content=escaped(body))
             assert "must" in assert_invalid(response)["message"], body
+        # JSON may come as UTF-16 too: its escapes are spelled with NUL bytes between
+        as_utf16 = json.dumps({"message": text}).encode("utf-16")
+        response = await h.client.post("/v1/chat", headers=headers, content=as_utf16)
+        assert "must" in assert_invalid(response)["message"]
         response = await h.client.post("/v1/keys", headers=headers,
                                        content=escaped({"name": text}))
         assert assert_invalid(response)["message"].startswith("name: ")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from chorus.errors import ChorusError
@@ -24,13 +24,27 @@ class RequestBody(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _storable_text(cls, data: object) -> object:
+    def _storable_text(cls, data: object, info: ValidationInfo) -> object:
+        if info.context is STORABLE:
+            return data
         found = unstorable_text(data)
         if found is not None:
             where, why = found
             raise PydanticCustomError("invalid_text", "{where}must {why}",
                                       {"where": f"{where}: " if where else "", "why": why})
         return data
+
+
+STORABLE = {"storable": True}
+"""The validation context of a body whose JSON text `storable_json` cleared: each nested body
+would otherwise walk its part of the text again."""
+
+
+def storable_json(raw: bytes) -> bool:
+    """Whether JSON text, once parsed, can hold no unstorable text: as UTF-8 (no NUL byte, which
+    UTF-16 and UTF-32 have) without `\\u` escapes, it can spell neither NUL (raw control
+    characters are not JSON) nor a lone surrogate (UTF-8 cannot encode one)."""
+    return b"\\u" not in raw and b"\x00" not in raw
 
 
 def unstorable_text(value: object, where: str = "") -> tuple[str, str] | None:

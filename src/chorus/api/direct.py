@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chorus.api import STORABLE, storable_json
 from chorus.api.middleware import replay
 from chorus.auth import principal
 
@@ -77,7 +78,8 @@ class DirectRoutes:
         scope["route"], scope["endpoint"], scope["path_params"] = lane.route, lane.endpoint, {}
         caller = await principal(request)  # FastAPI's order: the caller, then the body
         try:
-            parsed = lane.model.model_validate(data)
+            parsed = lane.model.model_validate(
+                data, context=STORABLE if storable_json(body) else None)
         except ValidationError:  # FastAPI's words for what is wrong
             await self.router(scope, replay(body, receive), send)
             return

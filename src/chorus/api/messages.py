@@ -145,6 +145,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 async def caller(request: Request, _bearer: Annotated[object, Security(BEARER)] = None,
                  _key: Annotated[object, Security(X_API_KEY)] = None) -> Principal:
     """The caller by `x-api-key`, as Anthropic's clients send it, or `Authorization: Bearer`."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:  # the rate limits resolved it already, from the same headers
+        return known
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
     if authorization is None and api_key is not None:

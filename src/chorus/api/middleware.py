@@ -131,6 +131,7 @@ class RateLimits:
         except InvalidApiKey:  # not authenticated: the route itself answers 401
             await self.app(scope, receive, send)
             return
+        scope.setdefault("state", {})["principal"] = principal  # the routes' auth takes it
         try:
             headers, quota = await self._admit(services, principal, scope)
         except ChorusError as exc:
