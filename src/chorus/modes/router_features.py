@@ -239,6 +239,8 @@ class Lexicons:
     longest: int
     substrings: tuple[tuple[str, int], ...]
     """Non-Latin words and phrases with punctuation, found with `in` (no word breaks)."""
+    ascii_substrings: tuple[tuple[str, int], ...]
+    """Those of them in ASCII, the only ones a text in Latin script can hold."""
     foreign: frozenset[str]
     english: frozenset[str]
 
@@ -263,7 +265,8 @@ def lexicons() -> Lexicons:
     return Lexicons(
         {w: tuple(g) for w, g in words.items()}, {p: tuple(g) for p, g in phrases.items()},
         frozenset(p.split()[0] for p in phrases), max(len(p.split()) for p in phrases),
-        tuple(substrings), frozenset(FOREIGN_STOPWORDS_TEXT.split()),
+        tuple(substrings), tuple((s, g) for s, g in substrings if s.isascii()),
+        frozenset(FOREIGN_STOPWORDS_TEXT.split()),
         frozenset(ENGLISH_STOPWORDS_TEXT.split()))
 
 
@@ -281,8 +284,8 @@ def _lexical(lower: str, words: list[str], non_latin: bool) -> list[float]:
                 for size in range(2, lex.longest + 1):
                     for group in lex.phrases.get(" ".join(words[index:index + size]), ()):
                         hits[group] += 1
-    for substring, group in lex.substrings:
-        if (non_latin or substring.isascii()) and substring in lower:
+    for substring, group in lex.substrings if non_latin else lex.ascii_substrings:
+        if substring in lower:
             hits[group] += lower.count(substring)
     return [_log(h) for h in hits]
 
