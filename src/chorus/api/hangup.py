@@ -35,37 +35,6 @@ async def disconnected(receive: Receive) -> None:
         continue
 
 
-class HangUp:
-    """Within `with HangUp(receive)`, the client's hanging up cancels the current task;
-    `cancelled_us` tells whether it did."""
-
-    def __init__(self, receive: Receive) -> None:
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("a hang-up is watched from a task")
-        self.task = task
-        self.gone = False
-        self.receive = receive
-        self.watcher: asyncio.Future[None] | None = None
-
-    def __enter__(self) -> HangUp:
-        self.watcher = asyncio.ensure_future(self._watch())
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self.watcher is not None:
-            self.watcher.cancel()
-
-    async def _watch(self) -> None:
-        await disconnected(self.receive)
-        self.gone = True
-        self.task.cancel()
-
-    def cancelled_us(self) -> bool:
-        """Whether the disconnect alone cancelled the task (then it goes on), not the server."""
-        return self.gone and self.task.uncancel() == 0
-
-
 async def unless_hung_up(request: Request, work: Coroutine[Any, Any, T]) -> T:
     """The result of `work`, or ClientGone once the client disconnects (and `work` is cancelled).
 
@@ -93,9 +62,22 @@ class EventStream(StreamingResponse):
         super().__init__(content, media_type=streaming.MEDIA_TYPE, headers=streaming.HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        with HangUp(receive) as hang_up:
-            try:
-                await self.stream_response(send)
-            except asyncio.CancelledError:
-                if not hang_up.cancelled_us():
-                    raise
+        streaming_task = asyncio.current_task()
+        if streaming_task is None:
+            raise RuntimeError("an EventStream is sent from a task")
+        gone = False
+
+        async def watch() -> None:
+            nonlocal gone
+            await disconnected(receive)
+            gone = True
+            streaming_task.cancel()
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await self.stream_response(send)
+        except asyncio.CancelledError:
+            if not gone or streaming_task.uncancel() > 0:  # the server's cancellation too
+                raise
+        finally:
+            watcher.cancel()
