@@ -1,0 +1,92 @@
+"""EventStream: the frames made before the body first waits go out at that wait, in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from chorus.api.hangup import EventStream
+
+
+class Wire:
+    """A connection's two ends for one response: what was sent, and a client that stays."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.gone = asyncio.Event()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    async def receive(self) -> dict[str, Any]:
+        await self.gone.wait()
+        return {"type": "http.disconnect"}
+
+    def bodies(self) -> list[bytes]:
+        return [m["body"] for m in self.sent if m["type"] == "http.response.body"]
+
+
+async def test_the_first_frames_go_out_when_the_body_first_waits() -> None:
+    wire, asked = Wire(), asyncio.Event()
+    seen_before_wait: list[int] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"data: opening\n\n"
+        yield b"data: member started\n\n"
+        seen_before_wait.append(len(wire.sent))
+        asked.set()
+        await asyncio.sleep(0)  # the model is asked: the first wait
+        yield b"data: first token\n\n"
+        yield b"data: [DONE]\n\n"
+
+    await EventStream(body())({"type": "http"}, wire.receive, wire.send)
+    assert seen_before_wait == [0], "nothing is sent before the body waits"
+    assert wire.sent[0]["type"] == "http.response.start" and wire.sent[0]["status"] == 200
+    assert wire.bodies() == [b"data: opening\n\n", b"data: member started\n\n",
+                             b"data: first token\n\n", b"data: [DONE]\n\n", b""]
+    assert wire.sent[-1]["more_body"] is False
+
+
+async def test_a_body_that_never_waits_is_sent_whole() -> None:
+    wire = Wire()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"data: a\n\n"
+        yield b"data: b\n\n"
+
+    await EventStream(body())({"type": "http"}, wire.receive, wire.send)
+    assert [m["type"] for m in wire.sent] == ["http.response.start", *["http.response.body"] * 3]
+    assert wire.bodies() == [b"data: a\n\n", b"data: b\n\n", b""]
+
+
+async def test_a_body_that_fails_before_it_waits_has_sent_nothing() -> None:
+    wire = Wire()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"data: opening\n\n"
+        raise RuntimeError("the turn failed at once")
+
+    with pytest.raises(RuntimeError):
+        await EventStream(body())({"type": "http"}, wire.receive, wire.send)
+    await asyncio.sleep(0)  # the writer, had it not been cancelled, would run now
+    assert wire.sent == []  # so the error handlers can still answer with a status
+
+
+async def test_hanging_up_stops_the_body_and_ends_the_response() -> None:
+    wire, closed = Wire(), asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            yield b"data: opening\n\n"
+            wire.gone.set()  # the client leaves while the model thinks
+            await asyncio.sleep(5)
+            yield b"data: never\n\n"
+        finally:
+            closed.set()
+
+    await asyncio.wait_for(EventStream(body())({"type": "http"}, wire.receive, wire.send), 2)
+    assert closed.is_set()
+    assert b"data: never\n\n" not in wire.bodies()
