@@ -33,11 +33,11 @@ from chorus.api.parts import (
     output_of,
 )
 from chorus.auth import Principal, principal
-from chorus.chat.answer import CouncilDetails, DebateDetails, EnsembleDetails, SmartChatDetails
 from chorus.chat.request import TurnRequest
 from chorus.chat.turn import Finished, Turn, TurnResult
 from chorus.errors import ChorusError, InvalidRequest
 from chorus.modes import ModeOptions
+from chorus.modes.details import Details
 from chorus.store.ids import base62
 from chorus.types import JSON, AnswerDelta, Message, ModeName, Role, ToolCall
 
@@ -135,7 +135,7 @@ class KonnectAnswer(BaseModel):
 
     mode: ModeName
     models_used: list[str]
-    details: SmartChatDetails | EnsembleDetails | DebateDetails | CouncilDetails
+    details: Details
     cost_usd: float
     session_id: str | None = Field(None, description="only when the turn was stored")
     message_id: str | None = Field(None, description="only when the turn was stored")

@@ -14,13 +14,11 @@ from pydantic import BaseModel
 from chorus.modes.details import (
     CouncilDetails,
     DebateDetails,
+    Details,
     EnsembleDetails,
     SmartChatDetails,
     UsageOut,
 )
-
-__all__ = ["DETAILS", "ChatAnswer", "CouncilDetails", "DebateDetails", "EnsembleDetails",
-           "SmartChatDetails"]
 
 DETAILS: dict[str, Any] = {
     "smart_chat": SmartChatDetails, "ensemble": EnsembleDetails, "debate": DebateDetails,
@@ -39,6 +37,6 @@ class ChatAnswer(BaseModel):
     content: str
     models_used: list[str]
     created_at: str
-    details: SmartChatDetails | EnsembleDetails | DebateDetails | CouncilDetails
+    details: Details
     usage: UsageOut
     latency_ms: int

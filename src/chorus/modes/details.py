@@ -284,3 +284,4 @@ class CouncilDetails(WebSearches):
 
 
 Details = SmartChatDetails | EnsembleDetails | DebateDetails | CouncilDetails
+"""Any mode's details: the `details` of an answer, in every door."""
