@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 from bench import fit_router  # noqa: E402
 from chorus.config import Settings  # noqa: E402
 from chorus.modes import router  # noqa: E402
-from chorus.modes.router_features import FEATURES, extract  # noqa: E402
+from chorus.modes.router_features import FEATURES, read  # noqa: E402
 from chorus.providers.catalog import build_catalog  # noqa: E402
 from tests.data.router_set import Question, load  # noqa: E402
 
@@ -110,7 +110,7 @@ def fit(questions: list[Question]) -> None:
     """The category model, on the training split; the difficulty model is kept as it is."""
     train = [q for q in questions if not q.held_out]
     random.Random(7).shuffle(train)
-    rows = [_sparse(extract(q.text)[0]) for q in train]
+    rows = [_sparse(read(q.text).features) for q in train]
     labels = [router.CATEGORIES.index(q.category) for q in train]  # type: ignore[arg-type]
     print(f"fitting on {len(train)} training questions; category model:")
     l2 = choose_l2(rows, labels, len(router.CATEGORIES), len(FEATURES))
@@ -180,7 +180,7 @@ ROUTERS = ("length", "old router", "new router")
 def old_difficulty(text: str) -> float:
     """The difficulty smart_chat computed before this model (hand-labelled, not outcomes)."""
     weights = tomllib.loads(OLD_WEIGHTS.read_text(encoding="utf-8"))["difficulty"]
-    features = extract(text)[0]
+    features = read(text).features
     probabilities = router.classify(features)
     return router._sigmoid(router._dot(
         weights, [*features, *(probabilities[c] for c in router.CATEGORIES)]))

@@ -360,12 +360,6 @@ def read(text: str) -> Reading:
     return Reading(_features(text, view, n_tokens), difficulty, n_tokens)
 
 
-def extract(text: str) -> tuple[list[float], int]:
-    """The feature vector (in FEATURES order) and the estimated tokens of `text`."""
-    n_tokens = estimate_tokens(text)
-    return _features(text, _view(text), n_tokens), n_tokens
-
-
 def _features(text: str, view: str, n_tokens: int) -> list[float]:
     lex = lexicons()
     lower = view.lower()
