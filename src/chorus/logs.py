@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, Literal, TextIO
 
+import orjson
 import structlog
 
 from chorus.config import Settings
-from chorus.redact import redact, scrubbable
+from chorus.redact import redact, scrubbable, suspect
 
 LogFormat = Literal["auto", "json", "console"]
 
@@ -22,6 +24,17 @@ class Redactor:
 
     def __call__(self, _logger: object, _method: str,
                  event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        # An event of flat fields (an access line's) is searched once, joined; a match across
+        # the join only costs the field-by-field pass below
+        texts = []
+        for value in event.values():
+            if isinstance(value, str):
+                texts.append(value)
+            elif isinstance(value, (dict, list, tuple)):
+                break
+        else:
+            if not suspect("\n".join(texts), self.secrets):
+                return event
         for key, value in event.items():
             event[key] = self.clean(value)
         return event
@@ -43,6 +56,15 @@ def _drop_terminal_copies(_logger: object, _method: str,
     return event
 
 
+def _dumps(value: object, default: Callable[[Any], Any] | None = None, **_: object) -> str:
+    """JSON for a log line: orjson's (a tenth of `json.dumps`'s CPU for an access line), and
+    the standard library's for what orjson refuses (an integer over 64 bits)."""
+    try:
+        return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, default=default)
+
+
 def secrets_of(settings: Settings) -> list[str]:
     """Every upstream credential the settings hold."""
     found = [settings.openai_api_key, settings.anthropic_api_key, settings.gemini_api_key]
@@ -60,7 +82,7 @@ def configure(level: str = "info", fmt: LogFormat = "auto", secrets: Iterable[st
     out = stream or sys.stderr
     if fmt == "auto":
         fmt = "console" if out.isatty() else "json"
-    json_renderer = (structlog.processors.JSONRenderer(sort_keys=False) if fmt == "json"
+    json_renderer = (structlog.processors.JSONRenderer(_dumps) if fmt == "json"
                      else None)
     renderer: structlog.types.Processor = (
         json_renderer or structlog.dev.ConsoleRenderer(colors=False))
