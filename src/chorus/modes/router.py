@@ -8,6 +8,7 @@ import operator
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Literal
 
@@ -81,6 +82,12 @@ def weights(path: Path = WEIGHTS_FILE) -> Weights:
             DIFFICULTY_FEATURES):
         raise RuntimeError(f"{path.name} was fitted to other features; run bench/router.py fit "
                            f"and bench/fit_router.py")
+    for name, vector, width in (
+            *((f"category.{c}", data["category"][c], len(FEATURES)) for c in CATEGORIES),
+            ("difficulty", data["difficulty"], len(DIFFICULTY_FEATURES)),
+            ("strong", data["strong"], len(DIFFICULTY_FEATURES))):
+        if len(vector) != width:  # checked here once: the run-time dots do not check
+            raise RuntimeError(f"{path.name}: {len(vector)} {name} weights for {width} features")
     a, b = data["calibration"]
     return Weights({c: data["category"][c] for c in CATEGORIES}, data["difficulty"], (a, b),
                    data["strong"], data["gain_quantiles"], data["length_quantiles"],
@@ -109,16 +116,34 @@ def _dot(weights: Sequence[float], values: Sequence[float]) -> float:
     return total
 
 
+def _nonzero(values: Sequence[float]) -> list[tuple[int, float]]:
+    """The places and values of the nonzero features: most of a question's are 0."""
+    return [(i, v) for i, v in enumerate(values) if v]
+
+
+def _sparse_dot(weights: Sequence[float], nonzero: list[tuple[int, float]]) -> float:
+    """_dot over the nonzero values only, in the same order, so equal to the bit: a zero value
+    adds +-0.0 (the weights are finite) to a sum that starts at +0.0 and so is never -0.0."""
+    total = 0.0
+    for i, v in nonzero:
+        total += weights[i] * v
+    return total
+
+
 def _sigmoid(x: float) -> float:
-    return 1 / (1 + math.exp(-max(-60.0, min(60.0, x))))
+    # max(-60.0, min(60.0, x)) without the two calls: the same value, NaN included (60.0)
+    x = x if x < 60.0 else 60.0
+    return 1 / (1 + math.exp(-(x if x > -60.0 else -60.0)))
 
 
-_FOREIGN_EVIDENCE = tuple(FEATURES.index(f) for f in (
-    "kw_translate", "sc_any", "foreign_sw", "accents"))
-_TOPICAL_EVIDENCE = tuple(FEATURES.index(f) for f in (
+_FOREIGN_EVIDENCE = itemgetter(*(FEATURES.index(f) for f in (
+    "kw_translate", "sc_any", "foreign_sw", "accents")))
+_TOPICAL_EVIDENCE = itemgetter(*(FEATURES.index(f) for f in (
     *(name for name in FEATURES if name.startswith("kw_")), "fence", "code_lines", "operators",
-    "trace", "math_syntax", "numbers"))
+    "trace", "math_syntax", "numbers")))
 _SHORT = FEATURES.index("short")
+_MULTILINGUAL = CATEGORIES.index("multilingual")
+_SMALL_TALK: dict[Category, float] = {c: 1.0 if c == "facts" else 0.0 for c in CATEGORIES}
 
 
 def classify(features: Sequence[float]) -> dict[Category, float]:
@@ -128,17 +153,18 @@ def classify(features: Sequence[float]) -> dict[Category, float]:
     accents, or words about translating): without one, "Hi" or "Thanks!" is English, however
     short it is; and a short message with no sign of any topic is small talk (`facts`).
     """
-    fitted = weights()
-    scores = {c: _dot(fitted.category[c], features) for c in CATEGORIES}
-    if not any(features[i] for i in _FOREIGN_EVIDENCE):
-        scores["multilingual"] = -math.inf
-        if features[_SHORT] and not any(features[i] for i in _TOPICAL_EVIDENCE):
-            # "Hi", "Thanks!": no topic at all is small talk, a quick exchange
-            return {c: 1.0 if c == "facts" else 0.0 for c in CATEGORIES}
-    top = max(scores.values())
-    exp = {c: math.exp(s - top) for c, s in scores.items()}
-    total = sum(exp.values())
-    return {c: e / total for c, e in exp.items()}
+    foreign = any(_FOREIGN_EVIDENCE(features))
+    if not foreign and features[_SHORT] and not any(_TOPICAL_EVIDENCE(features)):
+        # "Hi", "Thanks!": no topic at all is small talk, a quick exchange
+        return dict(_SMALL_TALK)
+    nonzero = _nonzero(features)
+    scores = [_sparse_dot(w, nonzero) for w in weights().category.values()]  # CATEGORIES order
+    if not foreign:
+        scores[_MULTILINGUAL] = -math.inf
+    top = max(scores)
+    exp = [math.exp(s - top) for s in scores]
+    total = sum(exp)
+    return {c: e / total for c, e in zip(CATEGORIES, exp, strict=True)}
 
 
 def difficulty(question: str) -> float:
@@ -179,20 +205,21 @@ def analyse(question: str, history: Sequence[Message] = ()) -> Analysis:
     question_tokens = reading.tokens
     probabilities = classify(reading.features)
     hardness, routing = _difficulties(reading.difficulty, len(question))
-    previous = next((m.content for m in reversed(history) if m.role == "user"), None)
+    previous = (next((m.content for m in reversed(history) if m.role == "user"), None)
+                if history else None)
     if previous is not None and len(question.split()) <= FOLLOW_UP_WORDS:
         before = read(previous)
         earlier = classify(before.features)
         probabilities = {c: (probabilities[c] + earlier[c]) / 2 for c in CATEGORIES}
         earlier_hardness, earlier_routing = _difficulties(before.difficulty, len(previous))
         hardness, routing = (hardness + earlier_hardness) / 2, (routing + earlier_routing) / 2
-    context = "\n".join(m.content for m in history)
-    prompt_tokens = question_tokens + (estimate_tokens(context) + 4 * len(history)
-                                       if history else 0)
+    prompt_tokens = question_tokens + (
+        estimate_tokens("\n".join(m.content for m in history)) + 4 * len(history)
+        if history else 0)
     if prompt_tokens >= LONG_TOKENS:
         probabilities = {c: p / 2 + (0.5 if c == "long" else 0.0)
                          for c, p in probabilities.items()}
-    category = max(CATEGORIES, key=lambda c: probabilities[c])
+    category = max(CATEGORIES, key=probabilities.__getitem__)
     return Analysis(category, probabilities, hardness, routing, prompt_tokens, question_tokens)
 
 
