@@ -109,13 +109,15 @@ class AccessMiddleware:
             await send(message)
 
         failed: BaseException | None = None
+        # bound_contextvars, without its walk over every context variable
+        bound = structlog.contextvars.bind_contextvars(request_id=info.request_id)
         try:
-            with structlog.contextvars.bound_contextvars(request_id=info.request_id):
-                await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_with_id)
         except BaseException as exc:
             failed = exc
             raise
         finally:
+            structlog.contextvars.reset_contextvars(**bound)
             _current.reset(token)
             if streaming:
                 self.metrics.active_streams.dec()
