@@ -99,7 +99,7 @@ def main() -> None:
     databases = ["sqlite"] + ([] if args.no_postgres else ["postgresql"])
     results: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                   "command": " ".join(["./dev bench", *sys.argv[1:]]),
-                                  "machine": machine()}
+                                  "machine": None}  # read last: the sections install the peers
     loads: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="chorus-bench-") as tmp:
         work = Path(tmp)
@@ -108,6 +108,7 @@ def main() -> None:
                 before = [round(x, 2) for x in os.getloadavg()]
                 results[name] = section(name, work, args, databases)
                 loads[name] = {"before": before, "after": [round(x, 2) for x in os.getloadavg()]}
+    results["machine"] = machine()
     results["load_average"] = loads
     out = ROOT / "bench" / "results" / (time.strftime("%Y-%m-%d-%H%M", time.gmtime()) + ".json")
     out.parent.mkdir(exist_ok=True)
