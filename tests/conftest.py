@@ -118,13 +118,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The database of one test: a migrated SQLite file of its own, or the run's PostgreSQL
     database (tests there use new users, keys and sessions, never a clean slate)."""
     if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        for sidecar in ("", "-wal", "-shm"):  # the last connection's close leaves only the file
-            if (source := template.with_name(template.name + sidecar)).exists():
-                shutil.copyfile(source, tmp_path / f"chorus.db{sidecar}")
-        return f"sqlite:///{tmp_path}/chorus.db"
+        return sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+def sqlite_copy(template: Path, directory: Path) -> str:
+    """The URL of a copy of the migrated template in `directory`."""
+    for sidecar in ("", "-wal", "-shm"):  # the last connection's close leaves only the file
+        if (source := template.with_name(template.name + sidecar)).exists():
+            shutil.copyfile(source, directory / f"chorus.db{sidecar}")
+    return f"sqlite:///{directory}/chorus.db"
 
 
 @dataclass
