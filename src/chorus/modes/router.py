@@ -86,7 +86,7 @@ def weights(path: Path = WEIGHTS_FILE) -> Weights:
             *((f"category.{c}", data["category"][c], len(FEATURES)) for c in CATEGORIES),
             ("difficulty", data["difficulty"], len(DIFFICULTY_FEATURES)),
             ("strong", data["strong"], len(DIFFICULTY_FEATURES))):
-        if len(vector) != width:  # checked here once: the run-time dots do not check
+        if len(vector) != width:  # checked once, here: the sparse category dots do not check
             raise RuntimeError(f"{path.name}: {len(vector)} {name} weights for {width} features")
     a, b = data["calibration"]
     return Weights({c: data["category"][c] for c in CATEGORIES}, data["difficulty"], (a, b),
