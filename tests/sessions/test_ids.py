@@ -1,26 +1,34 @@
-"""Ids: prefixed, of the documented length, and every random bit kept in the digits."""
+"""Ids: prefixed, of the documented length, every digit equally likely and drawn anew."""
 
 from __future__ import annotations
 
+from collections import Counter
 from unittest import mock
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from chorus.store import ids
 
 
-def decoded(digits: str) -> int:
-    """The number base62 wrote, lowest digit first."""
-    return sum(ids._ALPHABET.index(d) * 62 ** i for i, d in enumerate(digits))
+def test_every_digit_comes_from_four_byte_values_and_the_rest_are_dropped() -> None:
+    kept = bytes(range(256)).translate(ids._DIGIT_OF_BYTE, ids._UNEVEN).decode()
+    assert len(kept) == 248
+    assert Counter(kept) == {digit: 4 for digit in ids._ALPHABET}
 
 
-@given(st.binary(min_size=1, max_size=40))
-def test_base62_writes_the_random_number_in_full(raw: bytes) -> None:
-    with mock.patch.object(ids.secrets, "token_bytes", lambda n: raw):
-        digits = ids.base62(len(raw))
-    assert len(digits) == -(-len(raw) * 8 * 100 // 595)  # ceil(bits / log2(62)), a digit over
-    assert decoded(digits) == int.from_bytes(raw, "big")
+@given(st.lists(st.binary(min_size=30, max_size=30), min_size=1, max_size=3))
+@example([b"\xff" * 30, b"\xf8" * 9 + b"\x3d" * 21])  # two draws short of 22 digits
+def test_base62_maps_the_kept_bytes_and_draws_again_when_too_many_are_dropped(
+        draws: list[bytes]) -> None:
+    supply = iter([*draws, b"\x00" * 30])
+    taken: list[bytes] = []
+    with mock.patch.object(ids.os, "urandom", lambda n: taken.append(next(supply)) or taken[-1]):
+        digits = ids.base62(16)
+    *redrawn, used = taken
+    assert len(digits) == 22  # ceil(128 / log2(62)): 131 bits
+    assert digits == "".join(ids._ALPHABET[b % 62] for b in used if b < 248)[:22]
+    assert all(sum(b < 248 for b in draw) < 22 for draw in redrawn)
 
 
 def test_new_ids_are_prefixed_and_differ() -> None:

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 from datetime import UTC, datetime
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_PAIRS = tuple(_ALPHABET[n % 62] + _ALPHABET[n // 62] for n in range(62 * 62))
-"""Two digits at a time, the lower first: half the divisions (four ids per chat request)."""
+_DIGIT_OF_BYTE = bytes(ord(_ALPHABET[n % 62]) for n in range(256))
+_UNEVEN = bytes(range(248, 256))
+"""Bytes 0-247 map to the 62 digits four times each; the 8 bytes above are dropped, so every
+digit is equally likely. One C call maps a buffer (2.5 -> 0.85 us an id: five per chat request)."""
 
 
 def base62(nbytes: int) -> str:
-    number = int.from_bytes(secrets.token_bytes(nbytes), "big")
+    """`nbytes` random bytes' worth of base-62 digits (16 bytes: 22 digits, 131 bits)."""
     count = (nbytes * 8 * 100 + 594) // 595  # ceil(bits / log2(62))
-    digits = []
-    for _ in range(count // 2):
-        number, rest = divmod(number, 3844)
-        digits.append(_PAIRS[rest])
-    if count % 2:
-        digits.append(_ALPHABET[number % 62])
-    return "".join(digits)
+    while True:
+        digits = os.urandom(count + 8).translate(_DIGIT_OF_BYTE, _UNEVEN)
+        if len(digits) >= count:  # fewer only when over 8 bytes of count + 8 were dropped
+            return digits[:count].decode()
 
 
 def new_id(prefix: str) -> str:
