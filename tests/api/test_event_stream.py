@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chorus.api.hangup import EventStream
+from chorus.api.hangup import ClientGone, EventStream, unless_hung_up
 
 
 class Wire:
@@ -90,3 +90,43 @@ async def test_hanging_up_stops_the_body_and_ends_the_response() -> None:
     await asyncio.wait_for(EventStream(body())({"type": "http"}, wire.receive, wire.send), 2)
     assert closed.is_set()
     assert b"data: never\n\n" not in wire.bodies()
+
+
+class Asked:
+    """The handler's side of unless_hung_up: a request whose client leaves on `wire.gone`."""
+
+    def __init__(self, wire: Wire) -> None:
+        self.receive = wire.receive
+
+
+async def test_a_whole_answer_is_returned_cancelled_on_hang_up_and_by_the_server() -> None:
+    async def answer(started: asyncio.Event, ended: list[str]) -> str:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0)  # its cleanup finishes before the handler goes on
+            ended.append("cancelled")
+            raise
+        return "never"
+
+    async def quick() -> str:
+        return "the answer"
+
+    assert await unless_hung_up(Asked(Wire()), quick()) == "the answer"
+
+    wire, started, ended = Wire(), asyncio.Event(), []
+    waiting = asyncio.ensure_future(unless_hung_up(Asked(wire), answer(started, ended)))
+    await started.wait()
+    wire.gone.set()
+    with pytest.raises(ClientGone):
+        await waiting
+    assert ended == ["cancelled"]
+
+    started, ended = asyncio.Event(), []
+    waiting = asyncio.ensure_future(unless_hung_up(Asked(Wire()), answer(started, ended)))
+    await started.wait()
+    waiting.cancel()  # the server stops the handler: its cancellation, not ClientGone
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert ended == ["cancelled"]
