@@ -126,6 +126,8 @@ async def plan(entry: ModelEntry, request: ModelRequest,
     def cost(raw: int) -> int:
         return math.ceil(raw * scale) + MESSAGE_OVERHEAD
 
+    if PRIMING + sum(cost(len(m.content.encode())) for m in request.messages) <= budget:
+        return Plan(head, middle, tail, 0, note_room)  # fits even at one token per byte
     used = PRIMING + sum(cost(n) for n in await counter.counts([m.content for m in head]))
     tail_costs = [cost(n) for n in await counter.counts([m.content for m in tail])]
     if used + sum(tail_costs) > budget:

@@ -49,6 +49,19 @@ async def test_a_request_that_fits_is_left_alone() -> None:
     assert await fit_plain(entry(128_000), request) is request
 
 
+async def test_only_a_request_that_may_not_fit_at_one_token_per_byte_is_counted(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    counted: list[str] = []
+    monkeypatch.setattr(context, "_count_all", lambda texts: counted.extend(texts) or [
+        tokens.count(text) for text in texts])
+    short = ModelRequest(conversation(5))
+    assert await fit_plain(entry(128_000), short) is short and counted == []
+    many_bytes = ModelRequest((Message("user", "word " * 300),))  # 1,500 bytes, 300 tokens
+    assert prompt_budget(entry(2048), many_bytes) < 1_500
+    assert await fit_plain(entry(2048), many_bytes) is many_bytes
+    assert counted == ["word " * 300]
+
+
 async def test_small_window_keeps_persona_newest_turns_and_names_the_rest() -> None:
     request = ModelRequest(conversation(200))
     fitted = await fit_plain(entry(2048), request)
