@@ -45,9 +45,30 @@ async def test_the_first_frames_go_out_when_the_body_first_waits() -> None:
     await EventStream(body())({"type": "http"}, wire.receive, wire.send)
     assert seen_before_wait == [0], "nothing is sent before the body waits"
     assert wire.sent[0]["type"] == "http.response.start" and wire.sent[0]["status"] == 200
-    assert wire.bodies() == [b"data: opening\n\n", b"data: member started\n\n",
+    assert wire.bodies() == [b"data: opening\n\ndata: member started\n\n",
                              b"data: first token\n\n", b"data: [DONE]\n\n", b""]
     assert wire.sent[-1]["more_body"] is False
+
+
+async def test_a_token_goes_out_at_once_and_a_burst_after_it_in_one_write() -> None:
+    wire = Wire()
+    sent_when: list[int] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"data: opening\n\n"
+        await asyncio.sleep(0)
+        for burst in (1, 2):  # each read from the model brings three tokens
+            for token in range(3):
+                yield f"data: {burst}.{token}\n\n".encode()
+                sent_when.append(len(wire.bodies()))
+            await asyncio.sleep(0)
+        yield b"data: [DONE]\n\n"
+
+    await EventStream(body())({"type": "http"}, wire.receive, wire.send)
+    assert sent_when == [2, 2, 2, 4, 4, 4], "the first of each burst is out before the next"
+    assert wire.bodies() == [b"data: opening\n\n", b"data: 1.0\n\n",
+                             b"data: 1.1\n\ndata: 1.2\n\n", b"data: 2.0\n\n",
+                             b"data: 2.1\n\ndata: 2.2\n\n", b"data: [DONE]\n\n", b""]
 
 
 async def test_a_body_that_never_waits_is_sent_whole() -> None:
@@ -58,8 +79,37 @@ async def test_a_body_that_never_waits_is_sent_whole() -> None:
         yield b"data: b\n\n"
 
     await EventStream(body())({"type": "http"}, wire.receive, wire.send)
-    assert [m["type"] for m in wire.sent] == ["http.response.start", *["http.response.body"] * 3]
-    assert wire.bodies() == [b"data: a\n\n", b"data: b\n\n", b""]
+    assert [m["type"] for m in wire.sent] == ["http.response.start", *["http.response.body"] * 2]
+    assert wire.bodies() == [b"data: a\n\ndata: b\n\n", b""]
+
+
+async def test_a_slow_client_holds_the_body_back_once_enough_is_held() -> None:
+    wire, release = Wire(), asyncio.Event()
+    made = 0
+
+    async def slow_send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message["body"].startswith(b"data: 1"):
+            await release.wait()  # the client stops reading after the first token
+        wire.sent.append(message)
+
+    frame = b"data: " + b"x" * 1000 + b"\n\n"
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal made
+        yield b"data: opening\n\n"
+        await asyncio.sleep(0)
+        for i in range(200):  # a burst: the first goes out at once, the rest are held
+            yield b"data: %d" % i + frame[6:]
+            made += 1
+
+    streaming = asyncio.ensure_future(EventStream(body())({"type": "http"}, wire.receive,
+                                                          slow_send))
+    for _ in range(300):
+        await asyncio.sleep(0)
+    assert 60 < made < 80, "about HELD_BYTES of frames are held for a client that is stuck"
+    release.set()
+    await streaming
+    assert b"".join(wire.bodies()).count(b"data: ") == 201
 
 
 async def test_a_body_that_fails_before_it_waits_has_sent_nothing() -> None:

@@ -4,8 +4,8 @@ A plain request handler is not cancelled by the server when its client leaves: i
 answer in a task and waits for whichever comes first, the answer or the disconnect. Starlette's
 StreamingResponse watches for it with an anyio task group (two tasks and a cancel scope per
 stream, as uvicorn speaks ASGI 2.3); EventStream streams in the handler's own task and spends
-one more on waiting for the disconnect, which cancels the handler's task (and one to send the
-stream's first frames).
+one more on waiting for the disconnect, which cancels the handler's task (and one that writes
+the frames held while the body made them without waiting).
 """
 
 from __future__ import annotations
@@ -57,17 +57,28 @@ async def unless_hung_up(request: Request, work: Coroutine[Any, Any, T]) -> T:
         watch.cancel()
 
 
+HELD_BYTES = 65_536
+"""Frames held for a writer still busy with a slow client, at most: then the body waits too."""
+
+
 class EventStream(StreamingResponse):
     """A stream of server-sent events, given as bytes; stopped when its client hangs up.
 
-    The frames made before the body first waits (the response's start and the events that open
-    a turn) are sent by a task that runs at that wait: for a chat, once the model has been
-    asked rather than before, which took 0.04-0.06 ms off the time to first token. Later frames
-    are sent as they come, after those. A body that fails before it ever waits has sent
-    nothing, so the error handlers still answer with a status of their own."""
+    Frames go out in as few writes as keep them timely. The first frame after the body has
+    waited (for the model, say) is sent at once: a token is never held back. Frames the body
+    makes after it without waiting (a burst of tokens read in one go, an ensemble's members
+    answering together) are held, and written together, one write, once the body next waits.
+    One send per frame cost a pass through every middleware and a system call each (bench/ab.py).
+
+    The response's start and the frames made before the body first waits (the events that open
+    a turn) go out at that first wait: for a chat, once the model has been asked rather than
+    before, which took 0.04-0.06 ms off the time to first token. A body that fails before it
+    ever waits has sent nothing, so the error handlers still answer with a status of their
+    own."""
 
     def __init__(self, content: AsyncIterable[bytes]) -> None:
         super().__init__(content, media_type=streaming.MEDIA_TYPE, headers=streaming.HEADERS)
+        self.frames = content
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         streaming_task = asyncio.current_task()
@@ -83,34 +94,67 @@ class EventStream(StreamingResponse):
 
         watcher = asyncio.ensure_future(watch())
         try:
-            await self._stream(send)
+            await _Frames(send, {"type": "http.response.start", "status": self.status_code,
+                                 "headers": self.raw_headers}).relay(self.frames)
         except asyncio.CancelledError:
             if not gone or streaming_task.uncancel() > 0:  # the server's cancellation too
                 raise
         finally:
             watcher.cancel()
 
-    async def _stream(self, send: Send) -> None:
-        early: list[Message] | None = [{"type": "http.response.start",
-                                        "status": self.status_code, "headers": self.raw_headers}]
 
-        async def send_early() -> None:
-            nonlocal early
-            frames, early = early or [], None
-            for frame in frames:
-                await send(frame)
+class _Frames:
+    """One stream's frames on their way out (see EventStream): those held until the body
+    waits, and the task that writes them then."""
 
-        writer = asyncio.ensure_future(send_early())
+    def __init__(self, send: Send, start: Message) -> None:
+        self.send = send
+        self.start: Message | None = start
+        """The response's start, until it is sent with the first frames."""
+        self.held: list[bytes] = []
+        self.held_bytes = 0
+        self.writer: asyncio.Task[None] | None = None
+        """Writes what is held; made when a frame is held, it first runs when the body waits."""
+        self.busy = False
+        """A frame went out or was held since the body last waited."""
+
+    async def relay(self, body: AsyncIterable[bytes]) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            async for chunk in self.body_iterator:
-                frame: Message = {"type": "http.response.body", "body": chunk, "more_body": True}
-                if early is not None:  # the body has not waited yet
-                    early.append(frame)
-                    continue
-                if not writer.done():
-                    await writer
-                await send(frame)
-            await writer
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            async for chunk in body:
+                writer = self.writer
+                writing = writer is not None and not writer.done()
+                if not (self.busy or writing or self.held or self.start is not None):
+                    await self._body(chunk)  # the first frame since the body waited: at once
+                else:
+                    self.held.append(chunk)
+                    self.held_bytes += len(chunk)
+                    if writer is None or writer.done():
+                        self.writer = asyncio.ensure_future(self._write())
+                    elif self.held_bytes > HELD_BYTES:
+                        await writer  # a slow client: the body waits for it
+                if not self.busy:
+                    self.busy = True
+                    loop.call_soon(self._waited)
+            if self.writer is not None:
+                await self.writer
+            await self._write()
+            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            writer.cancel()  # not yet run: a failed body has sent nothing
+            if self.writer is not None:
+                self.writer.cancel()  # not yet run: a failed body has sent nothing
+
+    def _waited(self) -> None:
+        """Runs once the body waits (a callback queued behind the writer, if any)."""
+        self.busy = False
+
+    async def _write(self) -> None:
+        if self.start is not None:
+            start, self.start = self.start, None
+            await self.send(start)
+        while self.held:
+            frames, self.held, self.held_bytes = self.held, [], 0
+            await self._body(b"".join(frames))
+
+    async def _body(self, chunk: bytes) -> None:
+        await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
