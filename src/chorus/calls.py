@@ -44,19 +44,16 @@ class Caller:
     def models(self) -> list[ModelEntry]:
         return self.registry.catalog.models(self.test)
 
-    async def stream(self, model_id: str, request: ModelRequest) -> AsyncIterator[ProviderChunk]:
+    def stream(self, model_id: str, request: ModelRequest) -> AsyncIterator[ProviderChunk]:
         """Text and the end of one model call; tool calls only when the request offers tools.
 
         The server's web search runs its rounds here, unless the client brought its own tools.
-        """
+        Returns the call's own iterator rather than a generator around it (0.2 us a chunk)."""
         entry = self.entry(model_id)
         if self.web is not None and not request.tools:
-            async for chunk in self.web.run(model_id, request,
-                                            lambda offer: self._call(entry, model_id, offer)):
-                yield chunk
-            return
-        async for part in self._call(entry, model_id, request):
-            yield part
+            return self.web.run(model_id, request,
+                                lambda offer: self._call(entry, model_id, offer))
+        return self._call(entry, model_id, request)
 
     async def _call(self, entry: ModelEntry, model_id: str, request: ModelRequest
                     ) -> AsyncIterator[ProviderChunk]:
