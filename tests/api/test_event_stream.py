@@ -180,3 +180,24 @@ async def test_a_whole_answer_is_returned_cancelled_on_hang_up_and_by_the_server
     with pytest.raises(asyncio.CancelledError):
         await waiting
     assert ended == ["cancelled"]
+
+
+async def test_a_write_that_fails_fails_the_stream() -> None:
+    wire = Wire()
+
+    async def failing_send(message: dict[str, Any]) -> None:
+        if message.get("body", b"").startswith(b"data: 21"):
+            raise RuntimeError("the server could not write")
+        wire.sent.append(message)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"data: opening\n\n"
+        await asyncio.sleep(0)
+        for burst in range(4):  # the third burst's held frame cannot be written
+            for token in range(2):
+                yield f"data: {burst}{token}\n\n".encode()
+            await asyncio.sleep(0)
+
+    with pytest.raises(RuntimeError, match="could not write"):
+        await EventStream(body())({"type": "http"}, wire.receive, failing_send)
+    assert b"data: 30" not in b"".join(wire.bodies())

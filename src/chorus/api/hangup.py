@@ -123,13 +123,15 @@ class _Frames:
         try:
             async for chunk in body:
                 writer = self.writer
-                writing = writer is not None and not writer.done()
-                if not (self.busy or writing or self.held or self.start is not None):
+                if writer is not None and writer.done():
+                    writer.result()  # a write that failed fails the stream
+                    writer = self.writer = None
+                if not (self.busy or writer is not None or self.held or self.start is not None):
                     await self._body(chunk)  # the first frame since the body waited: at once
                 else:
                     self.held.append(chunk)
                     self.held_bytes += len(chunk)
-                    if writer is None or writer.done():
+                    if writer is None:
                         self.writer = asyncio.ensure_future(self._write())
                     elif self.held_bytes > HELD_BYTES:
                         await writer  # a slow client: the body waits for it
@@ -145,7 +147,7 @@ class _Frames:
                 self.writer.cancel()  # not yet run: a failed body has sent nothing
 
     def _waited(self) -> None:
-        """Runs once the body waits (a callback queued behind the writer, if any)."""
+        """Runs once the body waits: the next frame may go out at once."""
         self.busy = False
 
     async def _write(self) -> None:
