@@ -59,7 +59,10 @@ def run(work: Path, count: int = 1000) -> dict[str, object]:
                                "--tokens", "100", "--tps", "10"], fake_port,
                   log=work / "memory-fake.log")
     env = {"CHORUS_DATABASE_URL": f"sqlite:///{work}/memory.db", "CHORUS_LOG_LEVEL": "warning",
-           "CHORUS_CONFIG": str(chorus_config(work / "memory.toml", fake.url))}
+           "CHORUS_CONFIG": str(chorus_config(work / "memory.toml", fake.url)),
+           # the default cap (1,000 connections) answers 503 at this count; a server meant to
+           # hold this many raises it the same way
+           "CHORUS_MAX_CONNECTIONS": str(count + 100)}
     port = free_port()
     with fake, Server("chorus", [*CHORUS, "serve", "--port", str(port)], port, env=env,
                       log=work / "memory.log") as server:
