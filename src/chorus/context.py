@@ -126,8 +126,11 @@ async def plan(entry: ModelEntry, request: ModelRequest,
     def cost(raw: int) -> int:
         return math.ceil(raw * scale) + MESSAGE_OVERHEAD
 
-    if PRIMING + sum(cost(len(m.content.encode())) for m in request.messages) <= budget:
-        return Plan(head, middle, tail, 0, note_room)  # fits even at one token per byte
+    # Fits even at one token per UTF-8 byte (a BPE token is at least one): nothing to count.
+    # Characters first, fewer than bytes: a history too long for that is not encoded in vain.
+    if (PRIMING + sum(cost(len(m.content)) for m in request.messages) <= budget
+            and PRIMING + sum(cost(len(m.content.encode())) for m in request.messages) <= budget):
+        return Plan(head, middle, tail, 0, note_room)
     used = PRIMING + sum(cost(n) for n in await counter.counts([m.content for m in head]))
     tail_costs = [cost(n) for n in await counter.counts([m.content for m in tail])]
     if used + sum(tail_costs) > budget:

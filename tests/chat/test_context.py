@@ -59,7 +59,9 @@ async def test_only_a_request_that_may_not_fit_at_one_token_per_byte_is_counted(
     many_bytes = ModelRequest((Message("user", "word " * 300),))  # 1,500 bytes, 300 tokens
     assert prompt_budget(entry(2048), many_bytes) < 1_500
     assert await fit_plain(entry(2048), many_bytes) is many_bytes
-    assert counted == ["word " * 300]
+    accented = ModelRequest((Message("user", "é" * 700),))  # 700 characters, 1,400 bytes
+    assert await fit_plain(entry(2048), accented) is accented
+    assert counted == ["word " * 300, "é" * 700]
 
 
 async def test_small_window_keeps_persona_newest_turns_and_names_the_rest() -> None:
