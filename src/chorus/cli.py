@@ -35,6 +35,10 @@ app.add_typer(db_app, name="db")
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML file of providers, "
                                                    "models and tiers (or CHORUS_CONFIG)")]
 LOCAL_USER = "local"
+WORKER_HEALTHCHECK_TIMEOUT = 30
+"""Seconds a worker may take to answer uvicorn's health check before it is killed as hung.
+A new worker answers only once it has imported Chorus (about 2 s on an idle core); with
+uvicorn's default of 5 s a loaded machine killed every replacement before it could serve."""
 
 
 def _settings(config: Path | None) -> Settings:
@@ -52,9 +56,6 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
           workers: Annotated[int, typer.Option(
               min=1, help="serving processes sharing the port")] = 1) -> None:
     """Run the server (SQLite in ./data/chorus.db unless CHORUS_DATABASE_URL says otherwise)."""
-
-
-
     settings = _settings(config)
     logs.configure_for(settings)
     secret = asyncio.run(_first_start(settings))
@@ -72,7 +73,8 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     if settings.config is not None:  # each worker reads the same file
         os.environ["CHORUS_CONFIG"] = str(Path(settings.config).resolve())
     uvicorn.run("chorus.cli:worker_app", factory=True, workers=workers, host=host, port=port,
-                log_level=settings.log_level, access_log=False, log_config=None, **options)
+                log_level=settings.log_level, access_log=False, log_config=None,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT, **options)
 
 
 def _workers_notice(workers: int, settings: Settings) -> str:
