@@ -102,6 +102,9 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     env = {**os.environ, "PYTHONPATH": python_path(), "CHORUS_DATABASE_URL": postgres_url,
            "CHORUS_REDIS_URL": REDIS_URL, "CHORUS_CONFIG": str(config),
            "CHORUS_REDIS_PREFIX": f"scaleout-{uuid.uuid4().hex[:8]}",
+           # A loaded CI machine must not fail over mid-test: a Redis call that timed out at
+           # 0.5 s was counted by the process alone, and a 60-a-minute key got 61.
+           "CHORUS_REDIS_TIMEOUT": "5",
            # A killed instance's questions are marked by the others within seconds.
            "CHORUS_HEARTBEAT_INTERVAL": "0.5", "CHORUS_INSTANCE_TIMEOUT": "2"}
     asyncio.run(migrated(postgres_url))  # once, before the instances start (docs/deploy.md)

@@ -59,7 +59,6 @@ class ToolChoiceIn(RequestBody):
     disable_parallel_tool_use: bool | None = None
 
 
-
 def text_of(blocks: str | list[BlockIn] | None, where: str, param: str) -> str:
     """The text of a string or of text blocks (a system prompt, a tool result)."""
     if blocks is None or isinstance(blocks, str):

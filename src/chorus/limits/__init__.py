@@ -141,7 +141,6 @@ class Window:
                 "X-RateLimit-Reset": str(self.reset)}
 
 
-
 @dataclass(frozen=True, slots=True)
 class QuotaTake:
     """The answer to taking one query from a user's quota for the period."""
