@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 
@@ -10,7 +11,7 @@ import httpx2 as httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from chorus.app import create_app
+from chorus.app import YOUNG_GC_THRESHOLD, create_app
 from chorus.config import FileConfig, ModelConfig, ProviderConfig, load_settings
 from chorus.store.db import create_engine
 from tests.conftest import (
@@ -40,6 +41,12 @@ async def test_healthz_answers_without_a_key(harness: Harness) -> None:
     response = await harness.client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "pid": os.getpid()}
+
+
+async def test_a_started_server_collects_garbage_less_often(harness: Harness) -> None:
+    """What was alive at start is frozen; the young generation waits for 20,000 allocations."""
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] == YOUNG_GC_THRESHOLD
 
 
 async def test_readyz_is_ready_when_the_database_answers(harness: Harness) -> None:
