@@ -45,9 +45,9 @@ YOUNG_GC_THRESHOLD = 20_000
 At 700, a server with many requests in flight collected over and over the objects of the
 requests still running, and promoted them to be scanned again: 8 % of the CPU of a chat
 completion at concurrency 64 and 4 % of a stream (the collector's own callbacks; bench/notes.md).
-At 20,000, 1 % and 0.4 %, and each collection takes about 10 ms, a few times a minute at
-concurrency 1. What a request leaves in reference cycles (about 8 objects) waits a little
-longer to be freed."""
+At 20,000, 1 % and 0.4 %; each collection then takes about 8 to 12 ms, every 3 s or so at
+concurrency 1 (0.4 % of the CPU there either way). What a request leaves in reference
+cycles (about 8 objects) waits a little longer to be freed."""
 
 
 def _settle_garbage_collector() -> None:
