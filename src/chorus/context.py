@@ -115,6 +115,10 @@ def split(messages: Sequence[Message]) -> tuple[tuple[Message, ...], ...]:
             tuple(messages[tail_start:]))
 
 
+def _utf8_length(text: str) -> int:
+    return len(text.encode())
+
+
 async def plan(entry: ModelEntry, request: ModelRequest,
                counter: TokenCounter = COUNTER) -> Plan:
     """Keep the head and tail, then the newest earlier messages that fit the budget."""
@@ -126,10 +130,12 @@ async def plan(entry: ModelEntry, request: ModelRequest,
     def cost(raw: int) -> int:
         return math.ceil(raw * scale) + MESSAGE_OVERHEAD
 
+    def fits(length: Callable[[str], int]) -> bool:
+        return PRIMING + sum(cost(length(m.content)) for m in request.messages) <= budget
+
     # Fits even at one token per UTF-8 byte (a BPE token is at least one): nothing to count.
     # Characters first, fewer than bytes: a history too long for that is not encoded in vain.
-    if (PRIMING + sum(cost(len(m.content)) for m in request.messages) <= budget
-            and PRIMING + sum(cost(len(m.content.encode())) for m in request.messages) <= budget):
+    if fits(len) and fits(_utf8_length):
         return Plan(head, middle, tail, 0, note_room)
     used = PRIMING + sum(cost(n) for n in await counter.counts([m.content for m in head]))
     tail_costs = [cost(n) for n in await counter.counts([m.content for m in tail])]
