@@ -169,8 +169,10 @@ def test_a_60_a_minute_key_gets_exactly_60_across_three_instances(cluster: Clust
     answers = asyncio.run(burst())
     statuses = sorted(r.status_code for r in answers)
     assert statuses.count(200) == 60 and statuses.count(429) == 30, statuses
-    assert {r.headers["x-chorus-backend"] for r in answers if r.status_code == 200} == set(
-        INSTANCES)
+    # Every instance took its share of the 90 (HAProxy's round robin), so a count kept per
+    # instance would have let all 90 through. Which instance's requests reach Redis first is
+    # timing: a slower instance may get only refusals.
+    assert {r.headers["x-chorus-backend"] for r in answers} == set(INSTANCES)
 
 
 def _sessions(cluster: Cluster, key: str) -> list[list[dict[str, Any]]]:
