@@ -163,8 +163,7 @@ def run(work: Path) -> dict[str, dict[str, float]]:
     with ServerThread(fake) as upstream:
         port = free_port()
         env = {"CHORUS_DATABASE_URL": f"sqlite:///{work}/fanout.db",
-               "CHORUS_CONFIG": str(config(work / "fanout.toml", upstream.url)),
-               "CHORUS_LOG_LEVEL": "warning"}
+               "CHORUS_CONFIG": str(config(work / "fanout.toml", upstream.url))}
         key = create_key(env)
         with Server("chorus", [*CHORUS, "serve", "--port", str(port)], port, env=env,
                     ready_path="/healthz", log=work / "fanout-chorus.log") as chorus:

@@ -58,7 +58,7 @@ def run(work: Path, count: int = 1000) -> dict[str, object]:
     fake = Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record",
                                "--tokens", "100", "--tps", "10"], fake_port,
                   log=work / "memory-fake.log")
-    env = {"CHORUS_DATABASE_URL": f"sqlite:///{work}/memory.db", "CHORUS_LOG_LEVEL": "warning",
+    env = {"CHORUS_DATABASE_URL": f"sqlite:///{work}/memory.db",
            "CHORUS_CONFIG": str(chorus_config(work / "memory.toml", fake.url)),
            # the default cap (1,000 connections) answers 503 at this count; a server meant to
            # hold this many raises it the same way

@@ -50,7 +50,7 @@ def run(work: Path, database_url: str, label: str, seconds: float, workers: int 
     fake_port = free_port()
     fake = Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
                   fake_port, log=work / "sessions-fake.log")
-    env = {"CHORUS_DATABASE_URL": database_url, "CHORUS_LOG_LEVEL": "warning",
+    env = {"CHORUS_DATABASE_URL": database_url,
            "CHORUS_CONFIG": str(chorus_config(work / f"sessions-{label}.toml", fake.url))}
     port = free_port()
     with fake, Server(f"chorus-{label}", [*CHORUS, "serve", "--port", str(port)], port,

@@ -132,7 +132,7 @@ def run(work: Path, database: str, pg_admin_url: str, sessions: int = 10_000,
         url = asyncio.run(recreate_pg_database(pg_admin_url, "chorus_bench_store"))
     config = work / "store.toml"  # the default enterprise tier allows 600 requests a minute
     config.write_text("[tiers.enterprise]\nrequests_per_minute = 1000000000\n")
-    env = {"CHORUS_DATABASE_URL": url, "CHORUS_LOG_LEVEL": "warning", "CHORUS_CONFIG": str(config)}
+    env = {"CHORUS_DATABASE_URL": url, "CHORUS_CONFIG": str(config)}
     key = create_key(env, user="scale")
     user_id = _user_id(url)
     started = time.perf_counter()
