@@ -4,7 +4,8 @@ Each gateway runs as one process at its default log level, pinned to CPU 0 when 
 has two CPUs or more; fake-llm and the load generators (wrk, the stream client) share CPU 1.
 The peers are installed by this script into environments of their own under bench/ (never
 Chorus dependencies): LiteLLM and TensorZero in Python virtual environments, Portkey's gateway
-with npm.
+with npm. Each load level's time is split into interleaved rounds (`measure`), and each slot
+starts once the target measured before it is idle.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 from bench.load import LoadResult, stream_load, wrk
-from bench.procs import CHORUS, Server, create_key, free_port
+from bench.procs import CHORUS, CLOCK_TICKS, Server, create_key, free_port
 
 HERE = Path(__file__).resolve().parent
 LITELLM_VENV = Path(os.environ.get("BENCH_LITELLM_VENV", HERE / ".litellm-venv"))
@@ -216,7 +219,7 @@ def on_cpu(cpu: int | None) -> Iterator[None]:
 
 
 def run(work: Path, seconds: float, concurrencies: tuple[int, ...],
-        peers: tuple[str, ...] = PEERS) -> dict[str, object]:
+        peers: tuple[str, ...] = PEERS, rounds: int = 1) -> dict[str, object]:
     pin = can_pin()
     with on_cpu(LOAD_CPU if pin else None):
         fake_port = free_port()
@@ -229,38 +232,85 @@ def run(work: Path, seconds: float, concurrencies: tuple[int, ...],
             for target in chosen.values():
                 if target.server is not fake:
                     target.server.start()
-            results = measure(chosen, seconds, concurrencies)
+            results = measure(chosen, seconds, concurrencies, rounds)
         finally:
             fake.stop()
             for target in chosen.values():
                 target.server.stop()
     results["pinned"] = pin
+    results["rounds"] = rounds
     return results
 
 
-def measure(chosen: dict[str, Target], seconds: float,
-            concurrencies: tuple[int, ...]) -> dict[str, object]:
-    results: dict[str, dict[str, object]] = {}
-    for stream in (False, True):
-        for concurrency in concurrencies:
-            for name, target in chosen.items():  # interleaved: each level, every target
-                server = target.server
-                body = {"model": target.model, "messages": PROMPT, "stream": stream}
-                cpu = server.cpu_seconds()
-                result = _one(server.url + target.path, body, target.headers, concurrency,
-                              seconds, stream)
-                result.cpu_ms_per_request = (server.cpu_seconds() - cpu) * 1000 / max(
-                    result.requests, 1)
+def measure(chosen: dict[str, Target], seconds: float, concurrencies: tuple[int, ...],
+            rounds: int = 1) -> dict[str, object]:
+    """Every target at every load level for `seconds` in all, in `rounds` interleaved rounds
+    (each round starts with the next target), so a moment of other work on the machine lands
+    on one round of one target. Each figure is the median of the rounds' (requests and errors:
+    their sum)."""
+    names = list(chosen)
+    measured: dict[str, dict[str, list[LoadResult]]] = {}
+    for number in range(rounds):
+        order = names[number % len(names):] + names[:number % len(names)]
+        for stream in (False, True):
+            for concurrency in concurrencies:
                 key = f"{'stream' if stream else 'plain'}/c{concurrency}"
-                results.setdefault(name, {})[key] = result.as_json()
-                print(f"  {name:10} {key:11} {result.rps:9.0f} rps  p50 {result.p50_ms:7.2f} ms"
-                      f"  p99 {result.p99_ms:7.2f} ms  ttft p50 "
-                      f"{result.ttft_p50_ms or 0:6.2f} ms  cpu/request "
-                      f"{result.cpu_ms_per_request:6.3f} ms  errors {result.errors}",
-                      flush=True)
+                for name in order:  # interleaved: each level, every target
+                    result = _measured(chosen[name], stream, concurrency, seconds / rounds)
+                    measured.setdefault(name, {}).setdefault(key, []).append(result)
+                    print(f"  {name:10} {key:11} {result.rps:9.0f} rps  p50 "
+                          f"{result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  ttft p50 "
+                          f"{result.ttft_p50_ms or 0:6.2f} ms  cpu/request "
+                          f"{result.cpu_ms_per_request or 0:6.3f} ms  errors {result.errors}",
+                          flush=True)
+    results: dict[str, dict[str, object]] = {
+        name: {key: _median(runs).as_json() for key, runs in levels.items()}
+        for name, levels in measured.items()}
     for name, target in chosen.items():
         results[name]["peak_rss_mb"] = round(target.server.peak_rss_mb(), 1)
     return dict(results)
+
+
+def _measured(target: Target, stream: bool, concurrency: int, seconds: float) -> LoadResult:
+    server = target.server
+    body = {"model": target.model, "messages": PROMPT, "stream": stream}
+    cpu = server.cpu_seconds()
+    result = _one(server.url + target.path, body, target.headers, concurrency, seconds, stream)
+    result.cpu_ms_per_request = (server.cpu_seconds() - cpu) * 1000 / max(result.requests, 1)
+    waited = _settle(server)
+    if waited > 0.5:
+        print(f"  ({server.name} went on working {waited:.1f} s after its load ended)",
+              flush=True)
+    return result
+
+
+def _settle(server: Server, timeout: float = 60.0) -> float:
+    """Wait until `server` is idle (at most one clock tick of CPU in a quarter second): a
+    gateway still working through abandoned requests must not share CPU 0 with the next
+    target's measurement. Seconds waited."""
+    started = time.monotonic()
+    before = server.cpu_seconds()
+    while time.monotonic() - started < timeout:
+        time.sleep(0.25)
+        now = server.cpu_seconds()
+        if now - before <= 1.5 / CLOCK_TICKS:
+            break
+        before = now
+    return time.monotonic() - started
+
+
+def _median(runs: list[LoadResult]) -> LoadResult:
+    def mid(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return median(known) if known else None
+
+    return LoadResult(
+        requests=sum(r.requests for r in runs), errors=sum(r.errors for r in runs),
+        rps=median(r.rps for r in runs), p50_ms=median(r.p50_ms for r in runs),
+        p99_ms=median(r.p99_ms for r in runs),
+        ttft_p50_ms=mid([r.ttft_p50_ms for r in runs]),
+        ttft_p99_ms=mid([r.ttft_p99_ms for r in runs]),
+        cpu_ms_per_request=mid([r.cpu_ms_per_request for r in runs]))
 
 
 def _one(url: str, body: dict[str, object], headers: dict[str, str], concurrency: int,

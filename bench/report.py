@@ -44,7 +44,7 @@ def _targets(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _gateway(data: dict[str, Any]) -> list[str]:
-    pinned = data.get("pinned")
+    pinned, rounds = data.get("pinned"), data.get("rounds", 1)
     data = _targets(data)
     direct = data["direct"]
     lines = ["| target | load | req/s | p50 ms | p99 ms | added p50 ms | TTFT p50 ms | "
@@ -64,6 +64,10 @@ def _gateway(data: dict[str, Any]) -> list[str]:
     if pinned is not None:
         lines += ["", "Each gateway ran as one process pinned to CPU 0; fake-llm, wrk and the "
                   "stream client on CPU 1." if pinned else "Nothing was pinned (one CPU)."]
+    if rounds > 1:
+        lines += ["", f"Each level's time was split into {rounds} interleaved rounds, each "
+                  "starting with the next target; a figure is the median of the rounds' "
+                  "(requests and errors: their sum)."]
     return lines
 
 

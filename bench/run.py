@@ -62,7 +62,7 @@ def section(name: str, work: Path, args: argparse.Namespace, databases: list[str
         unknown = set(peers) - set(gateway.PEERS)
         if unknown:
             sys.exit(f"unknown peers: {', '.join(sorted(unknown))}; one of {gateway.PEERS}")
-        return gateway.run(work, args.seconds, levels, peers)
+        return gateway.run(work, args.seconds, levels, peers, args.rounds)
     if name == "workers":
         return workers.run(work, args.seconds)
     if name == "scaleout":
@@ -91,6 +91,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="per load level")
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="gateway: the seconds of each level split into interleaved rounds; "
+                             "each figure is the median of the rounds'")
     parser.add_argument("--peers", default=",".join(gateway.PEERS),
                         help="other gateways measured beside Chorus (an empty string: none)")
     parser.add_argument("--no-postgres", action="store_true")
