@@ -1,6 +1,7 @@
 """A/B of the gateway section: Chorus from two source trees, measured in turn, round after round.
 
     PYTHONPATH=src .venv/bin/python bench/ab.py /work/wt-base /work/wt-mine --rounds 2
+    PYTHONPATH=src .venv/bin/python bench/ab.py . . --python .venv/bin/python,<venv>/bin/python
 
 Each tree's server runs with `PYTHONPATH=<tree>/src` and its default configuration (access log
 on), pinned to CPU 0 like the gateway section; fake-llm and the load on CPU 1. Within a round,
@@ -35,11 +36,11 @@ FIELDS = ("cpu_ms_per_request", "added_p50_ms", "added_ttft_ms", "rps")
 
 
 def tree_server(tree: Path, name: str, work: Path, fake_url: str, pin: bool,
-                workers: int) -> Server:
+                workers: int, python: str = sys.executable) -> Server:
     env = {"PYTHONPATH": f"{tree / 'src'}", "CHORUS_DATABASE_URL": f"sqlite:///{work}/{name}.db",
            "CHORUS_CONFIG": str(chorus_config(work / f"{name}.toml", fake_url))}
     port = free_port()
-    return Server(name, pinned([*CHORUS, "serve", "--port", str(port), "--workers",
+    return Server(name, pinned([python, *CHORUS[1:], "serve", "--port", str(port), "--workers",
                                 str(workers)], pin), port, env=env, ready_path="/healthz",
                   log=work / f"{name}.log")
 
@@ -64,11 +65,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", default="1,64")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--python", default="",
+                        help="the interpreter of each tree, comma-separated (each with Chorus's "
+                             "dependencies: a virtual environment); default this script's")
     parser.add_argument("--no-direct", action="store_true",
                         help="skip fake-llm alone (no added latency then; CPU only)")
     args = parser.parse_args()
     levels = tuple(int(c) for c in args.concurrency.split(","))
-    names = [f"{i}:{tree.resolve().name}" for i, tree in enumerate(args.trees)]
+    pythons = args.python.split(",") if args.python else [sys.executable] * len(args.trees)
+    if len(pythons) != len(args.trees):
+        parser.error("--python: one interpreter per tree")
+    names = [f"{i}:{tree.resolve().name}" + (f":{Path(py).parent.parent.name}" if args.python
+                                              else "")
+             for i, (tree, py) in enumerate(zip(args.trees, pythons, strict=True))]
     pin = can_pin()
     rounds: list[dict[str, dict[str, dict[str, float]]]] = []
     with tempfile.TemporaryDirectory(prefix="chorus-ab-") as tmp, \
@@ -82,8 +91,10 @@ def main() -> None:
             try:
                 chosen = {} if args.no_direct else {
                     "direct": Target(fake, "/v1/chat/completions", "small")}
-                for i, (name, tree) in enumerate(zip(names, args.trees, strict=True)):
-                    server = tree_server(tree, f"s{i}", work, fake.url, pin, args.workers)
+                for i, (name, tree, python) in enumerate(zip(names, args.trees, pythons,
+                                                             strict=True)):
+                    server = tree_server(tree, f"s{i}", work, fake.url, pin, args.workers,
+                                         python)
                     servers.append(server.start())
                     chosen[name] = Target(server, "/v1/chat/completions", "fake-small",
                                           {"Authorization": f"Bearer {create_key(server.env)}"})

@@ -255,7 +255,9 @@ def _heading(section: dict[str, Any]) -> str:
     loaded = (f" Load average (1, 5, 15 min) before {', '.join(map(str, load['before']))}, "
               f"after {', '.join(map(str, load['after']))}." if load else "")
     return (f"{section['date']}, `{section['command'].strip()}`; {machine['cores']} cores "
-            f"({machine['cpu']}), Python {machine['python']}, SQLite {machine['sqlite']}"
+            f"({machine['cpu']}), Python {machine['python']}"
+            + (f" ({machine['python_executable']})" if machine.get("python_executable") else "")
+            + f", SQLite {machine['sqlite']}"
             + "".join(f", {title} {machine[name]}" for name, title in PEER_TITLES.items()
                       if machine.get(name))
             + "." + loaded)

@@ -2,6 +2,7 @@
 
     ./dev bench                       # everything, 20 s per load level (about 25 minutes)
     ./dev bench --seconds 5 --only gateway,memory --peers tensorzero
+    ./dev bench --python /usr/bin/python3.11   # Chorus on another interpreter
 """
 
 from __future__ import annotations
@@ -38,13 +39,32 @@ SECTIONS = ("gateway", "workers", "scaleout", "sessions", "store", "purge", "fan
 PG_URL = os.environ.get("CHORUS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def on_python(python: str) -> None:
+    """Go on under `python`, in a virtual environment of its own holding Chorus
+    (bench/.python-venvs/<its path>, made and kept up to date by ./dev): every Chorus server
+    the sections start runs on the interpreter of this script. Returns when already there."""
+    real = Path(python).resolve()
+    if not real.is_file():
+        sys.exit(f"--python {python}: no such interpreter")
+    slug = str(real).strip("/").replace("/", "-")
+    env = ROOT / "bench" / ".python-venvs" / slug
+    if Path(sys.prefix).resolve() == env.resolve():
+        return
+    os.environ["CHORUS_VENV"] = str(env)
+    os.execv(real, [str(real), str(ROOT / "dev"), "bench", *sys.argv[1:]])
+
+
 def machine() -> dict[str, object]:
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
                platform.processor())
     memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 2**20, 1),
-            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "python": platform.python_version(),
+            # the interpreter a virtual environment was made from
+            "python_executable": os.path.realpath(getattr(sys, "_base_executable",
+                                                          sys.executable)),
+            "sqlite": sqlite3.sqlite_version,
             **gateway.versions(), "kernel": platform.release()}
 
 
@@ -97,7 +117,11 @@ def main() -> None:
     parser.add_argument("--peers", default=",".join(gateway.PEERS),
                         help="other gateways measured beside Chorus (an empty string: none)")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--python", metavar="PATH",
+                        help="run Chorus on this interpreter (default: the one of .venv)")
     args = parser.parse_args()
+    if args.python:
+        on_python(args.python)
     only = set(args.only.split(","))
     databases = ["sqlite"] + ([] if args.no_postgres else ["postgresql"])
     results: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
