@@ -7,7 +7,9 @@ Debian's `haproxy` is installed with apt-get when it is missing. Measured: reque
 through HAProxy and the CPU each request costs the three instances together; a session started
 on one instance and continued on another; how many of 90 requests a 60-a-minute key gets; and
 SIGKILL of one instance under load: what the clients saw, how long HAProxy took to take the
-instance out, and what the store holds for every question asked.
+instance out, what the store holds for every question asked, and how long after the kill the
+live instances had recorded a failure for each question the dead one held (the default
+`CHORUS_INSTANCE_TIMEOUT`, 30 s, and heartbeats every 5 s: up to about 35 s).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from bench.procs import CHORUS, Server, create_key, debian_tool, free_port
 
 PG_URL = os.environ.get("CHORUS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CHORUS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+RECORDS_WAIT = 60.0
+"""Seconds after the kill to wait for a record of every question (answer or failure)."""
 INSTANCES = ("c1", "c2", "c3")
 SLOW_MS = 1000
 """The slow model's time to answer under the SIGKILL load."""
@@ -215,9 +219,13 @@ async def sigkill(cluster: Cluster, key: str, seconds: float) -> dict[str, objec
             except httpx.HTTPError as exc:
                 outcomes[question] = type(exc).__name__
 
+    killed_at = 0.0
+
     async def kill_half_way() -> float:
+        nonlocal killed_at
         await asyncio.sleep(seconds / 2)
         cluster.instances["c2"].proc.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+        killed_at = time.monotonic()
         return await asyncio.to_thread(seconds_until_down, cluster.stats, "c2")
 
     limits = httpx.Limits(max_connections=24, max_keepalive_connections=0)
@@ -225,11 +233,17 @@ async def sigkill(cluster: Cluster, key: str, seconds: float) -> dict[str, objec
         *_, down_after = await asyncio.gather(*(client_loop(client, i) for i in range(24)),
                                               kill_half_way())
         stored = await _stored(client, cluster.url)
+        while "none" in stored.values() and time.monotonic() - killed_at < RECORDS_WAIT:
+            await asyncio.sleep(1)
+            stored = await _stored(client, cluster.url)
+        recorded_after = (None if "none" in stored.values()
+                          else round(time.monotonic() - killed_at, 1))
     answered = {q for q, o in outcomes.items() if o == "answered"}
     return {"questions_sent": len(outcomes), "answered": len(answered),
             "client_errors": {o: sum(v == o for v in outcomes.values())
                               for o in set(outcomes.values()) - {"answered"}},
             "haproxy_down_after_s": round(down_after, 2),
+            "every_question_recorded_after_s": recorded_after,
             "stored_questions": len(stored),
             "stored_with_answer": sum(s == "answer" for s in stored.values()),
             "stored_with_failure_record": sum(s == "failure" for s in stored.values()),
