@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterable, MutableMapping
+from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 import orjson
@@ -97,7 +100,7 @@ def configure(level: str = "info", fmt: LogFormat = "auto", secrets: Iterable[st
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info, redactor, renderer]))
     if json_renderer is not None:
-        handler.lines = Lines(handler, stamp, redactor, json_renderer)
+        handler.lines = Lines(handler, redactor, json_renderer)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -115,17 +118,35 @@ class Handler(logging.StreamHandler[TextIO]):
     lines: Lines | None = None
     """With the JSON format: its lines, for `log_line`."""
 
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.lines is not None:
+            self.lines.flush()  # the lines logged before this record go out before it
+        super().emit(record)
+
+    def flush(self) -> None:
+        if self.lines is not None:
+            self.lines.flush()
+        super().flush()
+
 
 class Lines:
     """The JSON line the handler's formatter renders for a record of plain `logging`, built
-    from the same processors without the record: no LogRecord, no copy of it, no pre-chain."""
+    from the same processors without the record: no LogRecord, no copy of it, no pre-chain.
 
-    def __init__(self, handler: Handler, stamp: structlog.processors.TimeStamper,
-                 redactor: Redactor, renderer: structlog.processors.JSONRenderer) -> None:
+    In an event loop a line is held, with its context and time, until the loop has run what
+    was ready with it: the lines of the requests answered together are then rendered one after
+    the other (their code and tables stay in the CPU's caches) and written in one system call.
+    The handler's own records, its `flush` and `close` write the held lines first, so nothing
+    is reordered or lost at exit."""
+
+    def __init__(self, handler: Handler, redactor: Redactor,
+                 renderer: structlog.processors.JSONRenderer) -> None:
         self.handler = handler
-        self.stamp = stamp
         self.redactor = redactor
         self.renderer = renderer
+        self._held: list[MutableMapping[str, Any]] = []
+        self._due: asyncio.AbstractEventLoop | None = None
+        """The loop a flush of the held lines is scheduled on."""
 
     def write(self, name: str, level: int, message: str, fields: dict[str, Any]) -> None:
         method = logging.getLevelName(level).lower()
@@ -133,20 +154,47 @@ class Lines:
             None, method, {"event": message})
         event["level"] = method
         event["logger"] = name
-        event = self.stamp(None, method, event)
+        event["timestamp"] = time.time()  # rendered as TimeStamper(fmt="iso", utc=True) does
         event.update(fields)
-        line = self.renderer(None, method, self.redactor(None, method, event))
-        text = line if isinstance(line, str) else line.decode()
-        handler = self.handler
-        handler.acquire()  # as Handler.handle and StreamHandler.emit write a line
         try:
-            handler.stream.write(text + handler.terminator)
-            handler.flush()
-        except Exception:
-            handler.handleError(logging.makeLogRecord(
-                {"name": name, "levelno": level, "msg": message}))
-        finally:
-            handler.release()
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        with self.handler.lock:  # type: ignore[union-attr]
+            self._held.append(event)
+            if loop is None:
+                self.flush()
+            elif self._due is not loop:
+                self._due = loop
+                loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Render and write the held lines, in the order they were logged."""
+        handler = self.handler
+        with handler.lock:  # type: ignore[union-attr]
+            held, self._held, self._due = self._held, [], None
+            if not held:
+                return
+            texts = []
+            for event in held:
+                method = event["level"]
+                event["timestamp"] = _iso(event["timestamp"])
+                line = self.renderer(None, method, self.redactor(None, method, event))
+                texts.append(line if isinstance(line, str) else line.decode())
+            texts.append("")
+            try:
+                handler.stream.write(handler.terminator.join(texts))
+                logging.StreamHandler.flush(handler)
+            except Exception:
+                first = held[0]
+                handler.handleError(logging.makeLogRecord(
+                    {"name": first["logger"], "levelname": first["level"].upper(),
+                     "msg": first["event"]}))
+
+
+def _iso(seconds: float) -> str:
+    """`structlog.processors.TimeStamper(fmt="iso", utc=True)`'s text for a moment."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 def log_line(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:

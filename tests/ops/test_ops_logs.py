@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import re
@@ -20,12 +21,22 @@ PROVIDER_SECRET = "prov-Zq8xY2mW7vK4nB1cR9tL"
 """A provider key in no well-known shape: only the configured-secret scrubbing can catch it."""
 
 
+class Writes(io.StringIO):
+    """A stream that counts its writes."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
 @pytest.fixture
-def captured() -> Iterator[io.StringIO]:
+def captured() -> Iterator[Writes]:
     """Every log record of the process, rendered as JSON lines at debug level."""
     root = logging.getLogger()
     level = root.level
-    out = io.StringIO()
+    out = Writes()
     handler = logs.configure("debug", "json", [PROVIDER_SECRET], stream=out)
     try:
         yield out
@@ -40,7 +51,7 @@ def lines_of(out: io.StringIO) -> list[dict[str, object]]:
 
 
 async def test_each_request_logs_one_line_with_its_id_and_no_secret(
-        tmp_path: object, fake_llm: FakeUpstream, captured: io.StringIO) -> None:
+        tmp_path: object, fake_llm: FakeUpstream, captured: Writes) -> None:
     file = FileConfig(
         providers=[ProviderConfig(name="fake", base_url=f"{fake_llm.url}/v1",
                                   api_key=PROVIDER_SECRET, max_retries=0)],
@@ -78,7 +89,7 @@ async def test_each_request_logs_one_line_with_its_id_and_no_secret(
     assert upstream[1]["request_id"] == access[1]["request_id"]
 
 
-def test_secrets_are_scrubbed_from_any_message(captured: io.StringIO) -> None:
+def test_secrets_are_scrubbed_from_any_message(captured: Writes) -> None:
     ours = "sk_live_" + "a1B2" * 11
     log = logging.getLogger("chorus.test")
     log.warning("upstream said: bad key %s", PROVIDER_SECRET)
@@ -122,7 +133,7 @@ def _without_timestamp(line: str) -> str:
     return re.sub(r'"timestamp":"[^"]+"', '"timestamp":"T"', line)
 
 
-def test_a_direct_line_is_the_line_the_formatter_renders(captured: io.StringIO) -> None:
+def test_a_direct_line_is_the_line_the_formatter_renders(captured: Writes) -> None:
     log = logging.getLogger("chorus.access")
     fields = {"request_id": "rid-7", "method": "POST", "status": 200, "latency_ms": 1.5,
               "mode": None, "detail": f"key {PROVIDER_SECRET}", "nested": {"k": [1, "x"]}}
@@ -146,7 +157,7 @@ class Seen(logging.Handler):
 
 
 def test_a_line_goes_the_ordinary_way_when_another_handler_listens(
-        captured: io.StringIO) -> None:
+        captured: Writes) -> None:
     log = logging.getLogger("chorus.access")
     other = Seen()
     with alone():
@@ -161,7 +172,7 @@ def test_a_line_goes_the_ordinary_way_when_another_handler_listens(
     assert "below the level" not in captured.getvalue()
 
 
-def test_what_orjson_refuses_is_still_logged(captured: io.StringIO) -> None:
+def test_what_orjson_refuses_is_still_logged(captured: Writes) -> None:
     log = logging.getLogger("chorus.access")
     with alone():
         logs.log_line(log, logging.INFO, "request", {"big": 2**70, "by_id": {7: "x"}})
@@ -169,3 +180,24 @@ def test_what_orjson_refuses_is_still_logged(captured: io.StringIO) -> None:
     direct, ordinary = lines_of(captured)
     assert direct["big"] == 2**70 and direct["by_id"] == {"7": "x"}
     assert ordinary["big"] == 2**70
+
+
+async def test_lines_logged_together_in_a_loop_are_written_together_in_order(
+        captured: Writes) -> None:
+    log = logging.getLogger("chorus.access")
+    captured.writes, before = 0, captured.getvalue()  # (asyncio's debug line of its start)
+    with alone():
+        for n in range(3):
+            logs.log_line(log, logging.INFO, "request", {"n": n, "detail": PROVIDER_SECRET})
+        assert captured.getvalue() == before  # held until the loop ran what was ready with them
+        await asyncio.sleep(0)
+        assert captured.writes == 1
+        logs.log_line(log, logging.INFO, "request", {"n": 3})
+        log.warning("ordinary")  # written after the line held before it
+        logs.log_line(log, logging.INFO, "request", {"n": 4})
+        logging.getLogger().handlers[0].flush()  # as logging.shutdown does at exit
+    lines = lines_of(Writes(captured.getvalue().removeprefix(before)))
+    assert [line.get("n", line["event"]) for line in lines] == [0, 1, 2, 3, "ordinary", 4]
+    assert PROVIDER_SECRET not in captured.getvalue()
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", str(line["timestamp"]))
+               for line in lines)
