@@ -121,20 +121,22 @@ class ModeContext:
         prompt = self.persona_prompts.get(persona or "")
         return (Message("system", prompt),) if prompt else ()
 
-    def request(self, *messages: Message, output: bool = False) -> ModelRequest:
+    def request(self, *messages: Message, output: bool = False, role: str | None = None
+                ) -> ModelRequest:
         """A model call with the client's sampling options, and its output format if `output`
-        (the calls whose answer becomes the client's answer, or a member's to combine)."""
+        (the calls whose answer becomes the client's answer, or a member's to combine).
+        Streamed from the upstream only when the client takes the answer as a stream."""
         s = self.options.sampling
         return ModelRequest(
             messages=messages, temperature=s.temperature, max_tokens=s.max_tokens, stop=s.stop,
-            top_p=s.top_p, seed=s.seed, presence_penalty=s.presence_penalty,
-            frequency_penalty=s.frequency_penalty, logprobs=s.logprobs,
-            top_logprobs=s.top_logprobs, user=s.user,
-            output=self.options.output if output else None)
+            stream=self.caller.upstream_stream, top_p=s.top_p, seed=s.seed,
+            presence_penalty=s.presence_penalty, frequency_penalty=s.frequency_penalty,
+            logprobs=s.logprobs, top_logprobs=s.top_logprobs, user=s.user,
+            output=self.options.output if output else None, role=role)
 
-    def answering(self, *messages: Message) -> ModelRequest:
+    def answering(self, *messages: Message, role: str | None = None) -> ModelRequest:
         """The call whose answer is the client's: its output format and its tools."""
-        request = self.request(*messages, output=True)
+        request = self.request(*messages, output=True, role=role)
         tools = self.options.tools
         if tools is None:
             return request

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from chorus.errors import InvalidRequest
 from chorus.modes import ModeContext, router
@@ -90,8 +90,7 @@ async def run(ctx: ModeContext, routed: Routed) -> AsyncIterator[ModeEvent]:
     model = routed.model
     persona = ctx.options.personas.get(model)
     slot = Slot(model, persona=persona)
-    request = replace(ctx.answering(*ctx.system_for(persona), *ctx.conversation),
-                      role="member")
+    request = ctx.answering(*ctx.system_for(persona), *ctx.conversation, role="member")
     yield MemberStarted(slot)
     read: list[SmartChatDetails] = []
     if routed.details is None:  # read while the model answers: the loop waits for it anyway
