@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from chorus import auth
+from chorus import auth, serving
 from chorus.app import create_app
 from chorus.chat.services import Services
 from chorus.config import FileConfig, Settings, TestKeyLimits, load_settings
@@ -205,11 +205,15 @@ async def harness(database_url: str) -> AsyncIterator[Harness]:
 class ServerThread:
     """An ASGI app served by uvicorn on a free loopback port, in a thread of its own."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, settings: Settings | None = None) -> None:
+        """`settings`: served as `chorus serve` serves them (serving.uvicorn_options: its
+        protocol, with the deadlines and the hang-up future); else by plain uvicorn."""
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="auto")
+        options = serving.uvicorn_options(settings) if settings is not None else {}
+        config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="auto",
+                                **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run,
                                        kwargs={"sockets": [self.sock]}, daemon=True)

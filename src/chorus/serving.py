@@ -7,6 +7,8 @@ the connection opening (or of the request's first byte, on a kept-alive connecti
 body within `body_timeout` of the headers. A client that misses either gets `408` (if no answer
 had started) and the connection is closed. Keep-alive and the cap on concurrent connections are
 uvicorn's own (`timeout_keep_alive`, `limit_concurrency`: over the cap a request is `503`).
+Each request's scope also carries its connection's future, done when the connection is lost
+(the `chorus.hangup` extension): handlers watch it for a client hanging up without a task.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from chorus.api.hangup import HANGUP
 from chorus.config import Settings
 
 log = logging.getLogger(__name__)
@@ -51,10 +54,14 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
+        self.gone: asyncio.Future[None] = self.loop.create_future()
+        """Done once the connection is lost: each request's scope holds it (HANGUP)."""
         self._arm(self.limits.header_timeout, "headers")  # a silent connection is cut too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if not self.gone.done():
+            self.gone.set_result(None)
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -64,6 +71,8 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        # before the app's task starts, in super()'s call
+        self.scope.setdefault("extensions", {})[HANGUP] = {"gone": self.gone}
         super().on_headers_complete()
         self._arm(self.limits.body_timeout, "body")
 

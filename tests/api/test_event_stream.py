@@ -8,21 +8,33 @@ from typing import Any
 
 import pytest
 
-from chorus.api.hangup import ClientGone, EventStream, unless_hung_up
+from chorus.api.hangup import HANGUP, ClientGone, EventStream, unless_hung_up
 
 
 class Wire:
-    """A connection's two ends for one response: what was sent, and a client that stays."""
+    """A connection's two ends for one response: what was sent, and a client that stays until
+    `leave`. `served`: as `chorus serve` serves it, with the connection's future in the scope
+    (HANGUP), and no disconnect message ever: the future is what must be watched."""
 
-    def __init__(self) -> None:
+    def __init__(self, served: bool = False) -> None:
         self.sent: list[dict[str, Any]] = []
         self.gone = asyncio.Event()
+        self.scope: dict[str, Any] = {"type": "http"}
+        self.lost: asyncio.Future[None] | None = None
+        if served:
+            self.lost = asyncio.get_running_loop().create_future()
+            self.scope["extensions"] = {HANGUP: {"gone": self.lost}}
+
+    def leave(self) -> None:
+        self.gone.set()
+        if self.lost is not None:
+            self.lost.set_result(None)
 
     async def send(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
 
     async def receive(self) -> dict[str, Any]:
-        await self.gone.wait()
+        await (self.gone.wait() if self.lost is None else asyncio.Event().wait())
         return {"type": "http.disconnect"}
 
     def bodies(self) -> list[bytes]:
@@ -125,19 +137,20 @@ async def test_a_body_that_fails_before_it_waits_has_sent_nothing() -> None:
     assert wire.sent == []  # so the error handlers can still answer with a status
 
 
-async def test_hanging_up_stops_the_body_and_ends_the_response() -> None:
-    wire, closed = Wire(), asyncio.Event()
+@pytest.mark.parametrize("served", [False, True], ids=["asgi", "chorus-serve"])
+async def test_hanging_up_stops_the_body_and_ends_the_response(served: bool) -> None:
+    wire, closed = Wire(served), asyncio.Event()
 
     async def body() -> AsyncIterator[bytes]:
         try:
             yield b"data: opening\n\n"
-            wire.gone.set()  # the client leaves while the model thinks
+            wire.leave()  # the client leaves while the model thinks
             await asyncio.sleep(5)
             yield b"data: never\n\n"
         finally:
             closed.set()
 
-    await asyncio.wait_for(EventStream(body())({"type": "http"}, wire.receive, wire.send), 2)
+    await asyncio.wait_for(EventStream(body())(wire.scope, wire.receive, wire.send), 2)
     assert closed.is_set()
     assert b"data: never\n\n" not in wire.bodies()
 
@@ -147,9 +160,12 @@ class Asked:
 
     def __init__(self, wire: Wire) -> None:
         self.receive = wire.receive
+        self.scope = wire.scope
 
 
-async def test_a_whole_answer_is_returned_cancelled_on_hang_up_and_by_the_server() -> None:
+@pytest.mark.parametrize("served", [False, True], ids=["asgi", "chorus-serve"])
+async def test_a_whole_answer_is_returned_cancelled_on_hang_up_and_by_the_server(
+        served: bool) -> None:
     async def answer(started: asyncio.Event, ended: list[str]) -> str:
         started.set()
         try:
@@ -163,23 +179,26 @@ async def test_a_whole_answer_is_returned_cancelled_on_hang_up_and_by_the_server
     async def quick() -> str:
         return "the answer"
 
-    assert await unless_hung_up(Asked(Wire()), quick()) == "the answer"
+    assert await unless_hung_up(Asked(Wire(served)), quick()) == "the answer"
 
-    wire, started, ended = Wire(), asyncio.Event(), []
+    wire, started, ended = Wire(served), asyncio.Event(), []
     waiting = asyncio.ensure_future(unless_hung_up(Asked(wire), answer(started, ended)))
     await started.wait()
-    wire.gone.set()
+    wire.leave()
     with pytest.raises(ClientGone):
         await waiting
     assert ended == ["cancelled"]
 
     started, ended = asyncio.Event(), []
-    waiting = asyncio.ensure_future(unless_hung_up(Asked(Wire()), answer(started, ended)))
+    wire = Wire(served)
+    waiting = asyncio.ensure_future(unless_hung_up(Asked(wire), answer(started, ended)))
     await started.wait()
     waiting.cancel()  # the server stops the handler: its cancellation, not ClientGone
     with pytest.raises(asyncio.CancelledError):
         await waiting
     assert ended == ["cancelled"]
+    if wire.lost is not None:
+        assert not wire.lost._callbacks  # type: ignore[attr-defined]  # nothing left watching
 
 
 async def test_a_write_that_fails_fails_the_stream() -> None:

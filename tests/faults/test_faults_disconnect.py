@@ -33,7 +33,8 @@ def server(tmp_path: Any, fake_llm: FakeUpstream) -> Iterator[tuple[ServerThread
     url = f"sqlite:///{tmp_path}/disconnect.db"
     file = upstream_config(fake_llm.url, {"slow": SLOW, "shorter": SHORTER},
                            first_byte_timeout=30, total_timeout=60)
-    with ServerThread(create_app(load_settings(None, database_url=url, file=file))) as running:
+    settings = load_settings(None, database_url=url, file=file)
+    with ServerThread(create_app(settings), settings) as running:
         yield running, url
 
 

@@ -43,7 +43,7 @@ async def live_server(fake: FakeUpstream, database_url: str, upstreams: dict[str
     await store.users.add_key(user.id, "live", auth.display_prefix(secret),
                               auth.digest(secret), False)
     try:
-        with ServerThread(create_app(settings)) as server:
+        with ServerThread(create_app(settings), settings) as server:
             yield server, secret
     finally:
         await engine.dispose()

@@ -1,17 +1,18 @@
 """What a client's hanging up cancels: its answer, whole or streamed, upstream calls and all.
 
 A plain request handler is not cancelled by the server when its client leaves: it runs the
-answer in a task and waits for whichever comes first, the answer or the disconnect. Starlette's
+answer in a task and waits for whichever comes first, the answer or the hang-up. Starlette's
 StreamingResponse watches for it with an anyio task group (two tasks and a cancel scope per
-stream, as uvicorn speaks ASGI 2.3); EventStream streams in the handler's own task and spends
-one more on waiting for the disconnect, which cancels the handler's task (and one that writes
-the frames held while the body made them without waiting).
+stream, as uvicorn speaks ASGI 2.3); EventStream streams in the handler's own task, and the
+hang-up cancels that task (and the one that writes the frames held while the body made them
+without waiting). Under `chorus serve` the hang-up is the connection's own future (HANGUP, a
+scope extension); under another server, a task waiting for the disconnect message.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Coroutine
+from collections.abc import AsyncIterable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -29,6 +30,11 @@ class ClientGone(Exception):
     """The client disconnected before its answer was ready; the work was cancelled."""
 
 
+HANGUP = "chorus.hangup"
+"""The scope extension `chorus serve` adds (serving.GuardedProtocol): `{"gone": future}`, the
+future of the request's connection, done once the connection is lost."""
+
+
 async def disconnected(receive: Receive) -> None:
     """Returns once the client has hung up."""
     # The body has been read, so the next message can only be the disconnect.
@@ -36,25 +42,50 @@ async def disconnected(receive: Receive) -> None:
         continue
 
 
+def on_hang_up(scope: Scope, receive: Receive, callback: Callable[[], object]
+               ) -> Callable[[], object]:
+    """Call `callback` once the client hangs up (its body read); returns what stops watching.
+
+    Under `chorus serve` the connection's own future is watched; under another server a task
+    waits for the disconnect message: one more task per request, which cost 1 to 3 % more
+    CPU per chat completion (bench/ab.py)."""
+    gone: asyncio.Future[None] | None = (
+        (scope.get("extensions") or {}).get(HANGUP) or {}).get("gone")
+    if gone is not None:
+        def fire(_: object) -> None:
+            callback()
+        gone.add_done_callback(fire)
+        return lambda: gone.remove_done_callback(fire)
+    watch = asyncio.ensure_future(disconnected(receive))
+    watch.add_done_callback(lambda done: None if done.cancelled() else callback())
+    return watch.cancel
+
+
 async def unless_hung_up(request: Request, work: Coroutine[Any, Any, T]) -> T:
     """The result of `work`, or ClientGone once the client disconnects (and `work` is cancelled).
 
     `work` gets a task of its own: run in the handler's (as EventStream streams), it cost 10 %
-    more CPU per request and tripled p99 latency at concurrency 64 (bench/ab.py). The task
-    waiting for the disconnect cancels it from a done callback: `asyncio.wait` on the two took
-    twice the time (20 against 14 us of a minimal pair)."""
+    more CPU per request and tripled p99 latency at concurrency 64 (bench/ab.py). The hang-up
+    cancels it from a callback: `asyncio.wait` on the two took twice the time (20 against 14 us
+    of a minimal pair)."""
     task = asyncio.ensure_future(work)
-    watch = asyncio.ensure_future(disconnected(request.receive))
-    watch.add_done_callback(lambda _: task.cancel())  # once `work` is done, this does nothing
+    gone = False
+
+    def hang_up() -> None:
+        nonlocal gone
+        gone = True
+        task.cancel()  # once `work` is done, this does nothing
+
+    stop = on_hang_up(request.scope, request.receive, hang_up)
     try:
         return await task  # a cancelled handler cancels `task` and waits for it to end
     except asyncio.CancelledError:
         handler = asyncio.current_task()
-        if watch.cancelled() or not watch.done() or (handler and handler.cancelling()):
+        if not gone or (handler and handler.cancelling()):
             raise  # the server's cancellation, not the client's leaving
         raise ClientGone from None
     finally:
-        watch.cancel()
+        stop()
 
 
 HELD_BYTES = 65_536
@@ -86,13 +117,12 @@ class EventStream(StreamingResponse):
             raise RuntimeError("an EventStream is sent from a task")
         gone = False
 
-        async def watch() -> None:
+        def hang_up() -> None:
             nonlocal gone
-            await disconnected(receive)
             gone = True
             streaming_task.cancel()
 
-        watcher = asyncio.ensure_future(watch())
+        stop = on_hang_up(scope, receive, hang_up)
         try:
             await _Frames(send, {"type": "http.response.start", "status": self.status_code,
                                  "headers": self.raw_headers}).relay(self.frames)
@@ -100,7 +130,7 @@ class EventStream(StreamingResponse):
             if not gone or streaming_task.uncancel() > 0:  # the server's cancellation too
                 raise
         finally:
-            watcher.cancel()
+            stop()
 
 
 class _Frames:
