@@ -108,6 +108,7 @@ def configure(level: str = "info", fmt: LogFormat = "auto", secrets: Iterable[st
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "chorus", False)]:
         root.removeHandler(old)
+        old.flush()  # its held lines
     handler.chorus = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
@@ -127,6 +128,10 @@ class Handler(logging.StreamHandler[TextIO]):
         if self.lines is not None:
             self.lines.flush()
         super().flush()
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
 
 
 class Lines:

@@ -195,9 +195,12 @@ async def test_lines_logged_together_in_a_loop_are_written_together_in_order(
         logs.log_line(log, logging.INFO, "request", {"n": 3})
         log.warning("ordinary")  # written after the line held before it
         logs.log_line(log, logging.INFO, "request", {"n": 4})
-        logging.getLogger().handlers[0].flush()  # as logging.shutdown does at exit
+        handler = logging.getLogger().handlers[0]
+        handler.flush()  # as logging.shutdown does at exit
+        logs.log_line(log, logging.INFO, "request", {"n": 5})
+        handler.close()  # a handler closed writes what it held
     lines = lines_of(Writes(captured.getvalue().removeprefix(before)))
-    assert [line.get("n", line["event"]) for line in lines] == [0, 1, 2, 3, "ordinary", 4]
+    assert [line.get("n", line["event"]) for line in lines] == [0, 1, 2, 3, "ordinary", 4, 5]
     assert PROVIDER_SECRET not in captured.getvalue()
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", str(line["timestamp"]))
                for line in lines)
