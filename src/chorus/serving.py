@@ -51,6 +51,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self.limits = limits
         self.timeout_keep_alive = limits.keep_alive_timeout  # type: ignore[assignment]
         self.deadline: asyncio.TimerHandle | None = None
+        self.pending: tuple[float, str] | None = None
+        """The deadline of a part of a request that began in the read being parsed: armed when
+        the read ends before the part does. Most requests come whole in one read and need no
+        timer (two fewer per request)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
@@ -64,20 +68,28 @@ class GuardedProtocol(HttpToolsProtocol):
             self.gone.set_result(None)
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.pending is not None:
+            seconds, part = self.pending
+            self.pending = None
+            self._arm(seconds, part)
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if self.deadline is None:  # the next request on a kept-alive connection
-            self._arm(self.limits.header_timeout, "headers")
+            self.pending = (self.limits.header_timeout, "headers")
 
     def on_headers_complete(self) -> None:
         self._disarm()
         # before the app's task starts, in super()'s call
         self.scope.setdefault("extensions", {})[HANGUP] = {"gone": self.gone}
         super().on_headers_complete()
-        self._arm(self.limits.body_timeout, "body")
+        self.pending = (self.limits.body_timeout, "body")
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self.pending = None
         super().on_message_complete()
 
     def _arm(self, seconds: float, part: str) -> None:

@@ -78,6 +78,17 @@ def test_headers_that_never_end_get_408_and_the_connection_closed(url: str) -> N
     assert b'"code":"request_timeout"' in body and b"headers" in body
 
 
+def test_a_kept_alive_connections_next_request_gets_the_header_timeout_too(url: str) -> None:
+    """The first request whole in one read (no timer needed), the next one's headers never
+    ending: its deadline is armed when the read that began it ends."""
+    with connect(url) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: chorus\r\n\r\nGET /healthz HTTP/1.1\r\n")
+        assert response(sock).startswith(b"HTTP/1.1 200 ")
+        took, received = closed_after(sock, HEADER_TIMEOUT + SLACK)
+    assert HEADER_TIMEOUT * 0.8 <= took < HEADER_TIMEOUT + SLACK
+    assert b"HTTP/1.1 408 " in received and b"headers" in received, received
+
+
 def test_a_body_sent_a_byte_at_a_time_is_cut_off_at_the_body_timeout(url: str) -> None:
     """Slowloris: the headers on time, then one byte of the body every fifth of a second."""
     with connect(url) as sock:
