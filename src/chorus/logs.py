@@ -204,8 +204,10 @@ def _iso(seconds: float) -> str:
 
 def log_line(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
     """`logger.log(level, message, extra=fields)`, for a line logged on every request: when
-    the record would reach `configure`'s JSON handler alone, that handler's line is written
-    directly, for about half the CPU (bench/accesslog.py); else the ordinary way."""
+    the record would reach `configure`'s JSON handler alone, that handler's line is built
+    directly, for about half the CPU (bench/accesslog.py), and in an event loop rendered at the
+    end of the loop's turn (`Lines`): `fields` must not change after the call. Else the
+    ordinary way."""
     if not logger.isEnabledFor(level):
         return
     lines = _direct(logger, level)
