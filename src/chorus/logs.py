@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
+import os
+import select
+import socket
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterable, MutableMapping
@@ -117,12 +122,17 @@ def configure(level: str = "info", fmt: LogFormat = "auto", secrets: Iterable[st
 
 class Handler(logging.StreamHandler[TextIO]):
     lines: Lines | None = None
-    """With the JSON format: its lines, for `log_line`."""
+    """With the JSON format: its lines, for `log_line`; the handler's own records go out
+    through them too, after the lines held before them."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.lines is not None:
-            self.lines.flush()  # the lines logged before this record go out before it
-        super().emit(record)
+        if self.lines is None:
+            super().emit(record)
+            return
+        try:
+            self.lines.write_now(self.format(record) + self.terminator)
+        except Exception:
+            self.handleError(record)
 
     def flush(self) -> None:
         if self.lines is not None:
@@ -131,6 +141,8 @@ class Handler(logging.StreamHandler[TextIO]):
 
     def close(self) -> None:
         self.flush()
+        if self.lines is not None:
+            self.lines.outlet.close()
         super().close()
 
 
@@ -140,15 +152,16 @@ class Lines:
 
     In an event loop a line is held, with its context and time, until the loop has run what
     was ready with it: the lines of the requests answered together are then rendered one after
-    the other (their code and tables stay in the CPU's caches) and written in one system call.
-    The handler's own records, its `flush` and `close` write the held lines first, so nothing
-    is reordered or lost at exit."""
+    the other (their code and tables stay in the CPU's caches) and written together, through
+    an `Outlet` that does not wait for a slow reader. The handler's own records, its
+    `flush` and `close` write the held lines first, so nothing is reordered or lost at exit."""
 
     def __init__(self, handler: Handler, redactor: Redactor,
                  renderer: structlog.processors.JSONRenderer) -> None:
         self.handler = handler
         self.redactor = redactor
         self.renderer = renderer
+        self.outlet = Outlet(handler)
         self._held: list[MutableMapping[str, Any]] = []
         self._due: asyncio.AbstractEventLoop | None = None
         """The loop a flush of the held lines is scheduled on."""
@@ -161,40 +174,176 @@ class Lines:
         event["logger"] = name
         event["timestamp"] = time.time()  # rendered as TimeStamper(fmt="iso", utc=True) does
         event.update(fields)
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        loop = asyncio.events._get_running_loop()
         with self.handler.lock:  # type: ignore[union-attr]
             self._held.append(event)
             if loop is None:
                 self.flush()
             elif self._due is not loop:
                 self._due = loop
-                loop.call_soon(self.flush)
+                loop.call_soon(self._send, loop)
 
     def flush(self) -> None:
-        """Render and write the held lines, in the order they were logged."""
+        """Render and write the held lines, in the order they were logged, and wait until
+        the outlet has written everything."""
+        self._send(None)
+
+    def write_now(self, text: str) -> None:
+        """Write an already rendered line after the held ones."""
+        self._send(asyncio.events._get_running_loop(), text)
+
+    def _send(self, loop: asyncio.AbstractEventLoop | None, after: str = "") -> None:
         handler = self.handler
         with handler.lock:  # type: ignore[union-attr]
             held, self._held, self._due = self._held, [], None
-            if not held:
-                return
             texts = []
             for event in held:
                 method = event["level"]
                 event["timestamp"] = _iso(event["timestamp"])
                 line = self.renderer(None, method, self.redactor(None, method, event))
                 texts.append(line if isinstance(line, str) else line.decode())
-            texts.append("")
+            text = (handler.terminator.join(texts) + handler.terminator if texts else "") + after
             try:
-                handler.stream.write(handler.terminator.join(texts))
-                logging.StreamHandler.flush(handler)
+                self.outlet.write(text, loop)
             except Exception:
-                first = held[0]
+                if after:
+                    raise  # write_now's: the caller reports it with its record
+                first = held[0] if held else {"logger": "chorus.logs", "level": "info",
+                                              "event": "held log lines"}
                 handler.handleError(logging.makeLogRecord(
                     {"name": first["logger"], "levelname": first["level"].upper(),
                      "msg": first["event"]}))
+
+
+HOLD = 8 * 1024 * 1024
+"""Bytes of log lines an `Outlet` holds for a reader that has fallen behind; past them the
+event loop waits for the reader rather than drop lines."""
+
+
+class Outlet:
+    """The handler's stream, written from the event loop without waiting for its reader.
+
+    A pipe (a container's log driver, a shell's `|`) or a stream socket (journald) whose
+    reader falls behind fills up, and a blocking write then stops every request the loop
+    serves. From the loop, text goes through a non-blocking handle on the same pipe or socket;
+    what does not fit is held, in order, and written as the reader makes room (the loop
+    watches the handle). Past `hold` bytes held, the loop waits for the reader: lines are not
+    dropped. Written from elsewhere (no loop, a flush, at exit), everything held is written
+    before the call returns. A regular file, a terminal or a stream without a file descriptor
+    is written the stream's own way.
+    """
+
+    def __init__(self, handler: logging.StreamHandler[TextIO], hold: int = HOLD) -> None:
+        self.handler = handler
+        self.hold = hold
+        self.held = bytearray()
+        self._handle: _Handle | None = None
+        self._opened = False
+        self._watching: asyncio.AbstractEventLoop | None = None
+        """The loop that watches the handle for room."""
+
+    def write(self, text: str, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Write `text` after what is held: from `loop` (the caller's running loop) without
+        waiting for the reader, else before returning."""
+        stream = self.handler.stream
+        handle = self._open()
+        if handle is None:
+            if text:
+                stream.write(text)
+            logging.StreamHandler.flush(self.handler)
+            return
+        stream.flush()  # what was written to the stream itself goes first
+        self.held += text.encode(stream.encoding or "utf-8", stream.errors or "strict")
+        self._push(handle)
+        if not self.held:
+            return
+        if loop is None or len(self.held) > self.hold:
+            self._drain(handle)
+        elif self._watching is None:
+            self._watching = loop
+            loop.add_writer(handle.fd, self._room)
+
+    def close(self) -> None:
+        """Close the outlet's own handle (the stream stays open)."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            if self._watching is not None:
+                self._watching.remove_writer(handle.fd)
+                self._watching = None
+            handle.close()
+
+    def _open(self) -> _Handle | None:
+        if not self._opened:
+            self._opened = True
+            self._handle = _Handle.of(self.handler.stream)
+        return self._handle
+
+    def _push(self, handle: _Handle) -> None:
+        """Write what the reader has room for now, in whole lines: a pipe takes a write of up
+        to PIPE_BUF bytes whole or not at all, so lines of other processes on the same pipe
+        (the workers') never land inside one of ours."""
+        held = self.held
+        while held:
+            end = (len(held) if len(held) <= select.PIPE_BUF
+                   else held.rfind(b"\n", 0, select.PIPE_BUF) + 1 or held.find(b"\n") + 1
+                   or len(held))  # a line longer than PIPE_BUF goes as one write
+            try:
+                sent = handle.send(held[:end])
+            except BlockingIOError:
+                return
+            except OSError:
+                held.clear()  # a reader that is gone: nothing held can be written
+                raise
+            del held[:sent]
+            if sent < end:
+                return
+
+    def _drain(self, handle: _Handle) -> None:
+        while self.held:
+            select.select([], [handle.fd], [])
+            self._push(handle)
+
+    def _room(self) -> None:
+        """The loop's callback when the handle can take more."""
+        handler, handle = self.handler, self._handle
+        assert handle is not None and self._watching is not None
+        with handler.lock:  # type: ignore[union-attr]
+            try:
+                self._push(handle)
+            except Exception:
+                handler.handleError(logging.makeLogRecord({"msg": "held log lines"}))
+            if not self.held:
+                self._watching.remove_writer(handle.fd)
+                self._watching = None
+
+
+class _Handle:
+    """A non-blocking way to write to a stream's pipe or stream socket, without changing
+    how the stream itself writes (its file descriptor's flags are shared by every copy)."""
+
+    def __init__(self, fd: int, send: Callable[[bytearray], int],
+                 close: Callable[[], None]) -> None:
+        self.fd = fd
+        self.send = send
+        self.close = close
+
+    @classmethod
+    def of(cls, stream: TextIO) -> _Handle | None:
+        try:
+            fd = stream.fileno()
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISFIFO(mode):  # a handle of its own on the pipe, from /proc (Linux)
+                own = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                return cls(own, lambda data: os.write(own, data), lambda: os.close(own))
+            if stat.S_ISSOCK(mode):
+                sock = socket.socket(fileno=os.dup(fd))
+                if sock.type == socket.SOCK_STREAM:
+                    return cls(sock.fileno(), lambda data: sock.send(data, socket.MSG_DONTWAIT),
+                               sock.close)
+                sock.close()
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            pass
+        return None
 
 
 def _iso(seconds: float) -> str:

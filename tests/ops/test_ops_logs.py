@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import re
-from collections.abc import Iterator
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import orjson
@@ -204,3 +209,174 @@ async def test_lines_logged_together_in_a_loop_are_written_together_in_order(
     assert PROVIDER_SECRET not in captured.getvalue()
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", str(line["timestamp"]))
                for line in lines)
+
+
+class SlowReader:
+    """A stream on a pipe or a stream socket that nobody reads until `read` (to its end, once
+    the stream and every other handle on it are closed) or `leave`."""
+
+    def __init__(self, kind: str) -> None:
+        if kind == "pipe":
+            self._r, w = os.pipe()
+            self._sock: socket.socket | None = None
+        else:
+            ours, self._sock = socket.socketpair()
+            w = ours.detach()
+        self.stream = open(w, "w", encoding="utf-8")  # noqa: SIM115 (closed by close)
+
+    def read(self) -> bytes:
+        if self._sock is None:
+            with open(self._r, "rb") as reader:
+                return reader.read()
+        parts = []
+        while part := self._sock.recv(1 << 16):
+            parts.append(part)
+        self._sock.close()
+        return b"".join(parts)
+
+    def leave(self) -> None:
+        """The reader is gone: the pipe is broken."""
+        assert self._sock is None
+        os.close(self._r)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+@contextmanager
+def slow_reader(kind: str) -> Iterator[SlowReader]:
+    reader = SlowReader(kind)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+async def until_written(outlet: logs.Outlet) -> None:
+    """Turns of the loop until the outlet holds nothing (the loop writes as room appears)."""
+    deadline = time.monotonic() + 30
+    for _ in range(10**9):
+        if not outlet.held or time.monotonic() > deadline:
+            return
+        await asyncio.sleep(0)
+
+
+@contextmanager
+def logging_to(stream: io.TextIOWrapper) -> Iterator[logs.Handler]:
+    root = logging.getLogger()
+    level = root.level
+    handler = logs.configure("info", "json", stream=stream)
+    assert isinstance(handler, logs.Handler) and handler.lines is not None
+    try:
+        with alone():
+            yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        structlog.reset_defaults()
+
+
+def _read_in_background(read: Callable[[], bytes]) -> tuple[threading.Thread, list[bytes]]:
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(read()), daemon=True)
+    reader.start()
+    return reader, got
+
+
+LINES = 6000
+"""About one and a half megabytes of access lines: more than a pipe's or a socket pair's buffer."""
+
+
+@pytest.mark.parametrize("kind", ["pipe", "socket"])
+async def test_a_reader_that_falls_behind_does_not_hold_up_the_loop(kind: str) -> None:
+    log = logging.getLogger("chorus.access")
+    with slow_reader(kind) as slow, logging_to(slow.stream) as handler:
+        outlet = handler.lines.outlet  # type: ignore[union-attr]
+        # a loop that waits for the reader would hang: after 10 s it is read, and fails below
+        watchdog = threading.Timer(10, _read_in_background, [slow.read])
+        watchdog.daemon = True
+        watchdog.start()
+        started = time.monotonic()
+        for turn in range(LINES // 100):
+            for n in range(100):
+                logs.log_line(log, logging.INFO, "request", {"n": turn * 100 + n, "pad": "x" * 200})
+            await asyncio.sleep(0)  # the turn ends: its lines go out as far as there is room
+        log.warning("ordinary")  # the handler's own record waits behind them too
+        watchdog.cancel()
+        assert time.monotonic() - started < 5, "the loop waited for the reader"
+        assert len(outlet.held) > 100_000 and b'"event":"ordinary"' in outlet.held
+        reader, got = _read_in_background(slow.read)
+        await until_written(outlet)
+        assert not outlet.held
+        handler.close()
+        slow.close()
+        reader.join(30)
+    lines = [orjson.loads(line) for line in got[0].splitlines()]
+    assert [line.get("n", line["event"]) for line in lines] == [*range(LINES), "ordinary"]
+
+
+async def test_past_what_it_may_hold_the_loop_waits_rather_than_lose_lines() -> None:
+    log = logging.getLogger("chorus.access")
+    with slow_reader("pipe") as slow, logging_to(slow.stream) as handler:
+        outlet = handler.lines.outlet  # type: ignore[union-attr]
+        outlet.hold = 10_000
+        reader, got = _read_in_background(slow.read)
+        for turn in range(LINES // 100):
+            for n in range(100):
+                logs.log_line(log, logging.INFO, "request", {"n": turn * 100 + n, "pad": "x" * 200})
+            await asyncio.sleep(0)
+            assert len(outlet.held) <= outlet.hold
+        handler.close()
+        slow.close()
+        reader.join(30)
+    assert [orjson.loads(line)["n"] for line in got[0].splitlines()] == list(range(LINES))
+
+
+async def test_a_reader_that_is_gone_costs_its_lines_not_the_server(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    log = logging.getLogger("chorus.access")
+    with slow_reader("pipe") as slow, logging_to(slow.stream) as handler:
+        outlet = handler.lines.outlet  # type: ignore[union-attr]
+        for n in range(LINES):
+            logs.log_line(log, logging.INFO, "request", {"n": n, "pad": "x" * 200})
+        await asyncio.sleep(0)
+        assert outlet.held
+        slow.leave()
+        await until_written(outlet)  # (written off: nobody can read them)
+        assert not outlet.held
+        logs.log_line(log, logging.INFO, "request", {"n": LINES})
+        await asyncio.sleep(0)
+        handler.close()
+    assert "BrokenPipeError" in capsys.readouterr().err  # logging's report of a failed write
+
+
+class Handle:
+    """A pipe's handle that takes `room` bytes, then refuses, recording each write."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.writes: list[bytes] = []
+
+    def send(self, data: bytearray) -> int:
+        if len(data) > self.room:
+            if len(data) <= select.PIPE_BUF:
+                raise BlockingIOError  # a pipe takes a small write whole or not at all
+            data = data[:self.room]
+        self.room -= len(data)
+        self.writes.append(bytes(data))
+        return len(data)
+
+
+def test_held_lines_go_out_whole_in_writes_a_pipe_does_not_split() -> None:
+    handler = logs.Handler(io.StringIO())
+    outlet = logs.Outlet(handler)
+    lines = [f'{{"n":{n},"pad":"{"x" * (n % 300)}"}}\n'.encode() for n in range(200)]
+    lines.insert(50, b'{"long":"' + b"y" * 10_000 + b'"}\n')
+    outlet.held = bytearray(b"".join(lines))
+    handle = Handle(room=30_000)
+    outlet._push(handle)  # type: ignore[arg-type]
+    assert handle.writes and all(w.endswith(b"\n") for w in handle.writes[:-1])
+    assert all(len(w) <= select.PIPE_BUF or w.count(b"\n") == 1 for w in handle.writes)
+    handle.room = 10**9
+    outlet._push(handle)  # type: ignore[arg-type]
+    assert not outlet.held and b"".join(handle.writes) == b"".join(lines)
