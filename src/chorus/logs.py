@@ -299,8 +299,10 @@ class Outlet:
                 return
 
     def _drain(self, handle: _Handle) -> None:
+        room = select.poll()  # (select's sets stop at descriptor 1023)
+        room.register(handle.fd, select.POLLOUT)
         while self.held:
-            select.select([], [handle.fd], [])
+            room.poll()
             self._push(handle)
 
     def _room(self) -> None:
