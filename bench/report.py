@@ -271,8 +271,8 @@ def write(results: dict[str, Any], doc: Path, raw: Path, notes: Path | None = No
            "Measured by `./dev bench` (bench/run.py) on the machine named under each section; "
            "every server runs one worker process unless the section says otherwise; the "
            "upstream is `chorus fake-llm` on loopback. "
-           f"Raw numbers: one `bench/results/<date>.json` per run (the last: `{raw}`) and "
-           "`bench/results/latest.json`, the newest run of each section.", "",
+           f"Raw numbers: one `bench/results/<date>.json` per run (these tables: `{raw}`) and "
+           "`bench/results/latest.json`, the run each section's table shows.", "",
            "## Targets", "", *targets(merged), ""]
     for key, title in TITLES.items():
         if key not in merged:
