@@ -259,7 +259,7 @@ class Outlet:
             return
         if loop is None or len(self.held) > self.hold:
             self._drain(handle)
-        elif self._watching is None:
+        elif self._watching is None or self._watching.is_closed():
             self._watching = loop
             loop.add_writer(handle.fd, self._room)
 
@@ -267,9 +267,9 @@ class Outlet:
         """Close the outlet's own handle (the stream stays open)."""
         handle, self._handle = self._handle, None
         if handle is not None:
-            if self._watching is not None:
+            if self._watching is not None and not self._watching.is_closed():
                 self._watching.remove_writer(handle.fd)
-                self._watching = None
+            self._watching = None
             handle.close()
 
     def _open(self) -> _Handle | None:
