@@ -380,3 +380,29 @@ def test_held_lines_go_out_whole_in_writes_a_pipe_does_not_split() -> None:
     handle.room = 10**9
     outlet._push(handle)  # type: ignore[arg-type]
     assert not outlet.held and b"".join(handle.writes) == b"".join(lines)
+
+
+def test_the_next_loop_writes_what_a_closed_loop_held() -> None:
+    log = logging.getLogger("chorus.access")
+
+    async def burst(start: int) -> None:
+        for n in range(start, start + LINES // 2):
+            logs.log_line(log, logging.INFO, "request", {"n": n, "pad": "x" * 200})
+        await asyncio.sleep(0)
+
+    with slow_reader("pipe") as slow, logging_to(slow.stream) as handler:
+        outlet = handler.lines.outlet  # type: ignore[union-attr]
+        asyncio.run(burst(0))  # a loop that ends with lines held
+        assert outlet.held
+        reader, got = _read_in_background(slow.read)
+
+        async def next_loop() -> None:
+            await burst(LINES // 2)
+            await until_written(outlet)
+
+        asyncio.run(next_loop())
+        assert not outlet.held
+        handler.close()
+        slow.close()
+        reader.join(30)
+    assert [orjson.loads(line)["n"] for line in got[0].splitlines()] == list(range(LINES))
