@@ -135,9 +135,10 @@ class Handler(logging.StreamHandler[TextIO]):
             self.handleError(record)
 
     def flush(self) -> None:
-        if self.lines is not None:
-            self.lines.flush()
-        super().flush()
+        if self.lines is None:
+            super().flush()
+        else:
+            self.lines.flush()  # the held lines, then the stream's own flush
 
     def close(self) -> None:
         self.flush()
