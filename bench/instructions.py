@@ -1,0 +1,125 @@
+"""Instructions per chat completion, counted by callgrind: an A/B that a noisy machine cannot move.
+
+    PYTHONPATH=src .venv/bin/python bench/instructions.py /work/wt-base . --requests 200
+    PYTHONPATH=src .venv/bin/python bench/instructions.py . --annotate   # where they go (C level)
+
+CPU time per request moved by 8-30 % from round to round on the shared machines the gateway
+section runs on (bench/notes.md), so a change worth 2 % could not be told from noise. This counts
+the instructions instead. Each tree's `chorus serve` (its defaults: access log on, SQLite) runs
+under valgrind's callgrind with counting off; after warm-up requests, counting is switched on
+(`callgrind_control -i on`) for `--requests` non-streamed and then streamed chat completions sent
+one after the other, and off again before the server stops. fake-llm answers at full speed
+outside valgrind. The same tree counted twice differs by about 0.1 %.
+
+What it does not see: cache misses and system calls' time (an instruction is not a nanosecond,
+so a cut is confirmed in CPU time by `bench/ab.py` where the machine allows), and work paid per
+unit of time is overweighted, since a request under valgrind takes about fifty times as long:
+the usage writer's batches (0.25 s) and the key cache (5 s) are smaller per request than at
+full speed. Both trees pay that alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.gateway import PROMPT, chorus_config  # noqa: E402
+from bench.procs import CHORUS, Server, create_key, debian_tool, free_port  # noqa: E402
+
+LOADS = ("plain", "stream")
+WARM_UP = 100
+
+
+def counted(tree: Path, name: str, work: Path, fake_url: str, requests: int,
+            python: str) -> dict[str, float]:
+    """Instructions per request of each load, from one server of `tree` under callgrind."""
+    env = {"PYTHONPATH": f"{tree / 'src'}", "CHORUS_DATABASE_URL": f"sqlite:///{work}/{name}.db",
+           "CHORUS_CONFIG": str(chorus_config(work / f"{name}.toml", fake_url))}
+    headers = {"Authorization": f"Bearer {create_key(env)}"}
+    out = work / f"{name}.callgrind"
+    port = free_port()
+    server = Server(name, ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                           f"--callgrind-out-file={out}", python, *CHORUS[1:], "serve",
+                           "--port", str(port)],
+                    port, env=env, ready_path="/healthz", log=work / f"{name}.log")
+    result = {}
+    with server, httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+        assert server.proc is not None
+        for load in LOADS:
+            body = {"model": "fake-small", "messages": PROMPT, "stream": load == "stream"}
+            for _ in range(WARM_UP):
+                _complete(client, body)
+            before = _total(out, server.proc.pid, "on")
+            for _ in range(requests):
+                _complete(client, body)
+            time.sleep(0.5)  # the last request's log line and usage record
+            result[load] = (_total(out, server.proc.pid, "off") - before) / requests
+    return result
+
+
+def _complete(client: httpx.Client, body: dict[str, object]) -> None:
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        response.read()
+        if response.status_code != 200:
+            raise SystemExit(f"{response.status_code}: {response.text[:300]}")
+
+
+def _total(out: Path, pid: int, switch: str) -> int:
+    """Switch counting on or off; the instructions counted so far (dumped first)."""
+    subprocess.run(["callgrind_control", "--dump", str(pid)], capture_output=True, check=True)
+    subprocess.run(["callgrind_control", "-i", switch, str(pid)], capture_output=True,
+                   check=True)
+    total = 0
+    for dump in out.parent.glob(f"{out.name}*"):
+        for line in dump.read_text(errors="replace").splitlines():
+            if line.startswith(("summary:", "totals:")):
+                total += int(line.split()[1])
+                break
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("trees", nargs="+", type=Path, help="source trees (each with src/)")
+    parser.add_argument("--requests", type=int, default=200, help="counted, per load")
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--annotate", action="store_true",
+                        help="then print the C functions with the most instructions, per tree")
+    args = parser.parse_args()
+    if debian_tool("valgrind") is None:
+        raise SystemExit("valgrind is missing (Debian's package valgrind)")
+    counts = []
+    with tempfile.TemporaryDirectory(prefix="chorus-instructions-") as tmp:
+        work = Path(tmp)
+        fake_port = free_port()
+        with Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
+                    fake_port, ready_path="/v1/models", log=work / "fake.log") as fake:
+            for i, tree in enumerate(args.trees):
+                counts.append(counted(tree, f"s{i}", work, fake.url, args.requests, args.python))
+                print(f"{i}:{tree}  " + "  ".join(
+                    f"{load} {counts[-1][load] / 1e6:.4f} M" for load in LOADS), flush=True)
+                if args.annotate:
+                    dumps = sorted(str(p) for p in work.glob(f"s{i}.callgrind*"))
+                    shown = subprocess.run(["callgrind_annotate", "--threshold=80", *dumps],
+                                           capture_output=True, text=True).stdout
+                    print(shown[shown.find("file:function"):][:6000])
+    print(f"\ninstructions per request, {args.requests} requests each, one after the other")
+    for i, tree in enumerate(args.trees):
+        ratio = "" if i == 0 else "  " + "  ".join(
+            f"{load} {counts[i][load] / counts[0][load]:.4f}x" for load in LOADS)
+        print(f"{i}:{tree}  " + "  ".join(f"{load} {counts[i][load]:,.0f}" for load in LOADS)
+              + ratio)
+
+
+if __name__ == "__main__":
+    main()
