@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +24,51 @@ MAX_RETRY_DELAY = 5.0
 LINGER = 0.25
 """At 0.05 s a server answering one client at a time still wrote a transaction every few
 requests, about 8 % of its CPU per request (py-spy; bench/ab.py); reads of usage call `settle`."""
+
+
+ROW = ("request_id", "access_request_id", "user_id", "key_id", "session_id", "mode", "model",
+       "provider", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms", "ok",
+       "created_at")
+"""The columns of a queued record, in the order its tuple holds them."""
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    """The records' INSERT as one dialect's driver takes it, compiled once. SQLAlchemy's own
+    executemany prepared each row in Python, about 50,000 instructions a row
+    (bench/instructions.py); here a row is its tuple, with the dialect's conversions (SQLite's
+    text for a datetime) applied to the columns that have one."""
+
+    sql: str
+    converters: tuple[tuple[int, Any], ...]
+    """(place in ROW, the type's bind processor)."""
+    named: bool
+    """The driver takes named parameters (a dict a row), not positional ones."""
+
+    @classmethod
+    def of(cls, dialect: Dialect) -> Insert:
+        compiled = usage_records.insert().inline().compile(dialect=dialect, column_keys=ROW)
+        if compiled.positional and tuple(compiled.positiontup or ()) != ROW:
+            raise RuntimeError(f"{dialect.name}: the usage insert takes its parameters in "
+                               f"another order: {compiled.positiontup}")
+        converters = []
+        for place, name in enumerate(ROW):
+            convert = usage_records.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if convert is not None:
+                converters.append((place, convert))
+        return cls(str(compiled), tuple(converters), not compiled.positional)
+
+    def params(self, rows: list[Row]) -> list[Row] | list[dict[str, Any]]:
+        if self.converters:
+            converted = []
+            for row in rows:
+                values = list(row)
+                for place, convert in self.converters:
+                    values[place] = convert(values[place])
+                converted.append(tuple(values))
+            rows = converted
+        return [dict(zip(ROW, row, strict=True)) for row in rows] if self.named else rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +104,8 @@ class UsageWriter:
         self._hurry = asyncio.Event()
         """Set to end the linger early: someone is waiting for the records to be written."""
         self.retry_delay = retry_delay
-        self.queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(max_queue)
+        self.queue: asyncio.Queue[Row] = asyncio.Queue(max_queue)
+        self._insert: Insert | None = None
         self.written = 0
         self.dropped = 0
         self._task: asyncio.Task[None] | None = None
@@ -71,16 +118,11 @@ class UsageWriter:
         """Queue the calls; waits only when the queue is full (back-pressure, nothing dropped)."""
         now = utcnow()
         for call in calls:
-            await self.queue.put({
-                "request_id": context.request_id,
-                "access_request_id": context.access_request_id, "user_id": context.user_id,
-                "key_id": context.key_id, "session_id": context.session_id,
-                "mode": context.mode, "model": call.model, "provider": call.provider,
-                "prompt_tokens": call.usage.prompt_tokens,
-                "completion_tokens": call.usage.completion_tokens,
-                "cost_usd": call.usage.cost_usd, "latency_ms": call.latency_ms,
-                "ok": call.ok, "created_at": now,
-            })
+            await self.queue.put((  # in ROW's order
+                context.request_id, context.access_request_id, context.user_id,
+                context.key_id, context.session_id, context.mode, call.model, call.provider,
+                call.usage.prompt_tokens, call.usage.completion_tokens, call.usage.cost_usd,
+                call.latency_ms, call.ok, now))
 
     async def _run(self) -> None:
         while True:
@@ -109,12 +151,14 @@ class UsageWriter:
             timer.cancel()
             self._hurry.clear()
 
-    async def _write(self, rows: list[dict[str, object]]) -> None:
+    async def _write(self, rows: list[Row]) -> None:
         delay = self.retry_delay
         while True:
             try:
                 async with self.engine.begin() as conn:
-                    await conn.execute(usage_records.insert(), rows)
+                    if self._insert is None:
+                        self._insert = Insert.of(conn.dialect)
+                    await conn.exec_driver_sql(self._insert.sql, self._insert.params(rows))
                 self.written += len(rows)
                 return
             except (SQLAlchemyError, OSError) as exc:
