@@ -131,6 +131,20 @@ def test_the_router_acts_on_the_routing_difficulty_and_shows_the_probability() -
     assert "an estimated 30% chance" in strong.reason and "routed as a 90% one" in strong.reason
 
 
+@pytest.mark.parametrize(("question", "history"), [
+    ("Prove that there are infinitely many primes.", ()),
+    ("and now in Rust?", (Message("user", "Write a Python function that parses ISO dates"),
+                          Message("assistant", "def parse(text): ..."))),
+])
+def test_without_routing_the_same_reading_and_no_routing_difficulty(
+        question: str, history: tuple[Message, ...]) -> None:
+    """A named model's details: what routing would show, without what only routing uses."""
+    full = router.analyse(question, history)
+    named = router.analyse(question, history, routing=False)
+    assert named.routing != named.routing  # NaN
+    assert dataclasses.replace(named, routing=full.routing) == full
+
+
 def test_percentile_and_quantile_are_inverse_and_bounded() -> None:
     edges = [0.0, 1.0, 1.0, 3.0, 7.0]
     assert router_features.percentile(edges, -5.0) == 0.0

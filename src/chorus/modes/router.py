@@ -103,7 +103,8 @@ class Analysis:
     difficulty: float
     """The calibrated probability that a small, cheap model gets it wrong (shown)."""
     routing: float
-    """The difficulty the router acts on: ordered by where a strong model gains most."""
+    """The difficulty the router acts on: ordered by where a strong model gains most (NaN
+    from `analyse(..., routing=False)`)."""
     tokens: int
     """The whole prompt: history and question."""
     question_tokens: int
@@ -189,30 +190,39 @@ def difficulties(question: str) -> tuple[float, float]:
     return _difficulties(difficulty_features(question), len(question))
 
 
-def _difficulties(features: Sequence[float], length: int) -> tuple[float, float]:
+def _difficulties(features: Sequence[float], length: int,
+                  routing: bool = True) -> tuple[float, float]:
+    """The difficulty shown and, when `routing`, the one the router acts on (else NaN)."""
     fitted = weights()
     score = _dot(fitted.difficulty, features)
     a, b = fitted.calibration
+    if not routing:
+        return _sigmoid(a * score + b), math.nan
     gain = _sigmoid(score) - _sigmoid(_dot(fitted.strong, features))
     rank = (percentile(fitted.gain_quantiles, gain)
             + percentile(fitted.length_quantiles, float(length))) / 2
     return _sigmoid(a * score + b), quantile(fitted.difficulty_quantiles, rank)
 
 
-def analyse(question: str, history: Sequence[Message] = ()) -> Analysis:
-    """Read the question (and, for a short follow-up, the one before it); no model call."""
+def analyse(question: str, history: Sequence[Message] = (), *, routing: bool = True
+            ) -> Analysis:
+    """Read the question (and, for a short follow-up, the one before it); no model call.
+    Without `routing` (for a model the caller named) the routing difficulty is not worked
+    out: NaN."""
     reading = read(question)
     question_tokens = reading.tokens
     probabilities = classify(reading.features)
-    hardness, routing = _difficulties(reading.difficulty, len(question))
+    hardness, acted_on = _difficulties(reading.difficulty, len(question), routing)
     previous = (next((m.content for m in reversed(history) if m.role == "user"), None)
                 if history else None)
     if previous is not None and len(question.split()) <= FOLLOW_UP_WORDS:
         before = read(previous)
         earlier = classify(before.features)
         probabilities = {c: (probabilities[c] + earlier[c]) / 2 for c in CATEGORIES}
-        earlier_hardness, earlier_routing = _difficulties(before.difficulty, len(previous))
-        hardness, routing = (hardness + earlier_hardness) / 2, (routing + earlier_routing) / 2
+        earlier_hardness, earlier_routing = _difficulties(before.difficulty, len(previous),
+                                                          routing)
+        hardness = (hardness + earlier_hardness) / 2
+        acted_on = (acted_on + earlier_routing) / 2
     prompt_tokens = question_tokens + (
         estimate_tokens("\n".join(m.content for m in history)) + 4 * len(history)
         if history else 0)
@@ -220,7 +230,7 @@ def analyse(question: str, history: Sequence[Message] = ()) -> Analysis:
         probabilities = {c: p / 2 + (0.5 if c == "long" else 0.0)
                          for c, p in probabilities.items()}
     category = max(CATEGORIES, key=probabilities.__getitem__)
-    return Analysis(category, probabilities, hardness, routing, prompt_tokens, question_tokens)
+    return Analysis(category, probabilities, hardness, acted_on, prompt_tokens, question_tokens)
 
 
 @dataclass(frozen=True, slots=True)

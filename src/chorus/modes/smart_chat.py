@@ -80,7 +80,7 @@ def _details(model: str, analysis: router.Analysis, reason: str) -> SmartChatDet
 
 def _named_details(ctx: ModeContext, routed: Routed) -> SmartChatDetails:
     """What the router reads in the question, for a model it did not pick."""
-    analysis = router.analyse(ctx.question, ctx.history)
+    analysis = router.analyse(ctx.question, ctx.history, routing=False)
     return _details(routed.model, analysis, (
         f"{routed.named}, so routing was skipped (a {router.NEEDS[analysis.category]} "
         f"question, {router.hardness(analysis.difficulty)})."))
