@@ -13,7 +13,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 import structlog
-from starlette.datastructures import MutableHeaders
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +23,7 @@ from chorus.store.ids import new_id
 log = logging.getLogger("chorus.access")
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()
 ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 UNMATCHED = "<unmatched>"
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -74,6 +74,13 @@ def request_id_of(scope: Scope) -> str:
     return new_id("req")
 
 
+def _is_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return value.startswith(b"text/event-stream")
+    return False
+
+
 def route_of(scope: Scope) -> str | None:
     """The matched route's template (`/v1/sessions/{session_id}`), never the raw path."""
     path = getattr(scope.get("route"), "path", None)
@@ -101,9 +108,9 @@ class AccessMiddleware:
             nonlocal status, streaming
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers.append(REQUEST_ID_HEADER, info.request_id)
-                if headers.get("content-type", "").startswith("text/event-stream"):
+                headers = message["headers"] = [  # as MutableHeaders would, for a fifth of it
+                    *message.get("headers", ()), (_REQUEST_ID_HEADER, info.request_id.encode())]
+                if _is_event_stream(headers):
                     streaming = True
                     self.metrics.active_streams.inc()
             await send(message)
