@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 from fastapi import routing
+from starlette.requests import ClientDisconnect
 
 from chorus.api import chat, completions
-from chorus.api.direct import DirectRoute, DirectRoutes, _shape
+from chorus.api.direct import DirectRoute, DirectRoutes, _shape, read_body
 from chorus.app import create_app
 from chorus.config import load_settings
 from tests.conftest import Harness, harness_for
@@ -82,3 +83,36 @@ async def test_anything_else_gets_fastapis_answer(h: Harness, solved: list[int],
     no_key = await h.client.post(path, json=body)
     assert no_key.status_code == 401
     assert no_key.json()["error"]["code"] == "invalid_api_key"
+
+
+async def test_the_body_is_read_as_starlette_reads_it() -> None:
+    """In parts, past other messages; a client gone before its end is Starlette's
+    ClientDisconnect."""
+    def receiving(*messages: dict[str, Any]) -> Any:
+        queue = list(messages)
+
+        async def receive() -> dict[str, Any]:
+            return queue.pop(0)
+        return receive
+
+    parts = receiving({"type": "http.request", "body": b'{"mes', "more_body": True},
+                      {"type": "lifespan.noise"},
+                      {"type": "http.request", "body": b'sage": "hi"}', "more_body": True},
+                      {"type": "http.request"})
+    assert await read_body(parts) == b'{"message": "hi"}'
+    with pytest.raises(ClientDisconnect):
+        await read_body(receiving({"type": "http.request", "body": b"{", "more_body": True},
+                                  {"type": "http.disconnect"}))
+
+
+async def test_a_body_sent_in_chunks_takes_the_fast_lane(h: Harness, solved: list[int]) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for part in (b'{"model": "gpt-4o-mini", "messages": [{"role": "user", ', b'"content":',
+                     b' "hi"}]}'):
+            yield part
+
+    answer = await h.client.post("/v1/chat/completions", content=chunks(), headers={
+        **await h.headers(), "content-type": "application/json"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["choices"][0]["message"]["content"]
+    assert solved == []
