@@ -9,13 +9,15 @@ the instructions instead. Each tree's `chorus serve` (its defaults: access log o
 under valgrind's callgrind with counting off; after warm-up requests, counting is switched on
 (`callgrind_control -i on`) for `--requests` non-streamed and then streamed chat completions sent
 one after the other, and off again before the server stops. fake-llm answers at full speed
-outside valgrind. The same tree counted twice differs by about 0.1 %.
+outside valgrind. With `--rounds`, the trees take turns (each goes first in turn) and the
+medians are compared. The same tree counted three times in a row on a quiet machine: plain
+requests within 0.4 %, streamed ones within 1.3 % (bench/notes.md); more with other work running.
 
 What it does not see: cache misses and system calls' time (an instruction is not a nanosecond,
 so a cut is confirmed in CPU time by `bench/ab.py` where the machine allows), and work paid per
 unit of time is overweighted, since a request under valgrind takes about fifty times as long:
 the usage writer's batches (0.25 s) and the key cache (5 s) are smaller per request than at
-full speed. Both trees pay that alike.
+full speed, and how much smaller depends on the machine's load: the spread above.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 import httpx2 as httpx
 
@@ -92,34 +95,42 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("trees", nargs="+", type=Path, help="source trees (each with src/)")
     parser.add_argument("--requests", type=int, default=200, help="counted, per load")
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--annotate", action="store_true",
                         help="then print the C functions with the most instructions, per tree")
     args = parser.parse_args()
     if debian_tool("valgrind") is None:
         raise SystemExit("valgrind is missing (Debian's package valgrind)")
-    counts = []
+    rounds: list[list[dict[str, float]]] = []
     with tempfile.TemporaryDirectory(prefix="chorus-instructions-") as tmp:
         work = Path(tmp)
         fake_port = free_port()
         with Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
                     fake_port, ready_path="/v1/models", log=work / "fake.log") as fake:
-            for i, tree in enumerate(args.trees):
-                counts.append(counted(tree, f"s{i}", work, fake.url, args.requests, args.python))
-                print(f"{i}:{tree}  " + "  ".join(
-                    f"{load} {counts[-1][load] / 1e6:.4f} M" for load in LOADS), flush=True)
-                if args.annotate:
-                    dumps = sorted(str(p) for p in work.glob(f"s{i}.callgrind*"))
-                    shown = subprocess.run(["callgrind_annotate", "--threshold=80", *dumps],
-                                           capture_output=True, text=True).stdout
-                    print(shown[shown.find("file:function"):][:6000])
-    print(f"\ninstructions per request, {args.requests} requests each, one after the other")
+            for number in range(args.rounds):
+                counts: dict[int, dict[str, float]] = {}
+                order = list(enumerate(args.trees))
+                for i, tree in order[number % len(order):] + order[:number % len(order)]:
+                    name = f"s{i}r{number}"
+                    counts[i] = counted(tree, name, work, fake.url, args.requests, args.python)
+                    print(f"round {number + 1} {i}:{tree}  " + "  ".join(
+                        f"{load} {counts[i][load]:,.0f}" for load in LOADS), flush=True)
+                    if args.annotate:
+                        dumps = sorted(str(p) for p in work.glob(f"{name}.callgrind*"))
+                        shown = subprocess.run(["callgrind_annotate", "--threshold=80", *dumps],
+                                               capture_output=True, text=True).stdout
+                        print(shown[shown.find("file:function"):][:6000])
+                rounds.append([counts[i] for i in range(len(args.trees))])
+    medians = [{load: median(r[i][load] for r in rounds) for load in LOADS}
+               for i in range(len(args.trees))]
+    print(f"\ninstructions per request, {args.requests} requests each, one after the other; "
+          f"median of {args.rounds} round(s)")
     for i, tree in enumerate(args.trees):
         ratio = "" if i == 0 else "  " + "  ".join(
-            f"{load} {counts[i][load] / counts[0][load]:.4f}x" for load in LOADS)
-        print(f"{i}:{tree}  " + "  ".join(f"{load} {counts[i][load]:,.0f}" for load in LOADS)
+            f"{load} {medians[i][load] / medians[0][load]:.4f}x" for load in LOADS)
+        print(f"{i}:{tree}  " + "  ".join(f"{load} {medians[i][load]:,.0f}" for load in LOADS)
               + ratio)
-
 
 if __name__ == "__main__":
     main()
