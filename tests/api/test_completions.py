@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from chorus.api.completions import ChatCompletion
+from chorus.api.completions import ChatCompletion, CompletionBody
+from chorus.api.doors import NO_OPTIONS
 from chorus.config import FileConfig, ModelConfig, ProviderConfig
 from tests.conftest import FakeUpstream, Harness, harness_for
 from tests.sse import stream_chunks
@@ -214,6 +216,17 @@ async def test_dotted_keys_and_the_nested_object_are_the_same(harness: Harness) 
         "model": "konnect-smart", "messages": [user("Hello")],
         "konnect": {"session_id": "sess_nope"}, "konnect.session_id": "new"})
     assert both.status_code == 200, "the dotted key wins"
+
+
+def test_a_body_without_extensions_shares_one_frozen_set_of_them() -> None:
+    plain = CompletionBody.model_validate({"model": "m", "messages": [user("Hi")]})
+    other = CompletionBody.model_validate({"model": "m", "messages": [user("Hi")]})
+    assert plain.konnect is other.konnect is NO_OPTIONS
+    with pytest.raises(ValidationError):
+        plain.konnect.session_id = "sess_leaked"  # type: ignore[misc]
+    asked = CompletionBody.model_validate({"model": "m", "messages": [user("Hi")],
+                                           "konnect.session_id": "new"})
+    assert asked.konnect.session_id == "new" and NO_OPTIONS.session_id is None
 
 
 async def test_a_new_session_is_stored_and_continued(live: Harness,

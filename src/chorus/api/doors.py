@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from fastapi import Request
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from chorus.api import RequestBody
 from chorus.api.access import note_mode, usage_ids
@@ -36,6 +36,8 @@ class RoleIn(RequestBody):
 class KonnectOptions(RequestBody):
     """The extensions, sent as dotted top-level keys or as one nested `konnect` object."""
 
+    model_config = ConfigDict(frozen=True)
+
     pattern: str | None = Field(None, max_length=40)
     models: list[str] | None = Field(None, min_length=1, max_length=8)
     aggregation: Literal["synthesis", "best_of_n", "consensus", "union"] | None = None
@@ -63,6 +65,9 @@ class KonnectOptions(RequestBody):
         )
 
 
+NO_OPTIONS = KonnectOptions()
+"""A body without extensions shares this one (frozen): validating a new one each time cost
+about 21,000 instructions, a third of a chat completion's body (bench/notes.md)."""
 EXTENSION_PREFIX = "konnect."
 
 
@@ -121,7 +126,7 @@ class DoorBody(RequestBody):
     false, [] or {}) asks for nothing and passes."""
 
     REFUSED: ClassVar[dict[str, str]] = {}
-    konnect: KonnectOptions = Field(default_factory=KonnectOptions)
+    konnect: KonnectOptions = Field(default_factory=lambda: NO_OPTIONS)
 
     _gather_dotted = model_validator(mode="before")(gather_dotted)
 
