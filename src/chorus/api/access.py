@@ -108,7 +108,7 @@ class AccessMiddleware:
             nonlocal status, streaming
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = message["headers"] = [  # as MutableHeaders would, for a fifth of it
+                headers = message["headers"] = [  # as MutableHeaders would, for half of it
                     *message.get("headers", ()), (_REQUEST_ID_HEADER, info.request_id.encode())]
                 if _is_event_stream(headers):
                     streaming = True
