@@ -12,7 +12,8 @@ from fastapi import routing
 from starlette.requests import ClientDisconnect
 
 from chorus.api import chat, completions
-from chorus.api.direct import DirectRoute, DirectRoutes, _shape, read_body
+from chorus.api.direct import DirectRoute, DirectRoutes, _shape
+from chorus.api.middleware import read_body
 from chorus.app import create_app
 from chorus.config import load_settings
 from tests.conftest import Harness, harness_for

@@ -23,12 +23,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
-from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chorus.api import STORABLE, storable_json
-from chorus.api.middleware import header, replay
+from chorus.api.middleware import header, read_body, replay
 from chorus.auth import principal
 
 JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
@@ -89,20 +88,6 @@ class DirectRoutes:
         if not isinstance(response, Response):
             raise TypeError(f"{lane.route.path}: a direct route's handler returns a Response")
         await response(scope, receive, send)
-
-
-async def read_body(receive: Receive) -> bytes:
-    """The request's body, read as Starlette's `Request.body` reads it but without the async
-    generator of its stream (three quarters of its instructions, bench/notes.md)."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.request":
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        elif message["type"] == "http.disconnect":
-            raise ClientDisconnect()
 
 
 def install(router: APIRouter) -> None:
