@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import asyncpg, psycopg
+from sqlalchemy.dialects.sqlite import aiosqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.store.db import create_engine
 from chorus.store.schema import metadata, usage_records
-from chorus.store.usage import RequestContext, UsageWriter
+from chorus.store.usage import ROW, Insert, RequestContext, UsageWriter
 from chorus.types import CallRecord, Usage
 from tests.api.test_completions import upstream_config
 from tests.conftest import FakeUpstream, harness_for
@@ -154,3 +157,19 @@ async def test_settle_gives_up_on_a_failing_database(bare_engine: AsyncEngine) -
     await writer.settle(at_most=0.1)
     assert time.monotonic() - started < 2 and writer.written == 0
     await writer.close(close_timeout=0.05)
+
+
+def test_the_insert_takes_each_drivers_parameters_with_the_types_conversions() -> None:
+    """Positional drivers get tuples in ROW's order, a named one dicts; each column's bind
+    processor (SQLite's text for a datetime and 1 for true) applied as SQLAlchemy would."""
+    moment = datetime(2026, 12, 4, 18, 0, 1, 5)
+    row = ("req_1", None, "usr_1", "key_1", None, "smart_chat", "m", "p", 1, 2, 0.5, 3, True,
+           moment)
+    on_sqlite = Insert.of(aiosqlite.dialect())
+    assert on_sqlite.sql.count("?") == len(ROW) and "RETURNING" not in on_sqlite.sql
+    assert on_sqlite.params([row]) == [(*row[:12], 1, "2026-12-04 18:00:01.000005")]
+    on_asyncpg = Insert.of(asyncpg.dialect())
+    assert "$14" in on_asyncpg.sql and "RETURNING" not in on_asyncpg.sql
+    assert on_asyncpg.params([row]) == [row]
+    named = Insert.of(psycopg.dialect()).params([row])
+    assert named == [dict(zip(ROW, row, strict=True))]
