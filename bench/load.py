@@ -44,7 +44,8 @@ def _ms(text: str) -> float:
 
 def wrk(url: str, body: dict[str, object], headers: dict[str, str], connections: int,
         seconds: float) -> LoadResult:
-    """One wrk run posting the same JSON body; latency percentiles from --latency."""
+    """One wrk run posting the same JSON body; latency percentiles from --latency. wrk takes
+    whole seconds only, so `seconds` is rounded (at least 1)."""
     lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(body))}",
              'wrk.headers["Content-Type"] = "application/json"']
     lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
@@ -56,7 +57,7 @@ def wrk(url: str, body: dict[str, object], headers: dict[str, str], connections:
     if binary is None:
         raise RuntimeError("wrk is not installed and apt-get could not install it")
     done = subprocess.run([binary, "-t", str(threads), "-c", str(connections),
-                           "-d", f"{seconds:g}s", "--timeout", "30s", "--latency",
+                           "-d", f"{max(1, round(seconds))}s", "--timeout", "30s", "--latency",
                            "-s", script.name, url],
                           capture_output=True, text=True, check=True)
     Path(script.name).unlink()
