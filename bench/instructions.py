@@ -43,8 +43,9 @@ WARM_UP = 100
 
 
 def counted(tree: Path, name: str, work: Path, fake_url: str, requests: int,
-            python: str) -> dict[str, float]:
-    """Instructions per request of each load, from one server of `tree` under callgrind."""
+            python: str) -> tuple[dict[str, float], dict[str, Path]]:
+    """Instructions per request of each load, from one server of `tree` under callgrind, and
+    the dump that holds each load's counted requests."""
     env = {"PYTHONPATH": f"{tree / 'src'}", "CHORUS_DATABASE_URL": f"sqlite:///{work}/{name}.db",
            "CHORUS_CONFIG": str(chorus_config(work / f"{name}.toml", fake_url))}
     headers = {"Authorization": f"Bearer {create_key(env)}"}
@@ -54,7 +55,8 @@ def counted(tree: Path, name: str, work: Path, fake_url: str, requests: int,
                            f"--callgrind-out-file={out}", python, *CHORUS[1:], "serve",
                            "--port", str(port)],
                     port, env=env, ready_path="/healthz", log=work / f"{name}.log")
-    result = {}
+    result: dict[str, float] = {}
+    dumps: dict[str, Path] = {}
     with server, httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
         assert server.proc is not None
         for load in LOADS:
@@ -66,7 +68,8 @@ def counted(tree: Path, name: str, work: Path, fake_url: str, requests: int,
                 _complete(client, body)
             time.sleep(0.5)  # the last request's log line and usage record
             result[load] = (_total(out, server.proc.pid, "off") - before) / requests
-    return result
+            dumps[load] = max(out.parent.glob(f"{out.name}.*"), key=lambda p: p.stat().st_mtime)
+    return result, dumps
 
 
 def _complete(client: httpx.Client, body: dict[str, object]) -> None:
@@ -113,13 +116,15 @@ def main() -> None:
                 order = list(enumerate(args.trees))
                 for i, tree in order[number % len(order):] + order[:number % len(order)]:
                     name = f"s{i}r{number}"
-                    counts[i] = counted(tree, name, work, fake.url, args.requests, args.python)
+                    counts[i], dumps = counted(tree, name, work, fake.url, args.requests,
+                                               args.python)
                     print(f"round {number + 1} {i}:{tree}  " + "  ".join(
                         f"{load} {counts[i][load]:,.0f}" for load in LOADS), flush=True)
-                    if args.annotate:
-                        dumps = sorted(str(p) for p in work.glob(f"{name}.callgrind*"))
-                        shown = subprocess.run(["callgrind_annotate", "--threshold=80", *dumps],
+                    for load in LOADS if args.annotate else ():
+                        shown = subprocess.run(["callgrind_annotate", "--threshold=80",
+                                                str(dumps[load])],
                                                capture_output=True, text=True).stdout
+                        print(f"{load}, all {args.requests} requests:")
                         print(shown[shown.find("file:function"):][:6000])
                 rounds.append([counts[i] for i in range(len(args.trees))])
     medians = [{load: median(r[i][load] for r in rounds) for load in LOADS}

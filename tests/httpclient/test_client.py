@@ -70,6 +70,29 @@ async def test_chunked_lines_arrive_as_they_are_sent() -> None:
         assert server.connections == 1
 
 
+async def test_lines_end_at_crlf_cr_or_lf_wherever_the_chunks_split() -> None:
+    """LF-only chunks take a faster split than those holding a CR; the lines are the same."""
+    text = b"data: a\ndata: \xe2\x80\xa8b\r\n\r\ndata: c\rdata: d\n\ndata: e\r\rf"
+    expected = ["data: a", "data: \u2028b", "", "data: c", "data: d", "", "data: e", "", "f"]
+
+    async def split_at(server: Server, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
+        while request := await server.request(reader):
+            cut = int(request.split(b" ")[1][1:])
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            for part in (text[:cut], text[cut:]):
+                if part:
+                    writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+                    await writer.drain()
+            writer.write(b"0\r\n\r\n")
+
+    async with serve(split_at) as server, Client() as client:
+        for cut in range(len(text) + 1):
+            url = f"http://127.0.0.1:{server.port}/{cut}"
+            async with client.stream("GET", url, timeouts=5) as response:
+                assert [line async for line in response.aiter_lines()] == expected, cut
+
+
 async def test_close_delimited_and_gzip_bodies() -> None:
     packed = gzip.compress(b'{"big": "' + b"x" * 5000 + b'"}')
 
