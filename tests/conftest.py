@@ -193,7 +193,7 @@ async def harness_for(database_url: str, **overrides: Any) -> AsyncIterator[Harn
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://chorus") as client:
-            yield Harness(app.state.services, client)
+            yield Harness(app.services, client)
 
 
 @pytest.fixture

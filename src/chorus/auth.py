@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Request, Security
 from fastapi.security import HTTPBearer
+from starlette.types import Scope
 
 from chorus.errors import InvalidApiKey
 from chorus.store.ids import base62
@@ -106,12 +107,23 @@ BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
                     description="an API key: sk_live_…, or sk_test_… for simulated answers")
 
 
+def known_caller(scope: Scope) -> Principal | None:
+    """The caller the rate limits resolved already, from the same header: in the request's
+    state (`request.state.principal`), read as the dict it is."""
+    state = scope.get("state")
+    return state.get("principal") if state else None
+
+
+def remember_caller(scope: Scope, found: Principal) -> None:
+    scope.setdefault("state", {})["principal"] = found
+
+
 async def principal(request: Request,
                     _declared: Annotated[object, Security(BEARER)] = None) -> Principal:
     """FastAPI dependency: the caller, or 401 in the envelope."""
-    found: Principal | None = getattr(request.state, "principal", None)
-    if found is None:  # (the rate limits resolved it already, from the same header)
-        authenticator: Authenticator = request.app.state.services.auth
+    found = known_caller(request.scope)
+    if found is None:
+        authenticator: Authenticator = request.app.services.auth
         found = await authenticator.resolve(request.headers.get("authorization"))
-        request.state.principal = found
+        remember_caller(request.scope, found)
     return found

@@ -145,7 +145,7 @@ async def test_leaving_while_the_answer_is_stored_keeps_the_answer(
             sent.append(message.get("body", b""))
 
         await app(asgi_post("/v1/chat", body, headers), receive, send)
-        store = app.state.services.store
+        store = app.services.store
         deadline = time.monotonic() + 5
         while True:  # the answer is stored after the client left
             rows = await store.sessions.with_messages(*await only_session(store))

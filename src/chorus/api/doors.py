@@ -160,7 +160,7 @@ HOOKS = TurnHooks(on_mode=note_mode, usage_ids=usage_ids)
 
 
 def services_of(request: Request) -> Services:
-    services: Services = request.app.state.services
+    services: Services = request.app.services
     return services
 
 

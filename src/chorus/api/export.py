@@ -80,7 +80,7 @@ async def export_session(
     caller: Annotated[Principal, Depends(principal)],
     format: Annotated[ExportFormat, Query()] = "json",
 ) -> Response:
-    sessions: SessionStore = request.app.state.services.store.sessions
+    sessions: SessionStore = request.app.services.store.sessions
     session, messages = await sessions.with_messages(caller.user.id, session_id)
     if format == "markdown":
         disposition = f'attachment; filename="{_filename(session, "md")}"'

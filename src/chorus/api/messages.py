@@ -35,7 +35,7 @@ from chorus.api.doors import (
 )
 from chorus.api.hangup import CLIENT_CLOSED, EventStream
 from chorus.api.openapi import ERROR_RESPONSES
-from chorus.auth import BEARER, Principal
+from chorus.auth import BEARER, Principal, known_caller, remember_caller
 from chorus.chat.request import TurnRequest
 from chorus.chat.turn import Finished, Turn, TurnResult
 from chorus.errors import ChorusError, InvalidApiKey, InvalidRequest
@@ -145,8 +145,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 async def caller(request: Request, _bearer: Annotated[object, Security(BEARER)] = None,
                  _key: Annotated[object, Security(X_API_KEY)] = None) -> Principal:
     """The caller by `x-api-key`, as Anthropic's clients send it, or `Authorization: Bearer`."""
-    known: Principal | None = getattr(request.state, "principal", None)
-    if known is not None:  # the rate limits resolved it already, from the same headers
+    known = known_caller(request.scope)
+    if known is not None:
         return known
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
@@ -156,7 +156,7 @@ async def caller(request: Request, _bearer: Annotated[object, Security(BEARER)] 
         raise InvalidApiKey("missing API key: send 'x-api-key: sk_...' or "
                             "'Authorization: Bearer sk_...'")
     found = await services_of(request).auth.resolve(authorization)
-    request.state.principal = found
+    remember_caller(request.scope, found)
     return found
 
 

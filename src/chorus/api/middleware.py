@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chorus import limits
 from chorus.api import error_response
-from chorus.auth import Principal
+from chorus.auth import Principal, remember_caller
 from chorus.chat.services import Services
 from chorus.errors import (
     ChorusError,
@@ -134,13 +134,13 @@ class RateLimits:
         if authorization is None or not scope["path"].startswith(LIMITED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        services: Services = scope["app"].state.services
+        services: Services = scope["app"].services
         try:
             principal = await services.auth.resolve(authorization)
         except InvalidApiKey:  # not authenticated: the route itself answers 401
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})["principal"] = principal  # the routes' auth takes it
+        remember_caller(scope, principal)  # the routes' auth takes it
         try:
             headers, quota = await self._admit(services, principal, scope)
         except ChorusError as exc:

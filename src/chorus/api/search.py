@@ -55,7 +55,7 @@ async def search_sessions(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSON:
-    store: SearchStore = request.app.state.services.store.search
+    store: SearchStore = request.app.services.store.search
     hits, total = await store.search(caller.user.id, words_of(q), limit, offset)
     data = [{**summary(hit.session), "score": hit.score, "message_id": hit.message_id,
              "snippet": hit.snippet} for hit in hits]

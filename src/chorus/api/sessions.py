@@ -77,7 +77,7 @@ def message_json(row: MessageRow) -> JSON:
 
 
 def _sessions(request: Request) -> SessionStore:
-    store: SessionStore = request.app.state.services.store.sessions
+    store: SessionStore = request.app.services.store.sessions
     return store
 
 

@@ -120,7 +120,7 @@ async def queries_used(services: Services, caller: Principal, allowed: Allowance
 @router.get("/usage", response_model=UsageReport)
 async def usage(request: Request,
                 caller: Annotated[Principal, Depends(principal)]) -> JSONBytes:
-    services: Services = request.app.state.services
+    services: Services = request.app.services
     allowed = limits.allowance(services.settings, caller)
     period = limits.Period.current()
     start, end = (moment.replace(tzinfo=None) for moment in (period.start, period.end))

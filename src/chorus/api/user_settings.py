@@ -48,7 +48,7 @@ async def get_settings(caller: Annotated[Principal, Depends(principal)]) -> JSON
 @router.patch("/settings")
 async def patch_settings(request: Request, body: UserSettings,
                          caller: Annotated[Principal, Depends(principal)]) -> JSON:
-    services: Services = request.app.state.services
+    services: Services = request.app.services
     for model in [body.default_model, *(body.ensemble_models or ()),
                   *(body.council_models or ()),
                   *(body.debate_models.model_dump().values() if body.debate_models else ())]:
