@@ -3,6 +3,7 @@ solving, and anything else gets FastAPI's own answer, word for word."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from fastapi import routing
 from starlette.requests import ClientDisconnect
 
 from chorus.api import chat, completions
-from chorus.api.direct import DirectRoute, DirectRoutes, _shape
+from chorus.api.direct import DirectRoute, DirectRoutes, _shape, json_body
 from chorus.api.middleware import read_body
 from chorus.app import create_app
 from chorus.config import load_settings
@@ -84,6 +85,25 @@ async def test_anything_else_gets_fastapis_answer(h: Harness, solved: list[int],
     no_key = await h.client.post(path, json=body)
     assert no_key.status_code == 401
     assert no_key.json()["error"]["code"] == "invalid_api_key"
+
+
+@pytest.mark.parametrize("body", [
+    b'{"seed": 12345678901234567890123, "n": -9223372036854775809, "m": 18446744073709551615}',
+    b'{"user": "12345678901234567890123", "temperature": 0.1, "top_p": 1e-7, "x": -0.0}',
+    b'{"temperature": NaN, "top_p": Infinity, "big": 1e400}', b'{"content": "\\ud800"}',
+    b'\xef\xbb\xbf{"a": 1}', '{"a": [1, "\u00e9"]}'.encode("utf-16"), b'{"a": 1, "a": 2}',
+    b' {"a": {"b": [true, false, null]}} \n'])
+def test_the_body_is_parsed_as_fastapi_parses_it(body: bytes) -> None:
+    """orjson where it reads the same as json.loads, json.loads where it does not."""
+    assert repr(json_body(body)) == repr(json.loads(body))
+
+
+@pytest.mark.parametrize("body", [b"", b'{"a": ', b"[" * 100_000, b'{"a": "\xff"}'])
+def test_a_body_json_refuses_is_refused(body: bytes) -> None:
+    with pytest.raises((ValueError, RecursionError)):
+        json.loads(body)
+    with pytest.raises((ValueError, RecursionError)):
+        json_body(body)
 
 
 async def test_the_body_is_read_as_starlette_reads_it() -> None:
