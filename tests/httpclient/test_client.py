@@ -71,9 +71,12 @@ async def test_chunked_lines_arrive_as_they_are_sent() -> None:
 
 
 async def test_lines_end_at_crlf_cr_or_lf_wherever_the_chunks_split() -> None:
-    """LF-only chunks take a faster split than those holding a CR; the lines are the same."""
-    text = b"data: a\ndata: \xe2\x80\xa8b\r\n\r\ndata: c\rdata: d\n\ndata: e\r\rf"
-    expected = ["data: a", "data: \u2028b", "", "data: c", "data: d", "", "data: e", "", "f"]
+    """LF-only chunks take a faster split than those holding a CR, and chunks of whole
+    characters a faster decoding; the lines are the same, a character cut in two included."""
+    text = (b"data: a\ndata: \xe2\x80\xa8b\r\n\r\ndata: c\rdata: \xffd\n\ndata: e\r\r"
+            b"\xc3\xa9")
+    expected = ["data: a", "data: \u2028b", "", "data: c", "data: \ufffdd", "", "data: e", "",
+                "\u00e9"]
 
     async def split_at(server: Server, reader: asyncio.StreamReader,
                        writer: asyncio.StreamWriter) -> None:

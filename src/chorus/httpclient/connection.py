@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import codecs
 import re
 import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
+from encodings.utf_8 import IncrementalDecoder as Utf8Decoder
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -212,12 +212,18 @@ class Response:
         """The body split on CRLF, LF or CR, as text; one event (lines up to a blank one) may
         not pass `Limits.event_chars`."""
         limit = self._receiver.limits.event_chars
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        decoder = Utf8Decoder("replace")
         pending = ""
         event = 0
         after_cr = False
         async for chunk in self.aiter_bytes():
-            text = decoder.decode(chunk)
+            if decoder.buffer:  # the rest of a character the last chunk cut
+                text = decoder.decode(chunk)
+            else:  # whole characters, most often: bytes.decode, not the decoder's Python
+                try:
+                    text = chunk.decode()
+                except UnicodeDecodeError:  # a character cut at the end, or bytes not UTF-8
+                    text = decoder.decode(chunk)
             if not text:
                 continue
             if after_cr and text[0] == "\n":  # the second half of a CRLF split across chunks
