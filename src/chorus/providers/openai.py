@@ -146,15 +146,20 @@ class OpenAIStream:
         chunk = stream_json(data)
         if "error" in chunk:
             raise UpstreamError(_message(chunk) or "error event in stream")
-        self.usage = _usage(chunk.get("usage")) or self.usage
+        # Each chunk, the usual case first: no usage yet, text without logprobs, no calls.
+        usage = chunk.get("usage")
+        if usage is not None:
+            self.usage = _usage(usage) or self.usage
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
             text = delta.get("content")
             if text:
-                yield TextDelta(text, tuple(_logprobs(choice)))
-            self._tool_deltas(delta.get("tool_calls"))
+                yield TextDelta(text, tuple(_logprobs(choice)) if choice.get("logprobs") else ())
+            calls = delta.get("tool_calls")
+            if calls:
+                self._tool_deltas(calls)
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
                 yield from self._whole_calls()
