@@ -99,9 +99,8 @@ def create_app(settings: Settings) -> ChorusApp:
         titles = Titler(registry, store.sessions, store.usage, settings.file.defaults.title_model)
         limiter = build_limiter(settings, seed=partial(queries_before, engine))
         app.services = Services(settings, store, Authenticator(store.users), catalog,
-                                      registry, client, titles=titles, limiter=limiter,
-                                      web=WebSearch(settings.file.search, client),
-                                      metrics=metrics)
+                                registry, client, titles=titles, limiter=limiter,
+                                web=WebSearch(settings.file.search, client), metrics=metrics)
         store.usage.start()
         await asyncio.to_thread(tokens.count, "load the encoder now, not in the first request")
         retention = RetentionTask(engine, settings.retention_days, settings.retention_interval,

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import re
 import time
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Request, Security
@@ -15,6 +14,7 @@ from fastapi.security import HTTPBearer
 from starlette.types import Scope
 
 from chorus.errors import InvalidApiKey
+from chorus.records import record
 from chorus.store.ids import base62
 from chorus.store.users import KeyRow, UserRow, UserStore
 
@@ -36,7 +36,7 @@ def display_prefix(secret: str) -> str:
     return secret[:12]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Principal:
     user: UserRow
     key: KeyRow

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from chorus import tokens
 from chorus.config import Dialect
 from chorus.providers.catalog import ModelEntry
+from chorus.records import record
 from chorus.types import Message, ModelRequest
 
 TOKENS_PER_ESTIMATE: dict[Dialect, float] = {"openai": 1.0, "anthropic": 1.3, "gemini": 1.15}
@@ -71,7 +72,7 @@ COUNTER = TokenCounter()
 """One per process: counts are pure functions of the text."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Plan:
     """Which messages of a request fit; `middle[first_kept:]` are the earlier ones kept."""
 

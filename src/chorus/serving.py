@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from chorus.api.hangup import HANGUP
 from chorus.config import Settings
+from chorus.records import record
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ TIMED_OUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\
              b"connection: close\r\ncontent-length: %d\r\n\r\n%s")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ServerLimits:
     header_timeout: float
     body_timeout: float

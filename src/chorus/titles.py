@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import dataclass
 
 from chorus.calls import Caller
 from chorus.errors import ChorusError
 from chorus.providers.base import collect
 from chorus.providers.registry import Registry
+from chorus.records import record
 from chorus.store.ids import new_id
 from chorus.store.sessions import SessionStore
 from chorus.store.usage import RequestContext, UsageWriter
@@ -68,7 +68,7 @@ def clean_model_title(answer: str) -> str | None:
     return _shorten(title, 200)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TitleJob:
     session_id: str
     user_id: str

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from chorus.config import SearchConfig
 from chorus.httpclient import Client
+from chorus.records import record
 from chorus.types import (
     JSON,
     Message,
@@ -63,7 +64,7 @@ class WebSearch:
         return ToolLoop(self.backend, self.max_calls, self.results), "on"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Search:
     model: str
     query: str

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from chorus.records import record
+
 Role = Literal["system", "user", "assistant", "tool"]
 """`tool` carries a tool's result back to the model that called it."""
 ModeName = Literal["smart_chat", "ensemble", "debate", "council"]
@@ -16,7 +18,7 @@ JSON = dict[str, Any]
 """Opaque JSON objects: mode details as stored and as sent to clients."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolCall:
     """A model asks for a tool; also a chunk of a provider's stream."""
 
@@ -25,7 +27,7 @@ class ToolCall:
     arguments: JSON
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolSpec:
     """A tool offered to models: each dialect writes it in its own format."""
 
@@ -37,7 +39,7 @@ class ToolSpec:
     """OpenAI's strict schema adherence for the arguments; None leaves it to the upstream."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolChoice:
     """Whether and which tool the model must call: `auto`, `none`, `required`, or one tool."""
 
@@ -46,7 +48,7 @@ class ToolChoice:
     """The one tool with kind `function`."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OutputFormat:
     """Structured output: any JSON object, or JSON valid against a schema."""
 
@@ -58,7 +60,7 @@ class OutputFormat:
     description: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImagePart:
     """An image with a message: an `https:` URL, or its bytes as a `data:` URL.
 
@@ -76,7 +78,7 @@ class ImagePart:
         return head.removesuffix(";base64") or "application/octet-stream", data
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Message:
     role: Role
     content: str
@@ -114,7 +116,7 @@ class Usage:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelRequest:
     """One call to one model, in our terms; a dialect translates it to the wire."""
 
@@ -142,14 +144,14 @@ class ModelRequest:
     `answer`); providers do not send it, test doubles and logs read it."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TextDelta:
     text: str
     logprobs: tuple[JSON, ...] = ()
     """OpenAI's `logprobs.content` entries for this text, when the request asked for them."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StreamEnd:
     usage: Usage
     finish_reason: str = "stop"
@@ -164,7 +166,7 @@ ProviderChunk = TextDelta | ToolCall | StreamEnd
 # ---- events a mode emits, framed by streaming.py -------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Slot:
     """Who is speaking: a model in a role (persona, debate side and round, council expert)."""
 
@@ -207,32 +209,32 @@ class MemberResult:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MemberStarted:
     slot: Slot
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MemberDelta:
     slot: Slot
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MemberDone:
     """A member finished: `member.completed` or `member.failed` by its status."""
 
     result: MemberResult
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Stage:
     name: str
     status: Literal["started", "completed"]
     round: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AnswerDelta:
     """Text of the final answer (`message.delta`)."""
 

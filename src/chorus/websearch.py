@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chorus.config import SearchConfig
 from chorus.httpclient import Client, HTTPError, Timeout
+from chorus.records import record
 
 BRAVE_URL = "https://api.search.brave.com/res/v1/web/search"
 TAVILY_URL = "https://api.tavily.com/search"
@@ -20,7 +20,7 @@ class SearchFailed(Exception):
     """The search backend did not answer usefully; the message says why, for the model too."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SearchResult:
     title: str
     url: str

@@ -17,7 +17,6 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -30,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chorus.api import STORABLE, storable_json
 from chorus.api.middleware import header, read_body, replay
 from chorus.auth import principal
+from chorus.records import record
 
 JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
 """Content types taken directly (as clients send them); FastAPI's handler judges the rest."""
@@ -41,7 +41,7 @@ class DirectRoute(APIRoute):
     """A route `DirectRoutes` calls directly when it has the shape for it (see `_shape`)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Lane:
     route: DirectRoute
     """As the router sets it in the scope (the access log's route)."""

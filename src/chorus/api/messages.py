@@ -7,7 +7,6 @@ result are written back as Anthropic's message object or its server-sent event s
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -41,6 +40,7 @@ from chorus.chat.turn import Finished, Turn, TurnResult
 from chorus.errors import ChorusError, InvalidApiKey, InvalidRequest
 from chorus.modes import ModeOptions, Sampling
 from chorus.modes.base import ClientTools
+from chorus.records import record
 from chorus.store.ids import new_id
 from chorus.types import JSON, AnswerDelta, Message
 
@@ -240,7 +240,7 @@ def konnect_of(result: TurnResult) -> JSON:
             "details": result.details, "cost_usd": round(result.usage.cost_usd, 8)}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Head:
     """What the first event says about a streamed message."""
 

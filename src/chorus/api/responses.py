@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -43,6 +42,7 @@ from chorus.chat.services import Services
 from chorus.chat.turn import Finished, Turn, TurnResult
 from chorus.errors import ChorusError, InvalidRequest
 from chorus.modes import ModeOptions
+from chorus.records import record
 from chorus.store.ids import new_id, utcnow
 from chorus.store.responses import ResponseRow
 from chorus.types import JSON, AnswerDelta, Message, ModeName
@@ -54,7 +54,7 @@ PARAMS = {**KONNECT_PARAMS, "messages": "input", "response_format": "text.format
 NEW_SESSION = "new"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Previous:
     """The response a request continues, with its session's conversation."""
 

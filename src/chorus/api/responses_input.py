@@ -5,7 +5,7 @@ format and sampling fields. Every refusal names the field, in the Responses API'
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Literal
 
 import orjson
@@ -17,6 +17,7 @@ from chorus.api.parts import JSONSchemaIn, client_tools, image_of, output_of, to
 from chorus.errors import InvalidRequest, NotFound
 from chorus.modes import Sampling
 from chorus.modes.base import ClientTools
+from chorus.records import record
 from chorus.store.ids import new_id
 from chorus.types import JSON, ImagePart, Message, OutputFormat, ToolCall, ToolChoice
 
@@ -117,7 +118,7 @@ class ResponseBody(DoorBody):
         return self.store is not False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Input:
     """The request's input: system messages (instructions first), the conversation's other
     messages, and the input items as stored and listed (each with an id)."""

@@ -14,11 +14,12 @@ from chorus import streaming
 from chorus.api.completions import konnect_of
 from chorus.chat.turn import TurnResult
 from chorus.errors import ChorusError
+from chorus.records import record
 from chorus.store.ids import new_id
 from chorus.types import JSON, ToolCall
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Frame:
     """What every rendering of one response shares: its id, when it began, and the request's
     fields the response object echoes."""

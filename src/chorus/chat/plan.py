@@ -7,7 +7,7 @@ Every function here raises a 4xx (InvalidRequest, SessionModeMismatch) or return
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TypeVar
 
 from chorus.auth import Principal
@@ -17,11 +17,12 @@ from chorus.config import ModeDefaults
 from chorus.errors import InternalError, InvalidRequest, SessionModeMismatch
 from chorus.modes import ModeContext, ModeOptions, Planned, personas
 from chorus.modes.base import CAPABILITY_PARAMS, lacks
+from chorus.records import record
 from chorus.store.sessions import SessionRow
 from chorus.types import MODES, Message, ModeName
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Conversation:
     """The turn's conversation split around its question."""
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from chorus.modes import ModeOptions
+from chorus.records import record
 from chorus.types import Message, ModeName
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TurnRequest:
     new: tuple[Message, ...]
     """What this turn adds to the conversation: the user's question, or the results of the

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from chorus import limits
@@ -38,6 +38,7 @@ from chorus.errors import (
     InvalidRequest,
 )
 from chorus.modes import ModeContext, ModeOptions, Planned, planned, structured
+from chorus.records import record
 from chorus.store.ids import new_id, utcnow
 from chorus.store.sessions import SessionRow
 from chorus.store.usage import RequestContext
@@ -60,7 +61,7 @@ from chorus.types import (
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TurnResult:
     """The stored answer: what every front door renders."""
 
@@ -79,7 +80,7 @@ class TurnResult:
     latency_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Finished:
     """The last event of a turn."""
 
@@ -89,7 +90,7 @@ class Finished:
 TurnEvent = ModeEvent | Finished
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TurnHooks:
     """What the front door tells the turn about its HTTP request."""
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import Any, Literal
+
+from chorus.records import record
 
 Fault = Literal["none", "500", "429", "401", "hang", "cut", "malformed"]
 FAULTS: tuple[str, ...] = ("none", "500", "429", "401", "hang", "cut", "malformed")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Knobs:
     ttft_ms: float = 0.0
     """Latency before the first token (or the whole answer)."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
 
+from chorus.records import record
 from chorus.types import JSON, ModelRequest, ToolCall
 
 Calls = ToolCall | Sequence[ToolCall]
@@ -29,7 +29,7 @@ def arguments_json(raw: object) -> JSON:
     return found if isinstance(found, dict) else {}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Parsed:
     model: str
     messages: list[tuple[str, str]]
@@ -42,7 +42,7 @@ class Parsed:
     """The whole request read back into our terms: tools, choice, output, images, results."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Route:
     """A path a wire format answers on; `stream` paths stream whatever the body says."""
 

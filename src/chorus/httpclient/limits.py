@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from chorus.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Timeouts:
     connect: float
     """Seconds to open a connection (TLS and proxy included), or to wait for a free one."""
@@ -17,7 +17,7 @@ class Timeouts:
     beyond the others. Bytes trickling in do not extend it."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Limits:
     """Caps on an answer, so that a hostile or broken server costs a bounded amount of memory."""
 

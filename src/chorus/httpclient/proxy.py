@@ -8,13 +8,13 @@ import base64
 import ipaddress
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from chorus.httpclient.errors import ConnectError
 from chorus.httpclient.url import URL
+from chorus.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Proxy:
     url: URL
     authorization: str | None

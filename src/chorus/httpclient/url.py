@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from chorus.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class URL:
     """An absolute http(s) URL, split once into what a request needs."""
 

@@ -12,18 +12,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
 from chorus.auth import Principal
 from chorus.config import Settings, TierConfig
 from chorus.errors import TierRequired
+from chorus.records import record
 
 WINDOW_SECONDS = 60
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Allowance:
     """What one key may do: its tier's limits, lowered for sk_test_ keys."""
 
@@ -90,7 +90,7 @@ def bucket_owner(bucket: str) -> tuple[str, bool]:
     return user_id, test == "test"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Period:
     """A quota period: one calendar month, UTC."""
 
@@ -122,7 +122,7 @@ def seconds_until(epoch: float, now: float | None = None) -> int:
     return max(1, math.ceil(epoch - (time.time() if now is None else now)))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Window:
     """A rate-limit window after one request: allowed or not, and what is left."""
 
@@ -141,7 +141,7 @@ class Window:
                 "X-RateLimit-Reset": str(self.reset)}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class QuotaTake:
     """The answer to taking one query from a user's quota for the period."""
 

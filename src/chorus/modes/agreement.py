@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from chorus.records import record
+
 SHORT_WORDS = 20
 """An answer of at most this many words is short: consensus votes on it instead of judging."""
 AGREE_AT = 0.3
@@ -28,7 +30,7 @@ STOPWORDS = frozenset((
 Level = Literal["unanimous", "majority", "split", "none"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Agreement:
     """The answer that agrees most with the others (an index) and all that agree with it."""
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Literal
 
 from chorus.calls import Caller
 from chorus.config import ModeDefaults
 from chorus.providers.catalog import ModelEntry
+from chorus.records import record
 from chorus.types import (
     Aggregation,
     Message,
@@ -29,13 +30,13 @@ def lacks(entry: ModelEntry, needs: frozenset[Capability]) -> Capability | None:
     return next((need for need in sorted(needs) if not getattr(entry, need)), None)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExpertRole:
     name: str
     perspective: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Sampling:
     """The client's sampling fields, passed to every model call of the request."""
 
@@ -51,7 +52,7 @@ class Sampling:
     user: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ClientTools:
     """Tools the client runs itself: offered to the answering model, its calls returned."""
 
@@ -60,7 +61,7 @@ class ClientTools:
     parallel: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModeOptions:
     """What the client asked for; None means the user's setting, then the server default."""
 
@@ -81,7 +82,7 @@ class ModeOptions:
         return self.sampling.max_tokens
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModeContext:
     caller: Caller
     history: tuple[Message, ...]

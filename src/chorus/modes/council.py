@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import cycle
 
 from chorus.errors import InvalidModelOutput, InvalidRequest
@@ -10,6 +9,7 @@ from chorus.modes import ExpertRole, ModeContext, lineup, prompts
 from chorus.modes.details import CouncilDetails, ErrorOut, Expert, as_json
 from chorus.modes.fanout import Call, all_failed, finish_of, succeeded, total_usage
 from chorus.modes.stages import Stages
+from chorus.records import record
 from chorus.types import Message, Outcome, Slot
 
 DEFAULT_EXPERTS: tuple[ExpertRole, ...] = (
@@ -25,7 +25,7 @@ DEFAULT_EXPERTS: tuple[ExpertRole, ...] = (
 SYNTHESIZER = "Synthesizer"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CouncilPlan:
     experts: tuple[tuple[ExpertRole, str], ...]
     """Each expert and the model that speaks for it."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from chorus.errors import InvalidModelOutput, InvalidRequest
 from chorus.modes import ModeContext, details, lineup, prompts, verdict
 from chorus.modes.fanout import Call, all_failed, finish_of, total_usage
 from chorus.modes.stages import Stages
+from chorus.records import record
 from chorus.types import MemberResult, Outcome, Slot
 
 ROUNDS = 3
@@ -18,7 +18,7 @@ SIDES: tuple[Side, ...] = ("pro", "con")
 DEFAULT_PERSONAS = {"pro": "advocate", "con": "critic", "judge": "impartial_judge"}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DebatePlan:
     pro: str
     con: str
@@ -28,7 +28,7 @@ class DebatePlan:
         return {"pro": self.pro, "con": self.con, "judge": self.judge}[part]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Speech:
     round: int
     side: Side

@@ -8,10 +8,11 @@ there, null or not.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import field, fields, is_dataclass
 from typing import Any, Literal
 
 from chorus.modes.agreement import Point
+from chorus.records import record
 from chorus.types import JSON, Aggregation, MemberResult, Usage
 
 Status = Literal["ok", "failed"]
@@ -55,7 +56,7 @@ def _spec(cls: type) -> tuple[tuple[str, bool], ...] | None:
         return _SPECS.setdefault(cls, spec)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UsageOut:
     prompt_tokens: int
     completion_tokens: int
@@ -68,7 +69,7 @@ class UsageOut:
                    round(usage.cost_usd, 8))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ErrorOut:
     code: str
     message: str
@@ -78,7 +79,7 @@ class ErrorOut:
         return None if error is None else cls(str(error["code"]), str(error["message"]))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class WebSearches:
     """What the turn adds to every mode's details: whether tools were on and, with web search
     on, every search made and every source given."""
@@ -92,7 +93,7 @@ class WebSearches:
 # ---- smart_chat ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class SmartChatDetails(WebSearches):
     routed_to: str
     category: str
@@ -104,7 +105,7 @@ class SmartChatDetails(WebSearches):
 # ---- ensemble --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Member:
     """A member's answer."""
 
@@ -123,7 +124,7 @@ class Member:
                    latency_ms=result.latency_ms, usage=UsageOut.of(result.usage))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Step:
     """The aggregator's or judge's call (its text is the answer or the verdict)."""
 
@@ -141,7 +142,7 @@ class Step:
                    usage=UsageOut.of(result.usage))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class EnsembleCommon(WebSearches):
     """What every aggregation's details hold."""
 
@@ -155,19 +156,19 @@ class EnsembleCommon(WebSearches):
     """Why a documented fallback rule made the answer, when one did."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class SynthesisDetails(EnsembleCommon):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class BestOfNDetails(EnsembleCommon):
     winner: str
     reason: str | None
     verdict_method: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class ConsensusDetails(EnsembleCommon):
     winner: str
     agreement: float
@@ -177,12 +178,12 @@ class ConsensusDetails(EnsembleCommon):
     reason: str | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class UnionDetails(EnsembleCommon):
     points: list[Point]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class MergedDetails(EnsembleCommon):
     """Consensus or union of JSON answers, merged field by field."""
 
@@ -196,7 +197,7 @@ EnsembleDetails = (SynthesisDetails | BestOfNDetails | ConsensusDetails | UnionD
 # ---- debate ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Speech:
     """A side's speech in a round (0: the openings)."""
 
@@ -211,7 +212,7 @@ class Speech:
     usage: UsageOut
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class JudgeCall:
     """A call of the Judge: the verdict, or the answer in the requested format."""
 
@@ -225,7 +226,7 @@ class JudgeCall:
     usage: UsageOut
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Round:
     """A round's speeches; a side that failed earlier is no longer called, so is absent."""
 
@@ -234,14 +235,14 @@ class Round:
     con: Speech | None = field(default=None, metadata=ABSENT_IF_NONE)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DebateModels:
     pro: str
     con: str
     judge: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Verdict:
     winner: Literal["pro", "con", "draw"] | None
     reasoning: str | None
@@ -249,7 +250,7 @@ class Verdict:
     error: ErrorOut | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class DebateDetails(WebSearches):
     models: DebateModels
     rounds: list[Round]
@@ -262,7 +263,7 @@ class DebateDetails(WebSearches):
 # ---- council ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Expert:
     name: str
     perspective: str
@@ -274,7 +275,7 @@ class Expert:
     latency_ms: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class CouncilDetails(WebSearches):
     experts: list[Expert]
     synthesizer: str

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from chorus.errors import InvalidRequest
 from chorus.modes import ModeContext, aggregations, lineup
 from chorus.modes.fanout import Call, all_failed, succeeded
 from chorus.modes.stages import Stages
+from chorus.records import record
 from chorus.types import Aggregation, Outcome, Slot
 
 MIN_MODELS, MAX_MODELS = 2, 5
 DEFAULT_COUNT = 2
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EnsemblePlan:
     models: tuple[str, ...]
     aggregation: Aggregation

@@ -12,13 +12,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from chorus.calls import Caller
 from chorus.errors import ChorusError, InvalidModelOutput, UpstreamError, UpstreamTimeout
 from chorus.modes import structured
 from chorus.providers.base import collect
+from chorus.records import record
 from chorus.types import (
     AnswerDelta,
     MemberDelta,
@@ -43,7 +44,7 @@ Emit = Callable[[ModeEvent], None]
 """Where a member's events go the moment they happen."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Call:
     """One model call in a role; `answer` streams its text as the final answer's deltas."""
 

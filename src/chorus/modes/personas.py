@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from chorus.records import record
 
 Category = Literal["general", "domain_expert", "debate", "red_team", "custom"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Persona:
     id: str
     name: str

@@ -7,7 +7,6 @@ import math
 import operator
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import Literal
@@ -24,6 +23,7 @@ from chorus.modes.router_features import (
     read,
 )
 from chorus.providers.catalog import ModelEntry
+from chorus.records import record
 from chorus.types import Message, ModelRequest
 
 Category = Literal["code", "math", "reasoning", "creative", "facts", "long", "multilingual"]
@@ -54,7 +54,7 @@ HARD_FROM = 0.4
 the questions wrong."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Weights:
     category: dict[Category, list[float]]
     difficulty: list[float]
@@ -94,7 +94,7 @@ def weights(path: Path = WEIGHTS_FILE) -> Weights:
                    data["difficulty_quantiles"])
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Analysis:
     """What the question needs, how hard it is, and how many tokens the prompt holds."""
 
@@ -233,7 +233,7 @@ def analyse(question: str, history: Sequence[Message] = (), *, routing: bool = T
     return Analysis(category, probabilities, hardness, acted_on, prompt_tokens, question_tokens)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Candidate:
     entry: ModelEntry
     fit: float
@@ -246,7 +246,7 @@ class Candidate:
         return self.success >= CAPABLE
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Decision:
     model: str
     analysis: Analysis

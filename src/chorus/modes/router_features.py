@@ -6,12 +6,12 @@ import bisect
 import functools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from itertools import compress, count, pairwise
 from math import log1p
 from operator import itemgetter
 
 from chorus import tokens
+from chorus.records import record
 
 HEAD_CHARS = 1500
 TAIL_CHARS = 500
@@ -258,7 +258,7 @@ def _keyed(substrings: Iterable[tuple[str, int]]) -> _Keyed:
     return tuple((key, tuple(found)) for key, found in keyed.items())
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Lexicons:
     """All groups compiled for one pass: word -> groups, phrase starts, and raw substrings."""
 
@@ -377,7 +377,7 @@ def _lines(view: str) -> tuple[int, int]:
     return code, items
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Reading:
     """One pass over a question: what it is about, how hard it looks, and its tokens."""
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from chorus.errors import InvalidRequest
 from chorus.modes import ModeContext, router
 from chorus.modes.base import CAPABILITY_PARAMS, lacks
 from chorus.modes.details import SmartChatDetails, as_json
 from chorus.modes.fanout import repaired
+from chorus.records import record
 from chorus.types import (
     JSON,
     AnswerDelta,
@@ -27,7 +27,7 @@ from chorus.types import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Routed:
     """The model that answers, and why: the router's `details`, or for a model the request or
     the settings name, `named` (why it was named); its details are read while it answers."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from chorus.records import record
 
 Winner = Literal["pro", "con", "draw"]
 Method = Literal["json", "embedded_json", "text"]
@@ -34,14 +35,14 @@ _CHOICE = re.compile(
     r"|\"?best\"?\s*[:=]\s*\"?(\d+)", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DebateVerdict:
     winner: Winner
     reasoning: str
     method: Method
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Choice:
     """A judge's pick among numbered answers (0-based here), with who agrees with it."""
 

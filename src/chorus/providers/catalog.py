@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from chorus.config import Dialect, ModelConfig, ProviderConfig, Settings
 from chorus.errors import InvalidRequest
 from chorus.httpclient import Client, HTTPError
+from chorus.records import record
 from chorus.types import Usage
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ Strength = str
 """One of: code, math, reasoning, creative, facts, long, multilingual."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ModelEntry:
     id: str
     provider: ProviderConfig
@@ -49,7 +50,7 @@ class ModelEntry:
         return (3 * self.price_in + self.price_out) / 4
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KnownModel:
     id: str
     dialect: Dialect

@@ -8,9 +8,9 @@ item counts, anyOf/oneOf/allOf, type lists, nullable and local `$ref`s (`#/$defs
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from chorus.records import record
 from chorus.types import JSON
 
 MAX_DEPTH = 6
@@ -30,7 +30,7 @@ TYPE_OF = {str: "string", bool: "boolean", int: "integer", float: "number", list
            dict: "object", type(None): "null"}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Filler:
     """Where strings come from: words of the question, one phrase per string field."""
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import orjson
 
 from chorus.providers.schema_sample import sample
 from chorus.providers.simulated_roles import content_words
+from chorus.records import record
 from chorus.types import JSON, ImagePart, Message, ModelRequest, ToolCall, ToolSpec
 
 GENERIC = frozenset(("get", "set", "use", "find", "current", "tool", "function", "call",
@@ -26,7 +26,7 @@ the Anthropic dialect's `json_answer`): `required` with no tool fitting the ques
 ALTERNATIVES = (" the", " a", " and", " of", " to", " is", ".", ",")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Reply:
     text: str
     calls: tuple[ToolCall, ...] = ()

@@ -9,6 +9,7 @@ from typing import Protocol
 import orjson
 
 from chorus.errors import UpstreamError
+from chorus.records import record
 from chorus.types import JSON, ModelRequest, TextDelta, ToolCall, Usage
 
 
@@ -22,7 +23,7 @@ class Answer:
     """OpenAI's `logprobs.content` entries, when the request asked for them."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Refusal:
     """A request field a dialect cannot honour and that would change the answer: a 400."""
 
@@ -31,7 +32,7 @@ class Refusal:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ErrorBody:
     """What a provider's error answer says, read by its dialect."""
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.errors import InvalidRequest, NotFound
+from chorus.records import field_names, record
 from chorus.store.caps import insert_capped
 from chorus.store.ids import utcnow
 from chorus.store.schema import personas
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PersonaRow:
     user_id: str
     id: str
@@ -25,7 +25,7 @@ class PersonaRow:
     created_at: datetime
 
 
-_COLUMNS = [personas.c[name] for name in PersonaRow.__slots__]
+_COLUMNS = [personas.c[name] for name in field_names(PersonaRow)]
 
 
 class PersonaStore:
@@ -50,7 +50,7 @@ class PersonaStore:
                      system_prompt: str, cap: int) -> PersonaRow:
         """A new persona, unless the user has `cap` of them already (checked atomically)."""
         row = PersonaRow(user_id, persona_id, name, description, system_prompt, utcnow())
-        values = {name: getattr(row, name) for name in PersonaRow.__slots__}
+        values = {name: getattr(row, name) for name in field_names(PersonaRow)}
         try:
             async with self.engine.begin() as conn:
                 added = await insert_capped(conn, personas, values,

@@ -4,18 +4,18 @@ them); their output items by id, for the `item_reference` input items that name 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.errors import NotFound
+from chorus.records import field_names, record
 from chorus.store.schema import response_items, responses
 from chorus.types import JSON
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResponseRow:
     id: str
     user_id: str
@@ -29,7 +29,7 @@ class ResponseRow:
     created_at: datetime
 
 
-_COLUMNS = [responses.c[name] for name in ResponseRow.__slots__]
+_COLUMNS = [responses.c[name] for name in field_names(ResponseRow)]
 
 
 def response_not_found(response_id: str, param: str = "response_id") -> NotFound:
@@ -41,7 +41,7 @@ class ResponseStore:
         self.engine = engine
 
     async def add(self, row: ResponseRow) -> None:
-        values = {name: getattr(row, name) for name in ResponseRow.__slots__}
+        values = {name: getattr(row, name) for name in field_names(ResponseRow)}
         outputs = [{"id": item["id"], "response_id": row.id, "user_id": row.user_id,
                     "item": item} for item in row.body.get("output", ())]
         async with self.engine.begin() as conn:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chorus.metrics import Metrics
+from chorus.records import record
 from chorus.store.ids import utcnow
 from chorus.store.schema import messages, responses, session_summaries, sessions
 
@@ -30,7 +30,7 @@ FIRST_PASS_DELAY = 60.0
 """Seconds after start before the first pass, so a restart does not compete with warm-up."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Purged:
     sessions: int = 0
     messages: int = 0

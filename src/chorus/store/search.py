@@ -8,11 +8,10 @@ session above one that only mentions the words in passing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chorus.records import field_names, record
 from chorus.store.schema import sessions
 from chorus.store.sessions import SessionRow
 
@@ -20,9 +19,9 @@ MARK = "**"
 """Matched words in a snippet are wrapped in this (Markdown bold)."""
 SNIPPET_WORDS = 16
 
-_SESSION_COLUMNS = ", ".join(f"s.{name}" for name in SessionRow.__slots__)
+_SESSION_COLUMNS = ", ".join(f"s.{name}" for name in field_names(SessionRow))
 # Typed result columns, so timestamps come back as datetimes from a textual query too.
-_RESULT_COLUMNS = (*(sessions.c[name] for name in SessionRow.__slots__),
+_RESULT_COLUMNS = (*(sessions.c[name] for name in field_names(SessionRow)),
                    sa.column("score", sa.Float), sa.column("hit"),
                    sa.column("total", sa.Integer))
 
@@ -91,7 +90,7 @@ FROM messages m WHERE m.id IN :hits
 """).bindparams(sa.bindparam("hits", expanding=True))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SearchHit:
     session: SessionRow
     score: float
@@ -110,7 +109,7 @@ class SearchStore:
         """Sessions holding every word (stemmed), best first, and how many match in all."""
         query = _postgres_query(words) if self.postgres else _fts5_query(words)
         ranked = _POSTGRES_RANKED if self.postgres else _SQLITE_RANKED
-        width = len(SessionRow.__slots__)
+        width = len(field_names(SessionRow))
         params = {"query": query, "user_id": user_id, "limit": limit, "offset": offset}
         async with self.engine.connect() as conn:
             rows = (await conn.execute(ranked, params)).all()

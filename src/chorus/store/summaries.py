@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chorus.records import field_names, record
 from chorus.store.schema import session_summaries
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SummaryRow:
     session_id: str
     covered: int
@@ -24,7 +24,7 @@ class SummaryRow:
     updated_at: datetime
 
 
-_COLUMNS = [session_summaries.c[name] for name in SummaryRow.__slots__]
+_COLUMNS = [session_summaries.c[name] for name in field_names(SummaryRow)]
 
 
 class SummaryStore:
@@ -39,7 +39,7 @@ class SummaryStore:
 
     async def put(self, row: SummaryRow) -> None:
         """Write the session's summary; two writers racing both succeed, the last one stays."""
-        values = {name: getattr(row, name) for name in SummaryRow.__slots__}
+        values = {name: getattr(row, name) for name in field_names(SummaryRow)}
         update = (session_summaries.update()
                   .where(session_summaries.c.session_id == row.session_id).values(**values))
         try:

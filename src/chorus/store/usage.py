@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chorus.records import record
 from chorus.store.ids import utcnow
 from chorus.store.schema import api_keys, usage_records
 from chorus.types import MODES, CallRecord
@@ -33,7 +34,7 @@ ROW = ("request_id", "access_request_id", "user_id", "key_id", "session_id", "mo
 Row = tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Insert:
     """The records' INSERT as one dialect's driver takes it, compiled once. SQLAlchemy's own
     executemany prepared each row in Python, about 50,000 instructions a row
@@ -71,7 +72,7 @@ class Insert:
         return [dict(zip(ROW, row, strict=True)) for row in rows] if self.named else rows
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RequestContext:
     """Who a set of calls was made for."""
 
@@ -201,7 +202,7 @@ class UsageWriter:
 # ---- reading ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UsageGroup:
     """Sums over the records of one model or one mode."""
 
@@ -214,7 +215,7 @@ class UsageGroup:
     cost_usd: float
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UsageSummary:
     by_model: list[UsageGroup]
     by_mode: list[UsageGroup]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -11,13 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.errors import Forbidden, NotFound
+from chorus.records import field_names, record
 from chorus.store.caps import insert_capped
 from chorus.store.ids import new_id, utcnow
 from chorus.store.schema import api_keys, users
 from chorus.types import JSON
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UserRow:
     id: str
     name: str
@@ -57,7 +58,7 @@ def _with_settings(stored: JSON, test: bool, settings: JSON) -> JSON:
     return {other: settings_of(stored, not test), "test" if test else "live": settings}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyRow:
     id: str
     user_id: str
@@ -70,8 +71,8 @@ class KeyRow:
     revoked_at: datetime | None
 
 
-_USER_COLUMNS = [users.c[name] for name in UserRow.__slots__]
-_KEY_COLUMNS = [api_keys.c[name] for name in KeyRow.__slots__]
+_USER_COLUMNS = [users.c[name] for name in field_names(UserRow)]
+_KEY_COLUMNS = [api_keys.c[name] for name in field_names(KeyRow)]
 
 
 class UserStore:
@@ -129,7 +130,7 @@ class UserStore:
         """A new key; with `max_keys`, 403 if the user holds that many unrevoked keys already
         (checked atomically, so concurrent creates cannot pass it)."""
         row = KeyRow(new_id("key"), user_id, name, prefix, digest, test, utcnow(), None, None)
-        values = {name: getattr(row, name) for name in KeyRow.__slots__}
+        values = {name: getattr(row, name) for name in field_names(KeyRow)}
         async with self.engine.begin() as conn:
             if max_keys is None:
                 await conn.execute(api_keys.insert().values(**values))
