@@ -44,7 +44,9 @@ def storable_json(raw: bytes) -> bool:
     """Whether JSON text, once parsed, can hold no unstorable text: as UTF-8 (no NUL byte, which
     UTF-16 and UTF-32 have) without `\\u` escapes, it can spell neither NUL (raw control
     characters are not JSON) nor a lone surrogate (UTF-8 cannot encode one)."""
-    return b"\\u" not in raw and b"\x00" not in raw
+    # find, not `in`: bytes' `in` first tries its operand as an integer, and formats the
+    # TypeError it then drops (1,200 instructions of 3,300, bench/notes.md)
+    return raw.find(b"\\u") < 0 and raw.find(b"\x00") < 0
 
 
 def unstorable_text(value: object, where: str = "") -> tuple[str, str] | None:
