@@ -56,7 +56,7 @@ def on_hang_up(scope: Scope, receive: Receive, callback: Callable[[], object]
             callback()
         gone.add_done_callback(fire)
         return lambda: gone.remove_done_callback(fire)
-    watch = asyncio.ensure_future(disconnected(receive))
+    watch = asyncio.create_task(disconnected(receive))
     watch.add_done_callback(lambda done: None if done.cancelled() else callback())
     return watch.cancel
 
@@ -68,7 +68,7 @@ async def unless_hung_up(request: Request, work: Coroutine[Any, Any, T]) -> T:
     more CPU per request and tripled p99 latency at concurrency 64 (bench/ab.py). The hang-up
     cancels it from a callback: `asyncio.wait` on the two took twice the time (20 against 14 us
     of a minimal pair)."""
-    task = asyncio.ensure_future(work)
+    task = asyncio.create_task(work)
     gone = False
 
     def hang_up() -> None:
@@ -162,7 +162,7 @@ class _Frames:
                     self.held.append(chunk)
                     self.held_bytes += len(chunk)
                     if writer is None:
-                        self.writer = asyncio.ensure_future(self._write())
+                        self.writer = asyncio.create_task(self._write())
                     elif self.held_bytes > HELD_BYTES:
                         await writer  # a slow client: the body waits for it
                 if not self.busy:
