@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from unittest import mock
 
 from hypothesis import example, given
@@ -35,3 +36,12 @@ def test_new_ids_are_prefixed_and_differ() -> None:
     made = {ids.new_id("req") for _ in range(1000)}
     assert len(made) == 1000
     assert all(i.startswith("req_") and len(i) == 26 for i in made)
+
+
+def test_utcnow_is_the_naive_utc_time_to_the_microsecond() -> None:
+    aware = datetime(2026, 12, 4, 21, 30, 5, 123456, tzinfo=UTC)
+    with mock.patch.object(ids, "datetime", wraps=datetime) as patched:
+        patched.now.return_value = aware
+        now = ids.utcnow()
+    assert now == aware.replace(tzinfo=None) and now.tzinfo is None
+    assert type(now) is datetime

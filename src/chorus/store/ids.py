@@ -26,8 +26,11 @@ def new_id(prefix: str) -> str:
 
 
 def utcnow() -> datetime:
-    """Naive UTC, the form every timestamp column holds."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Naive UTC, the form every timestamp column holds. Built from the fields: `replace(tzinfo=
+    None)` parses its keywords in C, 10,000 instructions of the 13,000 it took (bench/notes.md)."""
+    now = datetime.now(UTC)
+    return datetime(now.year, now.month, now.day, now.hour, now.minute, now.second,
+                    now.microsecond)
 
 
 def iso(moment: datetime) -> str:
