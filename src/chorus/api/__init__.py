@@ -3,6 +3,8 @@ base, the JSON answer, and the error envelope in each door's shape (routes.py in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
@@ -10,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from chorus.errors import ChorusError
+
+if TYPE_CHECKING:
+    from chorus.chat.services import Services
 
 OPENAI_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/models")
 """Paths OpenAI's SDKs call: their errors carry OpenAI's `type` and `param` too."""
@@ -113,3 +118,7 @@ def error_response(request: Request, error: ChorusError) -> Response:
     return JSONBytes({"error": body}, status_code=error.status, headers=error.headers)
 
 
+def services_of(request: Request) -> Services:
+    """The server's services, which the app's lifespan set up (`ChorusApp.services`)."""
+    services: Services = request.app.services
+    return services

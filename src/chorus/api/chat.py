@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
 from chorus import streaming
-from chorus.api import JSONBytes
+from chorus.api import JSONBytes, services_of
 from chorus.api.direct import DirectRoute
-from chorus.api.doors import PersonaSlot, RoleIn, personas_of, roles_of, services_of, start, whole
+from chorus.api.doors import PersonaSlot, RoleIn, personas_of, roles_of, start, whole
 from chorus.api.hangup import CLIENT_CLOSED, EventStream
 from chorus.api.parts import ContentPart, ResponseFormat, SamplingFields, content_of, output_of
 from chorus.auth import Principal, principal

@@ -11,13 +11,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from chorus import streaming
-from chorus.api import JSONBytes, RequestBody, openai_error
+from chorus.api import JSONBytes, RequestBody, openai_error, services_of
 from chorus.api.direct import DirectRoute
 from chorus.api.doors import (
     KONNECT_PARAMS,
     DoorBody,
     mode_of,
-    services_of,
     start,
     whole,
 )

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 from fastapi import Request
 from pydantic import ConfigDict, Field, model_validator
 
-from chorus.api import RequestBody
+from chorus.api import RequestBody, services_of
 from chorus.api.access import note_mode, usage_ids
 from chorus.api.hangup import ClientGone, unless_hung_up
 from chorus.api.models import PATTERN_MODELS
@@ -157,11 +157,6 @@ def roles_of(roles: list[RoleIn] | None) -> tuple[ExpertRole, ...] | None:
 
 HOOKS = TurnHooks(on_mode=note_mode, usage_ids=usage_ids)
 """The access log labels each turn's request with its mode and its usage records' id."""
-
-
-def services_of(request: Request) -> Services:
-    services: Services = request.app.services
-    return services
 
 
 async def start(request: Request, principal: Principal, turn: TurnRequest,

@@ -9,11 +9,11 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from chorus.api import JSONBytes
+from chorus.api import JSONBytes, services_of
 from chorus.api.sessions import message_json, summary
 from chorus.auth import Principal, principal
 from chorus.store.ids import iso, utcnow
-from chorus.store.sessions import MessageRow, SessionRow, SessionStore
+from chorus.store.sessions import MessageRow, SessionRow
 from chorus.types import JSON
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
@@ -80,7 +80,7 @@ async def export_session(
     caller: Annotated[Principal, Depends(principal)],
     format: Annotated[ExportFormat, Query()] = "json",
 ) -> Response:
-    sessions: SessionStore = request.app.services.store.sessions
+    sessions = services_of(request).store.sessions
     session, messages = await sessions.with_messages(caller.user.id, session_id)
     if format == "markdown":
         disposition = f'attachment; filename="{_filename(session, "md")}"'

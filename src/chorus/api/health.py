@@ -9,7 +9,7 @@ import os
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from chorus.api import JSONBytes
+from chorus.api import JSONBytes, services_of
 from chorus.chat.services import Services
 from chorus.metrics import CONTENT_TYPE
 from chorus.store.db import ping
@@ -32,7 +32,7 @@ async def healthz() -> JSONBytes:
 @router.get("/readyz", summary="Readiness: the database (and Redis, when configured) answer",
             responses={503: {"description": "not ready; `checks` says which dependency failed"}})
 async def readyz(request: Request) -> JSONBytes:
-    services: Services = request.app.services
+    services = services_of(request)
     checks: dict[str, JSON] = {"database": await _database(services)}
     ready = checks["database"]["ok"]
     if services.settings.redis_url:
@@ -48,7 +48,7 @@ async def readyz(request: Request) -> JSONBytes:
             response_class=Response,
             responses={200: {"content": {"text/plain": {}}}})
 async def metrics(request: Request) -> Response:
-    services: Services = request.app.services
+    services = services_of(request)
     return Response(services.metrics.exposition(), media_type=CONTENT_TYPE)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
 from chorus import auth, limits
-from chorus.api import RequestBody
+from chorus.api import RequestBody, services_of
 from chorus.auth import Principal, principal
 from chorus.chat.services import Services
 from chorus.errors import Forbidden
@@ -53,7 +53,7 @@ def kind_to_create(caller: Principal, test: bool | None) -> bool:
 
 @router.post("", status_code=201)
 async def create(request: Request, body: KeyCreate, caller: Caller) -> JSON:
-    services: Services = request.app.services
+    services = services_of(request)
     allowed = limits.allowance(services.settings, caller)
     row, secret = await create_key(services, caller.user.id, body.name,
                                    kind_to_create(caller, body.test), allowed.max_keys)
@@ -62,13 +62,13 @@ async def create(request: Request, body: KeyCreate, caller: Caller) -> JSON:
 
 @router.get("")
 async def list_keys(request: Request, caller: Caller) -> JSON:
-    rows = await request.app.services.store.users.keys(caller.user.id)
+    rows = await services_of(request).store.users.keys(caller.user.id)
     return {"object": "list", "data": [key_json(r) for r in rows]}
 
 
 @router.delete("/{key_id}")
 async def revoke(request: Request, key_id: str, caller: Caller) -> JSON:
-    services: Services = request.app.services
+    services = services_of(request)
     row = await services.store.users.revoke_key(key_id, caller.user.id)
     services.auth.forget(key_id=row.id)
     return {**key_json(row), "revoked": True}

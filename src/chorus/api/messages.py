@@ -15,7 +15,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chorus import streaming, tokens
-from chorus.api import JSONBytes, RequestBody, anthropic_error
+from chorus.api import JSONBytes, RequestBody, anthropic_error, services_of
 from chorus.api.anthropic_parts import (
     BlockIn,
     MessageIn,
@@ -28,7 +28,6 @@ from chorus.api.doors import (
     KONNECT_PARAMS,
     DoorBody,
     mode_of,
-    services_of,
     start,
     whole,
 )

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from chorus.api import services_of
 from chorus.auth import Principal, principal
-from chorus.chat.services import Services
 from chorus.errors import NotFound
 from chorus.modes import council, ensemble
 from chorus.modes.lineup import lineup_price
@@ -66,7 +66,7 @@ def expected_price(pool: list[ModelEntry], mode: str) -> JSON:
 @router.get("/models")
 async def list_models(request: Request,
                       caller: Annotated[Principal, Depends(principal)]) -> JSON:
-    services: Services = request.app.services
+    services = services_of(request)
     pool = services.catalog.models(caller.test)
     data = [model_json(e, caller.test) for e in pool]
     data += [pattern_json(name, mode, pool) for name, mode in PATTERN_MODELS.items()]
@@ -83,7 +83,7 @@ def pattern_json(name: str, mode: str, pool: list[ModelEntry]) -> JSON:
 async def get_model(request: Request, model_id: str,
                     caller: Annotated[Principal, Depends(principal)]) -> JSON:
     """One model of the catalog, or a pattern model; 404 for an id this key cannot use."""
-    services: Services = request.app.services
+    services = services_of(request)
     pool = services.catalog.models(caller.test)
     if model_id in PATTERN_MODELS:
         return pattern_json(model_id, PATTERN_MODELS[model_id], pool)

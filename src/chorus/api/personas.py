@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
 from chorus import limits
-from chorus.api import RequestBody
+from chorus.api import RequestBody, services_of
 from chorus.auth import Principal, principal
-from chorus.chat.services import Services
 from chorus.errors import InvalidRequest, NotFound
 from chorus.modes import personas
 from chorus.store.personas import PersonaRow
@@ -45,7 +44,7 @@ def custom(row: PersonaRow) -> personas.Persona:
 @router.get("/v1/personas")
 @router.get("/api/personas")
 async def list_personas(request: Request, caller: Caller) -> JSON:
-    services: Services = request.app.services
+    services = services_of(request)
     own = await services.store.personas.all(caller.user.id)
     return {"personas": [p.as_json() for p in (*personas.BUILT_IN, *map(custom, own))]}
 
@@ -53,7 +52,7 @@ async def list_personas(request: Request, caller: Caller) -> JSON:
 @router.post("/v1/personas", status_code=201)
 @router.post("/api/personas", status_code=201)
 async def create_persona(request: Request, body: PersonaIn, caller: Caller) -> JSON:
-    services: Services = request.app.services
+    services = services_of(request)
     limits.check_custom_personas(services.settings, caller)
     if body.id in personas.BY_ID:
         raise InvalidRequest(f"{body.id!r} is a built-in persona; choose another id",
@@ -70,7 +69,7 @@ async def get_persona(request: Request, persona_id: str, caller: Caller) -> JSON
     """A built-in persona, or one of the caller's own; another user's is a 404."""
     if persona_id in personas.BY_ID:
         return personas.BY_ID[persona_id].as_json()
-    services: Services = request.app.services
+    services = services_of(request)
     found = await services.store.personas.some(caller.user.id, [persona_id])
     if not found:
         raise NotFound(f"persona {persona_id!r} not found", param="id")
@@ -87,7 +86,7 @@ async def update_persona(request: Request, persona_id: str, body: PersonaPatch,
     changes = {column: value.strip() for column, value in (
         ("name", body.name), ("description", body.description),
         ("system_prompt", body.systemPrompt)) if value is not None}
-    services: Services = request.app.services
+    services = services_of(request)
     row = await services.store.personas.update(caller.user.id, persona_id, changes)
     return custom(row).as_json()
 
@@ -97,6 +96,6 @@ async def update_persona(request: Request, persona_id: str, body: PersonaPatch,
 async def delete_persona(request: Request, persona_id: str, caller: Caller) -> JSON:
     if persona_id in personas.BY_ID:
         raise InvalidRequest(f"{persona_id!r} is built in and cannot be deleted", param="id")
-    services: Services = request.app.services
+    services = services_of(request)
     await services.store.personas.delete(caller.user.id, persona_id)
     return {"id": persona_id, "object": "persona.deleted", "deleted": True}

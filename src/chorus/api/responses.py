@@ -16,11 +16,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from chorus import streaming
-from chorus.api import JSONBytes
+from chorus.api import JSONBytes, services_of
 from chorus.api.doors import (
     KONNECT_PARAMS,
     mode_of,
-    services_of,
     start,
     whole,
 )

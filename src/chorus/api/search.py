@@ -11,10 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from chorus.api import services_of
 from chorus.api.sessions import MAX_OFFSET, SessionSummary, summary
 from chorus.auth import Principal, principal
 from chorus.errors import InvalidRequest
-from chorus.store.search import SearchStore
 from chorus.types import JSON
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
@@ -55,7 +55,7 @@ async def search_sessions(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSON:
-    store: SearchStore = request.app.services.store.search
+    store = services_of(request).store.search
     hits, total = await store.search(caller.user.id, words_of(q), limit, offset)
     data = [{**summary(hit.session), "score": hit.score, "message_id": hit.message_id,
              "snippet": hit.snippet} for hit in hits]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from chorus.api import JSONBytes, RequestBody
+from chorus.api import JSONBytes, RequestBody, services_of
 from chorus.auth import Principal, principal
 from chorus.errors import InvalidRequest
 from chorus.store.ids import iso
@@ -77,7 +77,7 @@ def message_json(row: MessageRow) -> JSON:
 
 
 def _sessions(request: Request) -> SessionStore:
-    store: SessionStore = request.app.services.store.sessions
+    store = services_of(request).store.sessions
     return store
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from chorus import limits
-from chorus.api import JSONBytes
+from chorus.api import JSONBytes, services_of
 from chorus.auth import Principal, principal
 from chorus.chat.services import Services
 from chorus.limits import Allowance
@@ -120,7 +120,7 @@ async def queries_used(services: Services, caller: Principal, allowed: Allowance
 @router.get("/usage", response_model=UsageReport)
 async def usage(request: Request,
                 caller: Annotated[Principal, Depends(principal)]) -> JSONBytes:
-    services: Services = request.app.services
+    services = services_of(request)
     allowed = limits.allowance(services.settings, caller)
     period = limits.Period.current()
     start, end = (moment.replace(tzinfo=None) for moment in (period.start, period.end))

@@ -12,9 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
-from chorus.api import RequestBody
+from chorus.api import RequestBody, services_of
 from chorus.auth import Principal, principal
-from chorus.chat.services import Services
 from chorus.types import JSON, Aggregation
 
 router = APIRouter(prefix="/v1", tags=["settings"])
@@ -48,7 +47,7 @@ async def get_settings(caller: Annotated[Principal, Depends(principal)]) -> JSON
 @router.patch("/settings")
 async def patch_settings(request: Request, body: UserSettings,
                          caller: Annotated[Principal, Depends(principal)]) -> JSON:
-    services: Services = request.app.services
+    services = services_of(request)
     for model in [body.default_model, *(body.ensemble_models or ()),
                   *(body.council_models or ()),
                   *(body.debate_models.model_dump().values() if body.debate_models else ())]:
