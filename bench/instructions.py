@@ -68,7 +68,7 @@ def counted(tree: Path, name: str, work: Path, fake_url: str, requests: int,
                 _complete(client, body)
             time.sleep(0.5)  # the last request's log line and usage record
             result[load] = (_total(out, server.proc.pid, "off") - before) / requests
-            dumps[load] = max(out.parent.glob(f"{out.name}.*"), key=lambda p: p.stat().st_mtime)
+            dumps[load] = max(out.parent.glob(f"{out.name}.*"), key=lambda p: int(p.suffix[1:]))
     return result, dumps
 
 
