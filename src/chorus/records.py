@@ -4,7 +4,7 @@ A record is a dataclass with slots, equality and a hash from its fields, which m
 on every commit by `./dev lint`) treats as frozen: assigning to a field is a type error. At run
 time it is not frozen: a frozen dataclass's `__init__` sets each field through
 `object.__setattr__`, about 1,150 instructions a field against 40 for an ordinary assignment,
-and a chat completion built 151 fields that way, 9 % of its instructions (bench/notes.md).
+and a chat completion built 151 fields that way, 11 % of its instructions (bench/notes.md).
 `dataclasses.replace` makes a changed copy, as for any dataclass.
 """
 
