@@ -14,11 +14,13 @@ import sys
 import time
 from collections.abc import Callable, Iterable, MutableMapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal, TextIO
 
 import orjson
 import structlog
 
+from chorus import lull
 from chorus.config import Settings
 from chorus.redact import redact, scrubbable, suspect
 
@@ -151,10 +153,11 @@ class Lines:
     """The JSON line the handler's formatter renders for a record of plain `logging`, built
     from the same processors without the record: no LogRecord, no copy of it, no pre-chain.
 
-    In an event loop a line is held, with its context and time, until the loop has run what
-    was ready with it: the lines of the requests answered together are then rendered one after
-    the other (their code and tables stay in the CPU's caches) and written together, through
-    an `Outlet` that does not wait for a slow reader. The handler's own records, its
+    In an event loop a line is held, with its context and time, until the loop's next lull
+    (`chorus.lull`: while it waits on an upstream, so that no request waits for the lines of
+    the requests before it): the lines held are then rendered one after the other (their code
+    and tables stay in the CPU's caches) and written together, through an `Outlet` that does
+    not wait for a slow reader. The handler's own records, its
     `flush` and `close` write the held lines first, so nothing is reordered or lost at exit."""
 
     def __init__(self, handler: Handler, redactor: Redactor,
@@ -182,7 +185,7 @@ class Lines:
                 self.flush()
             elif self._due is not loop:
                 self._due = loop
-                loop.call_soon(self._send, loop)
+                lull.later(loop, partial(self._send, loop))
 
     def flush(self) -> None:
         """Render and write the held lines, in the order they were logged, and wait until

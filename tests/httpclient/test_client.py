@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from chorus import lull
 from chorus.httpclient import (
     URL,
     Client,
@@ -43,6 +44,33 @@ async def test_calls_reuse_one_kept_alive_connection() -> None:
         assert got.status_code == 200
         assert server.requests[-1].startswith(b"GET /s?q=a+b%26c&n=2 HTTP/1.1\r\n")
         assert b"content-length" not in server.requests[-1]
+
+
+async def test_held_work_runs_while_the_answer_is_awaited(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client announces a lull once its request is written (chorus.lull): the access
+    lines held run then, not in the way of the next request's work."""
+    monkeypatch.setattr(lull, "LATEST", 60)  # no fallback: only the lull runs it
+    ran: list[str] = []
+    asked = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(server: Server, reader: asyncio.StreamReader,
+                   writer: asyncio.StreamWriter) -> None:
+        await server.request(reader)
+        asked.set()
+        await release.wait()
+        writer.write(OK)
+        await keep_answering(server, reader, writer)
+
+    async with serve(slow) as server, Client() as client:
+        lull.later(asyncio.get_running_loop(), lambda: ran.append("held"))
+        call = asyncio.create_task(client.request("GET", f"http://127.0.0.1:{server.port}/",
+                                                  timeouts=5))
+        await asked.wait()
+        assert ran == ["held"]  # the request is out, its answer not yet
+        release.set()
+        assert (await call).status_code == 200
 
 
 async def test_chunked_lines_arrive_as_they_are_sent() -> None:

@@ -18,7 +18,7 @@ import orjson
 import pytest
 import structlog
 
-from chorus import logs
+from chorus import logs, lull
 from chorus.config import FileConfig, ModelConfig, ProviderConfig, load_settings
 from tests.conftest import FakeUpstream, harness_for
 
@@ -49,6 +49,13 @@ def captured() -> Iterator[Writes]:
         root.removeHandler(handler)
         root.setLevel(level)
         structlog.reset_defaults()
+
+
+async def a_lull() -> None:
+    """The loop waits on an upstream, as after the HTTP client sends a request: what it held
+    (the log lines) runs."""
+    lull.waiting()
+    await asyncio.sleep(0)
 
 
 def lines_of(out: io.StringIO) -> list[dict[str, object]]:
@@ -194,8 +201,10 @@ async def test_lines_logged_together_in_a_loop_are_written_together_in_order(
     with alone():
         for n in range(3):
             logs.log_line(log, logging.INFO, "request", {"n": n, "detail": PROVIDER_SECRET})
-        assert captured.getvalue() == before  # held until the loop ran what was ready with them
-        await asyncio.sleep(0)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert captured.getvalue() == before  # held until the loop waits on an upstream
+        await a_lull()
         assert captured.writes == 1
         logs.log_line(log, logging.INFO, "request", {"n": 3})
         log.warning("ordinary")  # written after the line held before it
@@ -299,7 +308,7 @@ async def test_a_reader_that_falls_behind_does_not_hold_up_the_loop(kind: str) -
         for turn in range(LINES // 100):
             for n in range(100):
                 logs.log_line(log, logging.INFO, "request", {"n": turn * 100 + n, "pad": "x" * 200})
-            await asyncio.sleep(0)  # the turn ends: its lines go out as far as there is room
+            await a_lull()  # the turn ends: its lines go out as far as there is room
         log.warning("ordinary")  # the handler's own record waits behind them too
         watchdog.cancel()
         assert time.monotonic() - started < 5, "the loop waited for the reader"
@@ -334,7 +343,7 @@ async def test_past_what_it_may_hold_the_loop_waits_rather_than_lose_lines(
         for turn in range(LINES // 100):
             for n in range(100):
                 logs.log_line(log, logging.INFO, "request", {"n": turn * 100 + n, "pad": "x" * 200})
-            await asyncio.sleep(0)
+            await a_lull()
             assert len(outlet.held) <= outlet.hold
         in_the_loop = list(waits)
         handler.close()
@@ -352,13 +361,13 @@ async def test_a_reader_that_is_gone_costs_its_lines_not_the_server(
         outlet = handler.lines.outlet  # type: ignore[union-attr]
         for n in range(LINES):
             logs.log_line(log, logging.INFO, "request", {"n": n, "pad": "x" * 200})
-        await asyncio.sleep(0)
+        await a_lull()
         assert outlet.held
         slow.leave()
         await until_written(outlet)  # (written off: nobody can read them)
         assert not outlet.held
         logs.log_line(log, logging.INFO, "request", {"n": LINES})
-        await asyncio.sleep(0)
+        await a_lull()
         handler.close()
     assert "BrokenPipeError" in capsys.readouterr().err  # logging's report of a failed write
 
@@ -401,7 +410,7 @@ def test_the_next_loop_writes_what_a_closed_loop_held() -> None:
     async def burst(start: int) -> None:
         for n in range(start, start + LINES // 2):
             logs.log_line(log, logging.INFO, "request", {"n": n, "pad": "x" * 200})
-        await asyncio.sleep(0)
+        await a_lull()
 
     with slow_reader("pipe") as slow, logging_to(slow.stream) as handler:
         outlet = handler.lines.outlet  # type: ignore[union-attr]

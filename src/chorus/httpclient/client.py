@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import certifi
 import orjson
 
+from chorus import lull
 from chorus.httpclient.connection import Connection, Receiver, Response
 from chorus.httpclient.errors import (
     ConnectError,
@@ -114,6 +115,7 @@ class Client:
         try:
             writer = conn.writer
             writer.write(head + body if body else head)
+            lull.waiting()
             if writer.transport.get_write_buffer_size():
                 await conn.drain(timeouts, deadline)
             receiver = Receiver(self.limits)
