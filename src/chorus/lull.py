@@ -10,9 +10,10 @@ waits for an upstream's answer, it costs that request nothing: the loop was idle
 `LATEST` seconds after the first of it was held. Under load, when the loop is never idle, a lull
 comes with every upstream call and the work runs as before, at most once per loop turn.
 
-Measured with `bench/gateway.py`'s setup at concurrency 1 (bench/notes.md): the access lines
-rendered at the lull instead of at the next loop turn took the added latency from 0.535 to
-0.433 ms; at concurrency 64 nothing changed. A loop that closes drops what it holds, so only
+The access lines rendered at the lull instead of at the next loop turn took a chat
+completion's added latency at concurrency 1 from 0.585 to 0.478 ms and its CPU to 0.88x: the
+rendering had run in the next request's way and pushed its code out of the CPU's caches
+(`bench/phases.py`, `bench/ab.py`; bench/notes.md). At concurrency 64 nothing changed. A loop that closes drops what it holds, so only
 work that is also done another way at exit goes here (the log handler writes held lines when
 it is flushed or closed).
 """
