@@ -13,9 +13,10 @@ comes with every upstream call and the work runs as before, at most once per loo
 The access lines rendered at the lull instead of at the next loop turn took a chat
 completion's added latency at concurrency 1 from 0.585 to 0.478 ms and its CPU to 0.88x: the
 rendering had run in the next request's way and pushed its code out of the CPU's caches
-(`bench/phases.py`, `bench/ab.py`; bench/notes.md). At concurrency 64 nothing changed. A loop that closes drops what it holds, so only
-work that is also done another way at exit goes here (the log handler writes held lines when
-it is flushed or closed).
+(`bench/phases.py`, `bench/ab.py`; bench/notes.md). At concurrency 64 nothing changed.
+
+A loop that closes drops what it holds, so only work that is also done another way at exit
+goes here (the log handler writes held lines when it is flushed or closed).
 """
 
 from __future__ import annotations
