@@ -32,7 +32,7 @@ LATEST = 0.005
 class Lull:
     """One event loop's held work."""
 
-    __slots__ = ("__weakref__", "due", "held", "loop", "timer")
+    __slots__ = ("due", "held", "loop", "timer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop

@@ -62,7 +62,7 @@ class RequestGuard:
             if length.isdigit() and int(length) <= self.max_bytes:
                 await self.app(scope, receive, send)
             else:
-                await answer(scope, receive, send, self._too_large())
+                await answer(scope, receive, send, too_large(self.max_bytes))
             return
         if header(scope, b"transfer-encoding") is None:  # HTTP/1.1: then there is no body
             await self.app(scope, receive, send)
@@ -75,9 +75,6 @@ class RequestGuard:
         except ClientDisconnect:  # gone meanwhile: nobody to answer
             return
         await self.app(scope, replay(body, receive), send)
-
-    def _too_large(self) -> PayloadTooLarge:
-        return too_large(self.max_bytes)
 
 
 def too_large(max_bytes: int) -> PayloadTooLarge:
