@@ -30,9 +30,13 @@ HERE = Path(__file__).resolve().parent
 LITELLM_VENV = Path(os.environ.get("BENCH_LITELLM_VENV", HERE / ".litellm-venv"))
 TENSORZERO_VENV = Path(os.environ.get("BENCH_TENSORZERO_VENV", HERE / ".tensorzero-venv"))
 PORTKEY_DIR = Path(os.environ.get("BENCH_PORTKEY_DIR", HERE / ".portkey"))
+PINS = {"tensorzero": "2026.6.0", "portkey": "1.15.2", "litellm": "1.108.7"}
+"""The peers' versions: those issue 17 measured its targets against. A newer release moves the
+baseline, so a run installs these (and replaces another version it finds) until they change
+here, with a run that shows the difference."""
 PORTKEY_PACKAGE = {
     "private": True,
-    "dependencies": {"@portkey-ai/gateway": "*"},
+    "dependencies": {"@portkey-ai/gateway": PINS["portkey"]},
     # newer @hono/node-server releases make every streamed answer a 500 in this gateway
     "overrides": {"@hono/node-server": "1.14.1"},
 }
@@ -42,12 +46,14 @@ PROMPT = [{"role": "user", "content": "Say hello to the benchmark in a few words
 GATEWAY_CPU, LOAD_CPU = 0, 1
 
 
-def _venv_with(venv: Path, requirement: str) -> Path:
-    """A virtual environment of its own holding `requirement`; its Python."""
+def _venv_with(venv: Path, package: str, extras: str = "") -> Path:
+    """A virtual environment of its own holding `package` at its pinned version; its Python."""
     python = venv / "bin" / "python"
-    if not python.exists():
+    if _python_package(venv, package) != PINS[package]:
+        requirement = f"{package}{extras}=={PINS[package]}"
         print(f"installing {requirement} into {venv} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet",
                         "--disable-pip-version-check", requirement], check=True)
     return python
@@ -55,7 +61,7 @@ def _venv_with(venv: Path, requirement: str) -> Path:
 
 def ensure_litellm() -> Path:
     """LiteLLM's proxy in a virtual environment of its own (it is never a Chorus dependency)."""
-    _venv_with(LITELLM_VENV, "litellm[proxy]")
+    _venv_with(LITELLM_VENV, "litellm", "[proxy]")
     return LITELLM_VENV / "bin" / "litellm"
 
 
@@ -67,7 +73,7 @@ def ensure_tensorzero() -> Path:
 def ensure_portkey() -> Path:
     """Portkey's gateway installed with npm under bench/.portkey; its start script."""
     script = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
-    if not script.exists():
+    if _portkey_version() != PINS["portkey"]:
         if shutil.which("npm") is None:
             raise RuntimeError("Portkey's gateway needs Node.js and npm (apt-get install npm)")
         print(f"installing @portkey-ai/gateway into {PORTKEY_DIR} ...", flush=True)
@@ -78,20 +84,25 @@ def ensure_portkey() -> Path:
     return script
 
 
+def _python_package(venv: Path, name: str) -> str | None:
+    python = venv / "bin" / "python"
+    if not python.exists():
+        return None
+    return subprocess.run(
+        [str(python), "-c", f"import importlib.metadata as m; print(m.version({name!r}))"],
+        capture_output=True, text=True).stdout.strip() or None
+
+
+def _portkey_version() -> str | None:
+    package = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "package.json"
+    return json.loads(package.read_text())["version"] if package.exists() else None
+
+
 def versions() -> dict[str, str | None]:
     """The installed version of each peer, or None when it is not installed."""
-    def python_package(venv: Path, name: str) -> str | None:
-        python = venv / "bin" / "python"
-        if not python.exists():
-            return None
-        return subprocess.run(
-            [str(python), "-c", f"import importlib.metadata as m; print(m.version({name!r}))"],
-            capture_output=True, text=True).stdout.strip() or None
-
-    package = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "package.json"
-    portkey = json.loads(package.read_text())["version"] if package.exists() else None
-    return {"litellm": python_package(LITELLM_VENV, "litellm"),
-            "tensorzero": python_package(TENSORZERO_VENV, "tensorzero"), "portkey": portkey}
+    return {"litellm": _python_package(LITELLM_VENV, "litellm"),
+            "tensorzero": _python_package(TENSORZERO_VENV, "tensorzero"),
+            "portkey": _portkey_version()}
 
 
 def chorus_config(path: Path, fake_url: str) -> Path:
