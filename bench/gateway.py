@@ -3,9 +3,9 @@
 Each gateway runs as one process at its default log level, pinned to CPU 0 when the machine
 has two CPUs or more; fake-llm and the load generators (wrk, the stream client) share CPU 1.
 The peers are installed by this script into environments of their own under bench/ (never
-Chorus dependencies): LiteLLM and TensorZero in Python virtual environments, Portkey's gateway
-with npm. Each load level's time is split into interleaved rounds (`measure`), and each slot
-starts once the target measured before it is idle.
+Chorus dependencies), at the versions of `PINS`: LiteLLM and TensorZero in Python virtual
+environments, Portkey's gateway with npm. Each load level's time is split into interleaved
+rounds (`measure`), and each slot starts once the target measured before it is idle.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Runs fake-llm and the tree's `chorus serve` (default configuration, pinned to CP
 gateway section) with timestamps taken at each phase of a request: its first bytes in
 (uvicorn's `data_received`), the upstream request written, the upstream's first bytes in and
 read by the HTTP client, the response's start and its last byte sent; and the run of the work
-held for a lull (`chorus.lull`), with its start from the request's first bytes. wrk posts one
+held for a lull (`chorus.lull`) and of the named model's analysis (`smart_chat._named_details`),
+each with its start from the request's first bytes. wrk posts one
 request after another. Added latency that is not in these phases is in the kernel and wrk, or
 in work the loop ran before it read the request (the gap). This found the access lines'
 rendering in the next request's way (bench/notes.md, 2026-12-04 22:04).
@@ -36,6 +37,7 @@ PHASES = (
     ("response start -> last byte sent", "start", "sent"),
     ("request in -> last byte sent", "in", "sent"),
     ("held work: start after the request in", "in", "lull"),
+    ("the named model's analysis: start after the request in", "in", "analysis"),
 )
 
 
@@ -99,13 +101,17 @@ def serve(out: Path, argv: list[str]) -> None:
                 first("sent")
         return timed
 
-    def run(original: Any) -> Any:
-        def timed(self: Any) -> None:
-            started = now()
-            original(self)
-            if "in" in current:
-                current["lull"], current["lull_ns"] = started, now() - started
-        return timed
+    def ran(name: str) -> Any:
+        """A phase that is a call: its start, and its run in `<name>_ns`."""
+        def wrap(original: Any) -> Any:
+            def timed(*args: Any) -> Any:
+                started = now()
+                result = original(*args)
+                if "in" in current:
+                    current[name], current[f"{name}_ns"] = started, now() - started
+                return result
+            return timed
+        return wrap
 
     patch(serving.GuardedProtocol, "data_received", data_received)
     patch(asyncio.StreamReaderProtocol, "data_received", upstream_in)
@@ -117,7 +123,9 @@ def serve(out: Path, argv: list[str]) -> None:
     except ImportError:  # a tree from before the lull
         pass
     else:
-        patch(Lull, "run", run)
+        patch(Lull, "run", ran("lull"))
+    from chorus.modes import smart_chat
+    patch(smart_chat, "_named_details", ran("analysis"))
     atexit.register(lambda: out.write_text(json.dumps(requests)))
     # uvicorn raises the stop signal again once it has shut down: exit through atexit
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -131,12 +139,14 @@ def report(requests: list[dict[str, int]]) -> None:
     for label, start, end in PHASES:
         spans = [r[end] - r[start] for r in steady if start in r and end in r]
         if spans:
-            print(f"  {label:45} {median(spans) / 1000:7.1f}")
-    held = [r["lull_ns"] for r in steady if "lull_ns" in r]
-    if held:
-        print(f"  {'held work: its run':45} {median(held) / 1000:7.1f}")
+            print(f"  {label:52} {median(spans) / 1000:7.1f}")
+    for name, label in (("lull", "held work: its run"),
+                        ("analysis", "the named model's analysis: its run")):
+        runs = [r[f"{name}_ns"] for r in steady if f"{name}_ns" in r]
+        if runs:
+            print(f"  {label:52} {median(runs) / 1000:7.1f}")
     gaps = [b["in"] - a["sent"] for a, b in pairwise(steady) if "sent" in a]
-    print(f"  {'last byte sent -> next request in (the gap)':45} {median(gaps) / 1000:7.1f}")
+    print(f"  {'last byte sent -> next request in (the gap)':52} {median(gaps) / 1000:7.1f}")
 
 
 def main() -> None:
