@@ -5,12 +5,12 @@
 Runs fake-llm and the tree's `chorus serve` (default configuration, pinned to CPU 0 like the
 gateway section) with timestamps taken at each phase of a request: its first bytes in
 (uvicorn's `data_received`), the upstream request written, the upstream's first bytes in and
-read by the HTTP client, the response's start and its last byte sent; and the run of the work
+read by the HTTP client, the response's start and its last byte sent; and the runs of the work
 held for a lull (`chorus.lull`) and of the named model's analysis (`smart_chat._named_details`),
-each with its start from the request's first bytes. wrk posts one
-request after another. Added latency that is not in these phases is in the kernel and wrk, or
-in work the loop ran before it read the request (the gap). This found the access lines'
-rendering in the next request's way (bench/notes.md, 2026-12-04 22:04).
+each with its start from the request's first bytes. wrk posts one request after another. Added
+latency that is not in these phases is in the kernel and wrk, or in work the loop ran before it
+read the request (the gap). This found the access lines' rendering in the next request's way
+(bench/notes.md, 2026-12-04 22:04).
 """
 
 from __future__ import annotations
@@ -125,7 +125,8 @@ def serve(out: Path, argv: list[str]) -> None:
     else:
         patch(Lull, "run", ran("lull"))
     from chorus.modes import smart_chat
-    patch(smart_chat, "_named_details", ran("analysis"))
+    if hasattr(smart_chat, "_named_details"):  # a tree from before it has no such phase
+        patch(smart_chat, "_named_details", ran("analysis"))
     atexit.register(lambda: out.write_text(json.dumps(requests)))
     # uvicorn raises the stop signal again once it has shut down: exit through atexit
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
