@@ -13,6 +13,7 @@ from fastapi import Request, Security
 from fastapi.security import HTTPBearer
 from starlette.types import Scope
 
+from chorus.api import services_of
 from chorus.errors import InvalidApiKey
 from chorus.records import record
 from chorus.store.ids import base62
@@ -123,7 +124,6 @@ async def principal(request: Request,
     """FastAPI dependency: the caller, or 401 in the envelope."""
     found = known_caller(request.scope)
     if found is None:
-        authenticator: Authenticator = request.app.services.auth
-        found = await authenticator.resolve(request.headers.get("authorization"))
+        found = await services_of(request).auth.resolve(request.headers.get("authorization"))
         remember_caller(request.scope, found)
     return found

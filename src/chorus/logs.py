@@ -157,8 +157,8 @@ class Lines:
     (`chorus.lull`: while it waits on an upstream, so that no request waits for the lines of
     the requests before it): the lines held are then rendered one after the other (their code
     and tables stay in the CPU's caches) and written together, through an `Outlet` that does
-    not wait for a slow reader. The handler's own records, its
-    `flush` and `close` write the held lines first, so nothing is reordered or lost at exit."""
+    not wait for a slow reader. The handler's own records, its `flush` and `close` write the
+    held lines first, so nothing is reordered or lost at exit."""
 
     def __init__(self, handler: Handler, redactor: Redactor,
                  renderer: structlog.processors.JSONRenderer) -> None:
