@@ -13,7 +13,6 @@ from fastapi import Request, Security
 from fastapi.security import HTTPBearer
 from starlette.types import Scope
 
-from chorus.api import services_of
 from chorus.errors import InvalidApiKey
 from chorus.records import record
 from chorus.store.ids import base62
@@ -124,6 +123,7 @@ async def principal(request: Request,
     """FastAPI dependency: the caller, or 401 in the envelope."""
     found = known_caller(request.scope)
     if found is None:
-        found = await services_of(request).auth.resolve(request.headers.get("authorization"))
+        authenticator: Authenticator = request.app.services.auth
+        found = await authenticator.resolve(request.headers.get("authorization"))
         remember_caller(request.scope, found)
     return found
