@@ -46,11 +46,13 @@ PROMPT = [{"role": "user", "content": "Say hello to the benchmark in a few words
 GATEWAY_CPU, LOAD_CPU = 0, 1
 
 
-def _venv_with(venv: Path, package: str, extras: str = "") -> Path:
-    """A virtual environment of its own holding `package` at its pinned version; its Python."""
+def venv_with(venv: Path, package: str, extras: str = "", version: str | None = None) -> Path:
+    """A virtual environment of its own holding `package` at `version` (default: its pin in
+    `PINS`), installed or replaced when another is there; its Python."""
     python = venv / "bin" / "python"
-    if _python_package(venv, package) != PINS[package]:
-        requirement = f"{package}{extras}=={PINS[package]}"
+    version = version or PINS[package]
+    if _python_package(venv, package) != version:
+        requirement = f"{package}{extras}=={version}"
         print(f"installing {requirement} into {venv} ...", flush=True)
         if not python.exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -61,13 +63,13 @@ def _venv_with(venv: Path, package: str, extras: str = "") -> Path:
 
 def ensure_litellm() -> Path:
     """LiteLLM's proxy in a virtual environment of its own (it is never a Chorus dependency)."""
-    _venv_with(LITELLM_VENV, "litellm", "[proxy]")
+    venv_with(LITELLM_VENV, "litellm", "[proxy]")
     return LITELLM_VENV / "bin" / "litellm"
 
 
 def ensure_tensorzero() -> Path:
     """TensorZero's wheel (it carries the Rust gateway) in a virtual environment of its own."""
-    return _venv_with(TENSORZERO_VENV, "tensorzero")
+    return venv_with(TENSORZERO_VENV, "tensorzero")
 
 
 def ensure_portkey() -> Path:
@@ -179,6 +181,13 @@ def targets(work: Path, fake: Server, peers: tuple[str, ...], pin: bool) -> dict
     chorus = chorus_server(work, fake_url, pin)
     out["chorus"] = Target(chorus, "/v1/chat/completions", "fake-small",
                            {"Authorization": f"Bearer {create_key(chorus.env)}"})
+    return out | peer_targets(work, fake_url, peers, pin)
+
+
+def peer_targets(work: Path, fake_url: str, peers: tuple[str, ...],
+                 pin: bool) -> dict[str, Target]:
+    """The peers' servers (not started yet), each calling fake-llm at `fake_url`."""
+    out = {}
     if "tensorzero" in peers:
         url_file = work / "tensorzero.url"
         command = [str(ensure_tensorzero()), str(HERE / "tensorzero_gateway.py"),
@@ -267,7 +276,7 @@ def measure(chosen: dict[str, Target], seconds: float, concurrencies: tuple[int,
             for concurrency in concurrencies:
                 key = f"{'stream' if stream else 'plain'}/c{concurrency}"
                 for name in order:  # interleaved: each level, every target
-                    result = _measured(chosen[name], stream, concurrency, seconds / rounds)
+                    result = measured(chosen[name], stream, concurrency, seconds / rounds)
                     measured.setdefault(name, {}).setdefault(key, []).append(result)
                     print(f"  {name:10} {key:11} {result.rps:9.0f} rps  p50 "
                           f"{result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  ttft p50 "
@@ -282,7 +291,7 @@ def measure(chosen: dict[str, Target], seconds: float, concurrencies: tuple[int,
     return dict(results)
 
 
-def _measured(target: Target, stream: bool, concurrency: int, seconds: float) -> LoadResult:
+def measured(target: Target, stream: bool, concurrency: int, seconds: float) -> LoadResult:
     server = target.server
     body = {"model": target.model, "messages": PROMPT, "stream": stream}
     cpu = server.cpu_seconds()
