@@ -143,8 +143,7 @@ def main() -> None:
                     target.server.stop()
     print("\nCPU per request (ms), the median of the rounds; Chorus's own work is Chorus's "
           "minus the floor's")
-    floor: dict[str, dict[str, float]] = results["floor"]  # type: ignore[assignment]
-    for key in (k for k in floor if "/" in k):
+    for key in (k for k in results["floor"] if "/" in k):  # type: ignore[attr-defined]
         cells = {name: results[name][key]["cpu_ms_per_request"]  # type: ignore[index]
                  for name in chosen if name != "direct"}
         print(f"  {key:11} " + "  ".join(f"{name} {cpu:.3f}" for name, cpu in cells.items())

@@ -269,7 +269,7 @@ def measure(chosen: dict[str, Target], seconds: float, concurrencies: tuple[int,
     on one round of one target. Each figure is the median of the rounds' (requests and errors:
     their sum)."""
     names = list(chosen)
-    measured: dict[str, dict[str, list[LoadResult]]] = {}
+    by_target: dict[str, dict[str, list[LoadResult]]] = {}
     for number in range(rounds):
         order = names[number % len(names):] + names[:number % len(names)]
         for stream in (False, True):
@@ -277,7 +277,7 @@ def measure(chosen: dict[str, Target], seconds: float, concurrencies: tuple[int,
                 key = f"{'stream' if stream else 'plain'}/c{concurrency}"
                 for name in order:  # interleaved: each level, every target
                     result = measured(chosen[name], stream, concurrency, seconds / rounds)
-                    measured.setdefault(name, {}).setdefault(key, []).append(result)
+                    by_target.setdefault(name, {}).setdefault(key, []).append(result)
                     print(f"  {name:10} {key:11} {result.rps:9.0f} rps  p50 "
                           f"{result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  ttft p50 "
                           f"{result.ttft_p50_ms or 0:6.2f} ms  cpu/request "
@@ -285,7 +285,7 @@ def measure(chosen: dict[str, Target], seconds: float, concurrencies: tuple[int,
                           flush=True)
     results: dict[str, dict[str, object]] = {
         name: {key: _median(runs).as_json() for key, runs in levels.items()}
-        for name, levels in measured.items()}
+        for name, levels in by_target.items()}
     for name, target in chosen.items():
         results[name]["peak_rss_mb"] = round(target.server.peak_rss_mb(), 1)
     return dict(results)
