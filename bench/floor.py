@@ -12,7 +12,7 @@ usage record, metric or access line. Its CPU per request is where any feature se
 starts; Chorus's minus it is the cost of Chorus's own work (bench/notes.md, 2026-12-05).
 
 Every target runs pinned to CPU 0 like the gateway section, fake-llm and the load on CPU 1, in
-interleaved rounds (`bench.gateway.measure`).
+interleaved rounds (`bench.gateway.measure`) after two seconds of warming up.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from bench.gateway import (  # noqa: E402
     Target,
     can_pin,
     measure,
+    measured,
     on_cpu,
     pinned,
     targets,
@@ -136,19 +137,22 @@ def main() -> None:
                 for target in chosen.values():
                     if target.server is not fake:
                         target.server.start()
+                        measured(target, False, 64, 2)  # warm: Node compiles as it goes
                 results = measure(chosen, args.seconds,
                                   tuple(int(c) for c in args.concurrency.split(",")), args.rounds)
             finally:
                 for target in chosen.values():
                     target.server.stop()
-    print("\nCPU per request (ms), the median of the rounds; Chorus's own work is Chorus's "
-          "minus the floor's")
+    print("\nCPU per request in ms, requests/s, and p50 over fake-llm's own in ms (the median of "
+          "the rounds); Chorus's own work is Chorus's CPU minus the floor's")
     for key in (k for k in results["floor"] if "/" in k):  # type: ignore[attr-defined]
-        cells = {name: results[name][key]["cpu_ms_per_request"]  # type: ignore[index]
-                 for name in chosen if name != "direct"}
-        print(f"  {key:11} " + "  ".join(f"{name} {cpu:.3f}" for name, cpu in cells.items())
-              + f"  Chorus's own {cells['chorus'] - cells['floor']:.3f}")
-
+        cells = {name: results[name][key] for name in chosen}  # type: ignore[index]
+        direct = cells.pop("direct")
+        own = cells["chorus"]["cpu_ms_per_request"] - cells["floor"]["cpu_ms_per_request"]
+        print(f"  {key:11} " + "  ".join(
+            f"{name} {cell['cpu_ms_per_request']:.3f} {cell['rps']:,.0f} "
+            f"+{cell['p50_ms'] - direct['p50_ms']:.2f}" for name, cell in cells.items())
+              + f"  Chorus's own {own:.3f}")
 
 if __name__ == "__main__":
     main()

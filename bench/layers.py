@@ -7,11 +7,15 @@ Chorus (default configuration, pinned to CPU 0 like the gateway section) serves 
 completions of a named model from fake-llm (on CPU 1 with the load) while py-spy (installed
 into bench/.py-spy-venv at `PY_SPY`, never a Chorus dependency) samples every thread of it.
 Each sample counts for the innermost frame of a layer in `LAYERS` (the first that matches its
-file), so the C and standard-library code a layer calls counts for it; a sample with no such
-frame is the event loop's own (uvloop, its system calls) or the standard library's. A layer's
-milliseconds are its share of the CPU per request measured during the same run (py-spy's
-sampling adds a little). `--top` also lists the frames that took the most, each with the one
-it had called when sampled ("itself": its own code).
+file), so the C and standard-library code a layer calls counts for it. A sample stands for
+1/N of the window (N: py-spy's count of its samples), in which the server answered requests/s
+x the window's seconds: a layer's time per request follows. What the layers leave of the CPU
+per request (measured from /proc during the same run; py-spy's sampling adds a little) is the
+event loop's own C code (uvloop, its system calls) and the standard library: py-spy cannot tell
+a loop waiting in epoll from one working in C, so that is not counted from the samples.
+At concurrency 1 the sampling itself slows the server (about 1,000 requests/s instead of
+1,500): read the layers at 64. `--top` also lists the frames that took the most, each with
+the one it had called when sampled ("itself": its own code).
 """
 
 from __future__ import annotations
@@ -131,24 +135,28 @@ def main() -> None:
                 time.sleep(1)
                 assert server.proc is not None
                 out = work / "stacks.txt"
-                subprocess.run([str(spy), "record", "--pid", str(server.proc.pid), "--format",
-                                "raw", "--rate", str(args.rate), "--duration", str(args.seconds),
-                                "--nonblocking", "--output", str(out)],
-                               check=True, capture_output=True)
+                spied = subprocess.run(
+                    [str(spy), "record", "--pid", str(server.proc.pid), "--format", "raw",
+                     "--rate", str(args.rate), "--duration", str(args.seconds), "--nonblocking",
+                     "--output", str(out)], check=True, capture_output=True, text=True)
                 load.join()
                 raw = out.read_text()
+    instants = int(re.search(r"Samples: (\d+)", spied.stdout + spied.stderr)[1])  # type: ignore[index]
     result = loads[0]
-    cpu = result.cpu_ms_per_request or 0.0
+    cpu = (result.cpu_ms_per_request or 0.0) * 1000
     layers, frames = tally(raw)
-    total = sum(layers.values())
     print(f"{'streamed' if args.stream else 'plain'} at concurrency {args.concurrency}: "
-          f"{result.rps:.0f} requests/s, CPU per request {cpu:.3f} ms; {total} samples\n")
-    for name, count in layers.most_common():
-        print(f"  {count / total * 100:5.1f} %  {count / total * cpu * 1000:6.1f} µs  {name}")
+          f"{result.rps:.0f} requests/s, CPU per request {cpu:.0f} µs; {instants} samples\n")
+    # A sample is 1/instants of the window, which served rps x the window's seconds requests.
+    spent = {name: count / instants / result.rps * 1e6 for name, count in layers.items()
+             if name != LOOP}
+    spent[LOOP] = cpu - sum(spent.values())
+    for name, micros in sorted(spent.items(), key=lambda item: -item[1]):
+        print(f"  {micros / cpu * 100:5.1f} %  {micros:6.1f} µs  {name}")
     if args.top:
         print(f"\nthe {args.top} frames that took the most, each -> the one it had called")
         for name, count in frames.most_common(args.top):
-            print(f"  {count / total * 100:5.1f} %  {name}")
+            print(f"  {count / instants / result.rps * 1e6:6.1f} µs  {name}")
 
 
 if __name__ == "__main__":
