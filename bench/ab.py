@@ -30,7 +30,7 @@ from bench.gateway import (  # noqa: E402
     on_cpu,
     pinned,
 )
-from bench.procs import CHORUS, Server, create_key, free_port  # noqa: E402
+from bench.procs import CHORUS, Server, create_key, fake_llm, free_port  # noqa: E402
 
 FIELDS = ("cpu_ms_per_request", "added_p50_ms", "added_ttft_ms", "rps")
 
@@ -83,9 +83,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="chorus-ab-") as tmp, \
             on_cpu(LOAD_CPU if pin else None):
         work = Path(tmp)
-        fake_port = free_port()
-        fake = Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
-                      fake_port, ready_path="/v1/models", log=work / "fake.log")
+        fake = fake_llm(work / "fake.log")
         servers: list[Server] = []
         with fake:
             try:

@@ -39,7 +39,7 @@ from bench.gateway import (  # noqa: E402
     pinned,
     targets,
 )
-from bench.procs import CHORUS, Server, free_port  # noqa: E402
+from bench.procs import Server, fake_llm, free_port  # noqa: E402
 
 
 def proxy(upstream: str) -> Any:
@@ -122,9 +122,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="chorus-floor-") as tmp, \
             on_cpu(LOAD_CPU if pin else None):
         work = Path(tmp)
-        fake_port = free_port()
-        with Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
-                    fake_port, ready_path="/v1/models", log=work / "fake.log") as fake:
+        with fake_llm(work / "fake.log") as fake:
             port = free_port()
             floor = Server("floor", pinned([sys.executable, __file__, "--serve", str(port),
                                             fake.url], pin),

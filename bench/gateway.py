@@ -24,7 +24,7 @@ from pathlib import Path
 from statistics import median
 
 from bench.load import LoadResult, stream_load, wrk
-from bench.procs import CHORUS, CLOCK_TICKS, Server, create_key, free_port
+from bench.procs import CHORUS, CLOCK_TICKS, Server, create_key, fake_llm, free_port
 
 HERE = Path(__file__).resolve().parent
 LITELLM_VENV = Path(os.environ.get("BENCH_LITELLM_VENV", HERE / ".litellm-venv"))
@@ -242,10 +242,7 @@ def run(work: Path, seconds: float, concurrencies: tuple[int, ...],
         peers: tuple[str, ...] = PEERS, rounds: int = 1) -> dict[str, object]:
     pin = can_pin()
     with on_cpu(LOAD_CPU if pin else None):
-        fake_port = free_port()
-        fake = Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
-                      fake_port, ready_path="/v1/models", log=work / "fake.log")
-        fake.start()
+        fake = fake_llm(work / "fake.log").start()
         chosen: dict[str, Target] = {}
         try:
             chosen = targets(work, fake, peers, pin)

@@ -26,7 +26,7 @@ import httpx2
 import orjson
 import uvloop
 
-from bench.procs import CHORUS, ROOT, Server, free_port
+from bench.procs import ROOT, fake_llm
 from chorus.httpclient import Client
 
 BODY = orjson.dumps({"model": "small", "messages": [{"role": "user", "content": "Say hello."}]})
@@ -97,10 +97,8 @@ async def measure(url: str, calls: int, rounds: int, baseline: type[Client] | No
 
 def run(calls: int = 3000, rounds: int = 3, baseline: str | None = None) -> dict[str, float]:
     """The best round of each client, in µs of CPU per call."""
-    port = free_port()
     with tempfile.TemporaryDirectory() as tmp, \
-            Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(port), "--no-record"], port,
-                   ready_path="/v1/models") as fake:
+            fake_llm() as fake:
         old = client_at(baseline, Path(tmp)) if baseline else None
         results = uvloop.run(measure(f"{fake.url}/v1/chat/completions", calls, rounds, old))
     return {(f"httpclient@{baseline}" if name == "baseline" else name): round(min(values), 1)

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.gateway import PROMPT, chorus_config  # noqa: E402
-from bench.procs import CHORUS, Server, create_key, debian_tool, free_port  # noqa: E402
+from bench.procs import CHORUS, Server, create_key, debian_tool, fake_llm, free_port  # noqa: E402
 
 LOADS = ("plain", "stream")
 WARM_UP = 100
@@ -108,9 +108,7 @@ def main() -> None:
     rounds: list[list[dict[str, float]]] = []
     with tempfile.TemporaryDirectory(prefix="chorus-instructions-") as tmp:
         work = Path(tmp)
-        fake_port = free_port()
-        with Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
-                    fake_port, ready_path="/v1/models", log=work / "fake.log") as fake:
+        with fake_llm(work / "fake.log") as fake:
             for number in range(args.rounds):
                 counts: dict[int, dict[str, float]] = {}
                 order = list(enumerate(args.trees))

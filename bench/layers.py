@@ -44,7 +44,7 @@ from bench.gateway import (  # noqa: E402
     venv_with,
 )
 from bench.load import LoadResult  # noqa: E402
-from bench.procs import CHORUS, Server, create_key, free_port  # noqa: E402
+from bench.procs import create_key, fake_llm  # noqa: E402
 
 PY_SPY = "0.4.3"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -120,9 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="chorus-layers-") as tmp, \
             on_cpu(LOAD_CPU if pin else None):
         work = Path(tmp)
-        fake_port = free_port()
-        with Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
-                    fake_port, ready_path="/v1/models", log=work / "fake.log") as fake:
+        with fake_llm(work / "fake.log") as fake:
             server = chorus_server(work, fake.url, pin)
             target = Target(server, "/v1/chat/completions", "fake-small",
                             {"Authorization": f"Bearer {create_key(server.env)}"})

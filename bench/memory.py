@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx2 as httpx
 
 from bench.gateway import chorus_config
-from bench.procs import CHORUS, Server, create_key, free_port
+from bench.procs import CHORUS, Server, create_key, fake_llm, free_port
 
 
 async def _streams(base: str, key: str, count: int, server: Server) -> dict[str, float]:
@@ -54,10 +54,7 @@ async def _streams(base: str, key: str, count: int, server: Server) -> dict[str,
 
 
 def run(work: Path, count: int = 1000) -> dict[str, object]:
-    fake_port = free_port()
-    fake = Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record",
-                               "--tokens", "100", "--tps", "10"], fake_port,
-                  log=work / "memory-fake.log")
+    fake = fake_llm(work / "memory-fake.log", "--tokens", "100", "--tps", "10")
     env = {"CHORUS_DATABASE_URL": f"sqlite:///{work}/memory.db",
            "CHORUS_CONFIG": str(chorus_config(work / "memory.toml", fake.url)),
            # the default cap (1,000 connections) answers 503 at this count; a server meant to

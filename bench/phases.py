@@ -161,15 +161,14 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from bench.gateway import PROMPT, can_pin, chorus_config, on_cpu, pinned
     from bench.load import wrk
-    from bench.procs import CHORUS, Server, create_key, free_port
+    from bench.procs import Server, create_key, fake_llm, free_port
 
     work = Path(tempfile.mkdtemp(prefix="chorus-phases-"))
     out = work / "phases.json"
     pin = can_pin()
     with on_cpu(1 if pin else None):
-        fake_port, port = free_port(), free_port()
-        fake = Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
-                      fake_port, ready_path="/v1/models", log=work / "fake.log").start()
+        port = free_port()
+        fake = fake_llm(work / "fake.log").start()
         env = {"PYTHONPATH": str(args.tree.resolve() / "src"),
                "CHORUS_DATABASE_URL": f"sqlite:///{work}/chorus.db",
                "CHORUS_CONFIG": str(chorus_config(work / "chorus.toml", fake.url))}

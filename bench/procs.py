@@ -147,6 +147,14 @@ class Server:
         self.stop()
 
 
+def fake_llm(log: Path | None = None, *options: str) -> Server:
+    """fake-llm on a free port, not started, keeping no record of what it is asked; `options`
+    are its own (`--tokens`, `--tps`, ...)."""
+    port = free_port()
+    return Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(port), "--no-record", *options],
+                  port, log=log)
+
+
 def create_key(env: dict[str, str], user: str = "bench", tier: str = "enterprise") -> str:
     done = subprocess.run([*CHORUS, "keys", "create", "--user", user, "--tier", tier],
                           env={**os.environ, **env}, capture_output=True, text=True, check=True)

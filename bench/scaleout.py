@@ -33,7 +33,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load import wrk
-from bench.procs import CHORUS, Server, create_key, debian_tool, free_port
+from bench.procs import CHORUS, Server, create_key, debian_tool, fake_llm, free_port
 
 PG_URL = os.environ.get("CHORUS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CHORUS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -276,9 +276,7 @@ def run(work: Path, seconds: float) -> dict[str, object]:
     if haproxy is None:
         raise RuntimeError("HAProxy is not installed and apt-get could not install it")
     database_url = asyncio.run(recreate_pg_database(PG_URL, "chorus_bench_scaleout"))
-    fake_port = free_port()
-    fake = Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
-                  fake_port, ready_path="/v1/models", log=work / "fake-scaleout.log")
+    fake = fake_llm(work / "fake-scaleout.log")
     with fake:
         cluster = start(work, fake.url, database_url, haproxy)
         env = cluster.instances["c1"].env

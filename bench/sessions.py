@@ -10,7 +10,7 @@ import httpx2 as httpx
 
 from bench.gateway import chorus_config
 from bench.load import percentile
-from bench.procs import CHORUS, Server, create_key, free_port
+from bench.procs import CHORUS, Server, create_key, fake_llm, free_port
 
 
 async def _drive(base: str, key: str, workers: int, seconds: float) -> dict[str, float]:
@@ -47,9 +47,7 @@ async def _drive(base: str, key: str, workers: int, seconds: float) -> dict[str,
 
 def run(work: Path, database_url: str, label: str, seconds: float, workers: int = 16
         ) -> dict[str, object]:
-    fake_port = free_port()
-    fake = Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
-                  fake_port, log=work / "sessions-fake.log")
+    fake = fake_llm(work / "sessions-fake.log")
     env = {"CHORUS_DATABASE_URL": database_url,
            "CHORUS_CONFIG": str(chorus_config(work / f"sessions-{label}.toml", fake.url))}
     port = free_port()

@@ -11,7 +11,7 @@ from statistics import mean
 
 from bench.gateway import PROMPT, chorus_server
 from bench.load import wrk
-from bench.procs import CHORUS, Server, create_key, free_port
+from bench.procs import Server, create_key, fake_llm
 
 COUNTS = (1, 2)
 ROUNDS = 3
@@ -19,9 +19,7 @@ CONCURRENCY = 64
 
 
 def run(work: Path, seconds: float, rounds: int = ROUNDS) -> dict[str, object]:
-    fake_port = free_port()
-    fake = Server("fake-llm", [*CHORUS, "fake-llm", "--port", str(fake_port), "--no-record"],
-                  fake_port, ready_path="/v1/models", log=work / "fake-workers.log")
+    fake = fake_llm(work / "fake-workers.log")
     servers: dict[int, Server] = {}
     with fake:
         try:
