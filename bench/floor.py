@@ -152,5 +152,6 @@ def main() -> None:
             f"+{cell['p50_ms'] - direct['p50_ms']:.2f}" for name, cell in cells.items())
               + f"  Chorus's own {own:.3f}")
 
+
 if __name__ == "__main__":
     main()

@@ -87,8 +87,8 @@ def layer_of(files: list[str]) -> str:
 
 
 def tally(raw: str) -> tuple[Counter[str], Counter[str]]:
-    """py-spy's raw stacks (`frame;frame;... count` a line): the samples by layer, and by
-    innermost frame of a layer with the frame below it."""
+    """py-spy's raw stacks (`thread;frame;frame;... count` a line): the samples by layer, and
+    by the innermost frame of their layer with the frame it had called."""
     layers: Counter[str] = Counter()
     frames: Counter[str] = Counter()
     for line in raw.splitlines():
