@@ -40,4 +40,9 @@ def field_names(cls: type[Any]) -> tuple[str, ...]:
     return names
 
 
+def as_values(row: Any) -> dict[str, Any]:
+    """A record's fields by name (not copied, unlike `dataclasses.asdict`): a row's columns."""
+    return {name: getattr(row, name) for name in field_names(type(row))}
+
+
 _NAMES: dict[type[Any], tuple[str, ...]] = {}

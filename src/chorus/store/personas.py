@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.errors import InvalidRequest, NotFound
-from chorus.records import field_names, record
+from chorus.records import as_values, field_names, record
 from chorus.store.caps import insert_capped
 from chorus.store.ids import utcnow
 from chorus.store.schema import personas
@@ -50,7 +50,7 @@ class PersonaStore:
                      system_prompt: str, cap: int) -> PersonaRow:
         """A new persona, unless the user has `cap` of them already (checked atomically)."""
         row = PersonaRow(user_id, persona_id, name, description, system_prompt, utcnow())
-        values = {name: getattr(row, name) for name in field_names(PersonaRow)}
+        values = as_values(row)
         try:
             async with self.engine.begin() as conn:
                 added = await insert_capped(conn, personas, values,

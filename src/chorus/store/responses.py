@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.errors import NotFound
-from chorus.records import field_names, record
+from chorus.records import as_values, field_names, record
 from chorus.store.schema import response_items, responses
 from chorus.types import JSON
 
@@ -41,7 +41,7 @@ class ResponseStore:
         self.engine = engine
 
     async def add(self, row: ResponseRow) -> None:
-        values = {name: getattr(row, name) for name in field_names(ResponseRow)}
+        values = as_values(row)
         outputs = [{"id": item["id"], "response_id": row.id, "user_id": row.user_id,
                     "item": item} for item in row.body.get("output", ())]
         async with self.engine.begin() as conn:

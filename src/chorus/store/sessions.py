@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chorus.errors import NotFound
-from chorus.records import field_names, record
+from chorus.records import as_values, field_names, record
 from chorus.store.ids import new_id, utcnow
 from chorus.store.schema import messages, sessions
 from chorus.types import JSON
@@ -100,7 +100,7 @@ class SessionStore:
         row = SessionRow(session_id or new_id("sess"), user_id, title, "auto", mode,
                          aggregation, 0, now, now)
         async with self.engine.begin() as conn:
-            await conn.execute(sessions.insert().values(**_as_values(row)))
+            await conn.execute(sessions.insert().values(**as_values(row)))
         return row
 
     async def get(self, user_id: str, session_id: str) -> SessionRow:
@@ -229,9 +229,5 @@ async def _append(conn: AsyncConnection, session_id: str, role: str, content: st
             messages.c.owner.is_not(None)).values(owner=None))
     row = MessageRow(new_id("msg"), session_id, seq, role, content, models_used, details,
                      error, now, reply_to)
-    await conn.execute(_INSERT_MESSAGE, {**_as_values(row), "owner": owner})
+    await conn.execute(_INSERT_MESSAGE, {**as_values(row), "owner": owner})
     return row
-
-
-def _as_values(row: SessionRow | MessageRow) -> dict[str, object]:
-    return {name: getattr(row, name) for name in field_names(type(row))}

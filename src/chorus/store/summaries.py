@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chorus.records import field_names, record
+from chorus.records import as_values, field_names, record
 from chorus.store.schema import session_summaries
 
 
@@ -39,7 +39,7 @@ class SummaryStore:
 
     async def put(self, row: SummaryRow) -> None:
         """Write the session's summary; two writers racing both succeed, the last one stays."""
-        values = {name: getattr(row, name) for name in field_names(SummaryRow)}
+        values = as_values(row)
         update = (session_summaries.update()
                   .where(session_summaries.c.session_id == row.session_id).values(**values))
         try:

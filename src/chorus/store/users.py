@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chorus.errors import Forbidden, NotFound
-from chorus.records import field_names, record
+from chorus.records import as_values, field_names, record
 from chorus.store.caps import insert_capped
 from chorus.store.ids import new_id, utcnow
 from chorus.store.schema import api_keys, users
@@ -130,7 +130,7 @@ class UserStore:
         """A new key; with `max_keys`, 403 if the user holds that many unrevoked keys already
         (checked atomically, so concurrent creates cannot pass it)."""
         row = KeyRow(new_id("key"), user_id, name, prefix, digest, test, utcnow(), None, None)
-        values = {name: getattr(row, name) for name in field_names(KeyRow)}
+        values = as_values(row)
         async with self.engine.begin() as conn:
             if max_keys is None:
                 await conn.execute(api_keys.insert().values(**values))
