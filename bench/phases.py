@@ -159,14 +159,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from bench.gateway import PROMPT, can_pin, chorus_config, on_cpu, pinned
+    from bench.gateway import LOAD_CPU, PROMPT, can_pin, chorus_config, on_cpu, pinned
     from bench.load import wrk
     from bench.procs import Server, create_key, fake_llm, free_port
 
-    work = Path(tempfile.mkdtemp(prefix="chorus-phases-"))
-    out = work / "phases.json"
     pin = can_pin()
-    with on_cpu(1 if pin else None):
+    with tempfile.TemporaryDirectory(prefix="chorus-phases-") as tmp, \
+            on_cpu(LOAD_CPU if pin else None):
+        work = Path(tmp)
+        out = work / "phases.json"
         port = free_port()
         fake = fake_llm(work / "fake.log").start()
         env = {"PYTHONPATH": str(args.tree.resolve() / "src"),
@@ -177,17 +178,17 @@ def main() -> None:
                         ready_path="/healthz", log=work / "chorus.log").start()
         try:
             headers = {"Authorization": f"Bearer {create_key(server.env)}"}
-            body = {"model": "fake-small", "messages": PROMPT}
+            body: dict[str, object] = {"model": "fake-small", "messages": PROMPT}
             direct = wrk(f"{fake.url}/v1/chat/completions", {**body, "model": "small"}, {}, 1,
                          args.seconds)
             result = wrk(f"{server.url}/v1/chat/completions", body, headers, 1, args.seconds)
         finally:
             server.stop()
             fake.stop()
+        timed = json.loads(out.read_text())
     print(f"added p50 {result.p50_ms - direct.p50_ms:.3f} ms (the timing adds a little); "
           f"{result.rps:.0f} requests/s")
-    report(json.loads(out.read_text()))
-
+    report(timed)
 
 if __name__ == "__main__":
     main()
